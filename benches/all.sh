@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Every benchmark in turn; the figures go into docs/performance.md.
+set -euo pipefail
+dir="$(dirname "$0")"
+for b in validate-plan run-vs-sqlite3 fingerprint-1m; do
+    echo "== $b"
+    bash "$dir/$b.sh"
+done

@@ -1,0 +1,89 @@
+//! Flags shared by several commands.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Where the database is.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConnectOpts {
+    /// Database URL (sqlite://FILE, postgres://…, mysql://…, mariadb://…); overrides the
+    /// runbook's target. DATABASE_URL is the fallback when neither is given.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+}
+
+/// Variable values.
+#[derive(Debug, Clone, Args, Default)]
+pub struct VarOpts {
+    /// Set a variable (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    pub vars: Vec<(String, String)>,
+}
+
+/// Whether prompts are answered automatically.
+#[derive(Debug, Clone, Args, Default)]
+pub struct Confirmation {
+    /// Confirm every prompt without asking; the audit trail records "auto-confirmed (--yes)"
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnFailureArg {
+    /// Stop (interactive runs offer the rollback plan)
+    Stop,
+    /// Run the rollback plan at once
+    Rollback,
+}
+
+/// Flags of `run` and `rollback`.
+#[derive(Debug, Clone, Args)]
+pub struct RunOpts {
+    /// Skip a step, recorded in the journal (repeatable); `ID=reason` records a reason
+    #[arg(long, value_name = "STEP_ID[=REASON]")]
+    pub skip: Vec<String>,
+    /// Who runs the change (default: the OS user)
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// Folder for run folders
+    #[arg(long, value_name = "DIR", default_value = "runbook-runs")]
+    pub runs_dir: PathBuf,
+    /// What to do when a plan step fails
+    #[arg(long, value_enum, default_value = "stop")]
+    pub on_failure: OnFailureArg,
+    /// Let destructive statements run without a verified backup in this run (recorded)
+    #[arg(long)]
+    pub allow_no_backup: bool,
+    /// Run folder whose start snapshot is "the schema before the plan" (for rollback verification)
+    #[arg(long, value_name = "RUN_DIR")]
+    pub baseline: Option<PathBuf>,
+    /// After the change plan succeeds, run the rollback plan in the same run (a staging round
+    /// trip: one journal and one report with both plans)
+    #[arg(long)]
+    pub then_rollback: bool,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+impl RunOpts {
+    /// `--skip` values split into id and optional reason.
+    pub fn skips(&self) -> Vec<(String, Option<String>)> {
+        self.skip
+            .iter()
+            .map(|s| match s.split_once('=') {
+                Some((id, reason)) => (id.trim().to_string(), Some(reason.trim().to_string())),
+                None => (s.trim().to_string(), None),
+            })
+            .collect()
+    }
+
+    pub fn operator(&self) -> String {
+        self.operator.clone().unwrap_or_else(whoami::username)
+    }
+}

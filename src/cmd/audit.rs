@@ -1,0 +1,36 @@
+//! `runbook audit verify RUN_DIR`: recompute the journal's hash chain.
+
+use std::path::Path;
+
+use crate::error::{Error, Result, EXIT_FAILED};
+use crate::journal::verify::{verify as check, Verdict};
+use crate::ui::panel;
+
+pub fn verify(run_dir: &Path, seal: Option<&str>) -> Result<i32> {
+    let seal = seal.map(str::trim).filter(|s| !s.is_empty());
+    if let Some(s) = seal {
+        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::usage(format!("--seal {s}: a seal is 64 hexadecimal digits (the sha256 shown in the report)")));
+        }
+    }
+    let seal = seal.map(|s| s.to_ascii_lowercase());
+    let verdict = check(run_dir, seal.as_deref())?;
+    let seal_note = if seal.is_some() { "; it ends with the report's seal" } else { "" };
+    Ok(match verdict {
+        Verdict::Intact { lines, seal } => {
+            panel::ok(format!("journal intact: {lines} lines, seal {seal}{seal_note}"));
+            0
+        }
+        Verdict::Torn { lines, seal } => {
+            panel::warn(format!(
+                "journal intact up to line {lines}; line {} is torn (cut off mid-write, as when the process is killed), not tampered with. Seal of the intact part: {seal}{seal_note}",
+                lines + 1
+            ));
+            0
+        }
+        Verdict::Broken { line, reason } => {
+            panel::fail(format!("journal broken at line {line}: {reason}"));
+            EXIT_FAILED
+        }
+    })
+}

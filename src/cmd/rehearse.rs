@@ -1,0 +1,68 @@
+//! `runbook rehearse FILE`: the change plan and then the rollback plan on a scratch copy of the
+//! target, and proof that the copy ends where it started. The target is only read, and the
+//! copy is dropped at the end whatever happened.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cli::{ConnectOpts, VarOpts};
+use crate::db;
+use crate::error::{Error, Result};
+use crate::exec::{self, rehearsal::Rehearsal, RunOptions};
+use crate::runbook::PlanKind;
+use crate::ui::{self, AutoPrompter};
+
+pub async fn run(file: &Path, connect: &ConnectOpts, var_opts: &VarOpts, runs_dir: &Path, skip: &[String]) -> Result<i32> {
+    let loaded = Arc::new(crate::load::load(file)?);
+    if loaded.rollback.is_empty() {
+        return Err(Error::usage("the runbook has no rollback plan: there is nothing to rehearse"));
+    }
+    let (mut vars, target) = super::vars_and_target(&loaded, var_opts, connect.db.as_deref())?;
+    let work = std::env::temp_dir().join(format!("runbook-rehearsal-{}", exec::new_run_id()));
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&work).map_err(|e| Error::write(&work, e))?;
+    }
+    ui::out(format!("Rehearsal: copying {} to a scratch copy (the target is only read)…", target.display()));
+    let scratch = {
+        let mut original = db::connect(&target, true).await?;
+        let s = original.scratch_copy(&work).await;
+        drop(original);
+        match s {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&work);
+                return Err(e);
+            }
+        }
+    };
+    ui::out(format!("  scratch copy: {} ({})", scratch.target.display(), scratch.method));
+    // Commands see the copy, never the target.
+    vars.set_shown("db_url", scratch.target.url.clone(), scratch.target.display());
+    let opts = RunOptions {
+        plan: PlanKind::Plan,
+        mode: "rehearsal".into(),
+        operator: whoami::username(),
+        runs_dir: runs_dir.to_path_buf(),
+        skips: skip
+            .iter()
+            .map(|s| match s.split_once('=') {
+                Some((id, r)) => (id.to_string(), Some(r.to_string())),
+                None => (s.clone(), None),
+            })
+            .collect(),
+        on_failure_rollback: false,
+        allow_no_backup: false,
+        baseline: None,
+        rehearsal: Some(Rehearsal { copy_method: scratch.method.clone() }),
+        then_rollback: false,
+    };
+    let result = exec::run(loaded, scratch.target.clone(), vars, opts, Box::new(AutoPrompter { label: "rehearsal" })).await;
+    let dropped = db::drop_scratch(&scratch).await;
+    let _ = std::fs::remove_dir_all(&work);
+    match dropped {
+        Ok(()) => ui::panel::ok("scratch copy dropped"),
+        Err(e) => ui::panel::warn(format!("could not drop the scratch copy {}: {e}", scratch.target.display())),
+    }
+    result
+}

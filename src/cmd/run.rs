@@ -1,0 +1,31 @@
+//! `runbook run FILE` and `runbook rollback FILE`: run one plan with confirmation prompts.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cli::{opts::OnFailureArg, Confirmation, ConnectOpts, RunOpts, VarOpts};
+use crate::error::Result;
+use crate::exec::{self, RunOptions};
+use crate::runbook::PlanKind;
+
+pub async fn run(file: &Path, which: PlanKind, connect: &ConnectOpts, var_opts: &VarOpts, confirm: &Confirmation, opts: &RunOpts) -> Result<i32> {
+    let loaded = Arc::new(crate::load::load(file)?);
+    let prompter = super::prompter(confirm.yes)?;
+    let (vars, target) = super::vars_and_target(&loaded, var_opts, connect.db.as_deref())?;
+    let options = RunOptions {
+        plan: which,
+        mode: match which {
+            PlanKind::Plan => "run".into(),
+            PlanKind::Rollback => "rollback".into(),
+        },
+        operator: opts.operator(),
+        runs_dir: opts.runs_dir.clone(),
+        skips: opts.skips(),
+        on_failure_rollback: opts.on_failure == OnFailureArg::Rollback,
+        allow_no_backup: opts.allow_no_backup,
+        baseline: opts.baseline.clone(),
+        rehearsal: None,
+        then_rollback: opts.then_rollback,
+    };
+    exec::run(loaded, target, vars, options, prompter).await
+}

@@ -1,0 +1,22 @@
+//! `runbook validate FILE`: load the runbook, report every problem with its position, then the
+//! DDL risk warnings.
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::ui;
+
+pub fn run(file: &Path) -> Result<i32> {
+    let loaded = crate::load::load(file)?;
+    for w in crate::lint::lint(&loaded, None) {
+        ui::out(w.render(&loaded.path));
+    }
+    ui::panel::ok(format!(
+        "{}: valid runbook `{}` — {} change step(s), {} rollback step(s)",
+        loaded.path,
+        loaded.doc.id.value,
+        loaded.plan.len(),
+        loaded.rollback.len()
+    ));
+    Ok(0)
+}

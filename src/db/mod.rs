@@ -1,0 +1,275 @@
+//! The database layer: one trait, [`Database`], implemented per engine.
+//!
+//! Everything the engine needs from a target goes through it: introspection for `verify`,
+//! prechecks and snapshots; statements for `sql`; backups; data fingerprints; and the run lock
+//! that keeps two operators from changing one target at once.
+
+pub mod dump;
+pub mod mysql;
+pub mod postgres;
+pub mod schema;
+pub mod sqlite;
+pub mod target;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+pub use schema::Schema;
+pub use target::{Engine, Target};
+
+/// Options for running the statements of one `sql` step.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub transaction: bool,
+    pub lock_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub lock_retries: u32,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            transaction: true,
+            lock_timeout: crate::runbook::DEFAULT_LOCK_TIMEOUT,
+            statement_timeout: crate::runbook::DEFAULT_STATEMENT_TIMEOUT,
+            lock_retries: crate::runbook::DEFAULT_LOCK_RETRIES,
+        }
+    }
+}
+
+/// What one statement did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatementResult {
+    pub sql: String,
+    pub rows_affected: u64,
+    pub duration_ms: u64,
+}
+
+/// The outcome of a whole `sql` step on the database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExecReport {
+    pub statements: Vec<StatementResult>,
+    /// Lock-timeout retries that happened before the statements went through.
+    pub lock_retries: u32,
+    pub transactional: bool,
+}
+
+/// A verified backup file.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BackupInfo {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub method: String,
+    pub verified: String,
+    /// Row counts per table in the backup, where the engine can tell cheaply.
+    #[serde(default)]
+    pub tables: Vec<(String, u64)>,
+}
+
+/// Row count and order-independent content hash of some columns of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub rows: u64,
+    pub hash: String,
+}
+
+/// Who holds the run lock on a target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockHolder {
+    pub run_id: String,
+    pub operator: String,
+    pub started: String,
+    pub pid: u32,
+    pub host: String,
+}
+
+/// A database target the engine can work on.
+#[async_trait]
+pub trait Database: Send {
+    fn engine(&self) -> Engine;
+
+    /// Server or library version, for the journal.
+    async fn version(&mut self) -> Result<String>;
+
+    /// Tables, columns, indexes, views and triggers.
+    async fn schema(&mut self) -> Result<Schema>;
+
+    /// Run statements as one step: in one transaction when asked and the engine allows it.
+    async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport>;
+
+    /// First column of the first row, as text (`None` for SQL NULL or no row).
+    async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>>;
+
+    /// Run a query to completion and count its rows without keeping them.
+    async fn query_count(&mut self, sql: &str) -> Result<u64>;
+
+    /// What the backup step will use, checked now: the dump tool's banner, or an error saying
+    /// why the backup would fail (tool missing, major version not matching the server).
+    async fn backup_tool(&mut self) -> Result<String> {
+        Ok("built in".into())
+    }
+
+    /// Write a full, consistent backup into `dir` and verify it.
+    async fn backup(&mut self, dir: &Path, stem: &str) -> Result<BackupInfo>;
+
+    /// Fingerprint `columns` of `table`, streaming; never holds the table in memory.
+    async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint>;
+
+    /// Take the run lock, or fail with [`crate::Error::Locked`] naming the holder.
+    async fn lock(&mut self, holder: &LockHolder) -> Result<()>;
+
+    /// Release the run lock (also released when the process dies).
+    async fn unlock(&mut self) -> Result<()>;
+
+    /// Whether DDL can be rolled back with the transaction.
+    fn transactional_ddl(&self) -> bool;
+
+    /// Make a scratch copy of the whole database for a rehearsal, without writing to this one.
+    async fn scratch_copy(&mut self, work_dir: &Path) -> Result<Scratch> {
+        let _ = work_dir;
+        Err(crate::Error::usage(format!("rehearsal on {} targets is not supported by this build", self.engine())))
+    }
+
+    /// A handle that cancels the statement in progress from another task (Ctrl-C), if the
+    /// engine supports it.
+    fn canceller(&self) -> Option<Canceller> {
+        None
+    }
+}
+
+/// Cancels the statement in progress on one connection.
+pub type Canceller = std::sync::Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+
+/// A scratch copy made for a rehearsal, and how to get rid of it.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    pub target: Target,
+    pub cleanup: Cleanup,
+    /// How the copy was made, for the report.
+    pub method: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Cleanup {
+    RemoveFile(std::path::PathBuf),
+    /// Drop a database through an administrative connection (URL without the database's name).
+    DropDatabase { admin_url: String, name: String, engine: Engine },
+}
+
+/// Remove a scratch copy; used at the end of a rehearsal whatever its result.
+pub async fn drop_scratch(s: &Scratch) -> Result<()> {
+    match &s.cleanup {
+        Cleanup::RemoveFile(p) => {
+            for suffix in ["", "-journal", "-wal", "-shm"] {
+                let mut f = p.clone().into_os_string();
+                f.push(suffix);
+                let _ = std::fs::remove_file(std::path::PathBuf::from(f));
+            }
+            Ok(())
+        }
+        Cleanup::DropDatabase { admin_url, name, engine } => match engine {
+            Engine::Postgres => postgres::drop_database(admin_url, name).await,
+            Engine::Mysql => mysql::drop_database(admin_url, name).await,
+            Engine::Sqlite => Ok(()),
+        },
+    }
+}
+
+/// Connect to `target`; `read_only` connections are used by `plan` and never write.
+pub async fn connect(target: &Target, read_only: bool) -> Result<Box<dyn Database>> {
+    match target.engine {
+        Engine::Sqlite => Ok(Box::new(sqlite::SqliteDb::open(target, read_only).await?)),
+        Engine::Postgres => Ok(Box::new(postgres::PostgresDb::connect(target, read_only).await?)),
+        Engine::Mysql => Ok(Box::new(mysql::MysqlDb::connect(target, read_only).await?)),
+    }
+}
+
+/// Quote an identifier for `engine`.
+pub fn quote_ident(engine: Engine, name: &str) -> String {
+    match engine {
+        Engine::Mysql => format!("`{}`", name.replace('`', "``")),
+        _ => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
+/// A failure message with a plain-words cause in front when the database connection itself was
+/// lost: the driver's own words ("expected to read 5 bytes, got 0 bytes at EOF") do not tell an
+/// operator at 2 a.m. that the server went away.
+pub fn explain_failure(message: &str) -> String {
+    const LOST: [&str; 6] = [
+        "error communicating with database",
+        "bytes at EOF",
+        "Connection refused",
+        "connection reset",
+        "Broken pipe",
+        "terminating connection due to administrator command",
+    ];
+    if LOST.iter().any(|s| message.contains(s)) {
+        format!("lost the connection to the database server (stopped, restarted or unreachable); resume the run once it is back: {message}")
+    } else {
+        message.to_string()
+    }
+}
+
+/// `dir/stem.ext`, or `dir/stem-2.ext`, `-3` … if taken (a re-run step must not collide with
+/// the file of an earlier attempt).
+pub fn unused_path(dir: &Path, stem: &str, ext: &str) -> std::path::PathBuf {
+    let first = dir.join(format!("{stem}.{ext}"));
+    if !first.exists() {
+        return first;
+    }
+    (2..).map(|n| dir.join(format!("{stem}-{n}.{ext}"))).find(|p| !p.exists()).expect("unbounded")
+}
+
+/// Wait before lock-timeout retry `n` (1-based): 200ms, 400ms, 800ms … capped at 5s.
+pub fn backoff(n: u32) -> Duration {
+    Duration::from_millis((200u64 << n.saturating_sub(1).min(5)).min(5_000))
+}
+
+/// Size and sha256 of a file, read in blocks.
+pub fn hash_file(path: &Path) -> Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| crate::Error::read(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| crate::Error::read(path, e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((size, hex::encode(h.finalize())))
+}
+
+/// Order-independent multiset hash of rows: the sum, modulo 2^128, of the first 16 bytes of
+/// each row's sha256. Equal tables give equal sums whatever order the rows come in.
+#[derive(Debug, Default)]
+pub struct RowHashSum {
+    pub rows: u64,
+    sum: u128,
+}
+
+impl RowHashSum {
+    pub fn add(&mut self, row: &[u8]) {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(row);
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&d[..16]);
+        self.sum = self.sum.wrapping_add(u128::from_be_bytes(b));
+        self.rows += 1;
+    }
+    pub fn hex(&self) -> String {
+        format!("{:032x}", self.sum)
+    }
+}

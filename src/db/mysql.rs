@@ -1,0 +1,617 @@
+//! MariaDB/MySQL targets, through sqlx's own MySQL driver.
+//!
+//! - Introspection reads `information_schema` for `DATABASE()`. Ad-hoc queries use the text
+//!   protocol, where the server sends every value as text, so any type can be asserted on.
+//! - The session keeps the server's own `sql_mode` and time zone: a change tool must not give
+//!   the runbook's SQL other semantics than the application's.
+//! - DDL commits implicitly here. A `sql` step whose statements are all DML runs in one
+//!   transaction; a step with DDL (or `transaction: false`) runs statement by statement.
+//!   `lock_wait_timeout` (metadata locks) and `innodb_lock_wait_timeout` (row locks) are set from
+//!   the step's lock timeout, rounded up to whole seconds as the server only takes seconds; a
+//!   lock-wait timeout (error 1205) is retried with backoff. On MariaDB, `max_statement_time`
+//!   carries the statement timeout.
+//! - Backups are `mariadb-dump --single-transaction` (else `mysqldump`), with the credentials in
+//!   a 0600 option file passed as `--defaults-extra-file`, checked for the `-- Dump completed`
+//!   marker the tool writes last.
+//! - Fingerprints are one aggregate on the server, in the manner of pt-table-checksum:
+//!   `COUNT(*)` and `SUM(CRC32(CONCAT_WS(0x1f, columns…, null flags of the nullable columns)))`.
+//!   A sum rather than an XOR, so two identical rows do not cancel out.
+//!
+//! The run lock is `GET_LOCK('runbook:<database>')`, held by a connection kept open for the run.
+//! MariaDB has no per-connection label a second session can read, and user-level locks cannot
+//! be listed without a plugin. So the holder also takes a second lock, `…/holder`, and a second
+//! connection of its own waits for it in `SELECT GET_LOCK('…/holder', …), 'runbook-holder:HEX'`
+//! where HEX is the holder's description. That query stays visible in the process list for the
+//! whole run; a refused run reads it from `information_schema.PROCESSLIST` (which needs the same
+//! database user or the PROCESS privilege; otherwise the holder shows as unknown). When the
+//! holder's process dies, the server drops its connections and both locks go with them. Nothing
+//! is written to the target.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow};
+use sqlx::{Connection, Executor, Row, ValueRef};
+
+use super::schema::{Column, Index, Schema, Table, Trigger};
+use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, StatementResult, Target};
+use crate::error::{Error, Result};
+use crate::sql::{classify, strip_comments, Effect};
+
+const HOLDER_TAG: &str = "runbook-holder:";
+
+pub struct MysqlDb {
+    conn: MySqlConnection,
+    options: MySqlConnectOptions,
+    target: Target,
+    mariadb: bool,
+    lock: Option<RunLock>,
+}
+
+struct RunLock {
+    conn: MySqlConnection,
+    name: String,
+    announcer: tokio::task::JoinHandle<()>,
+}
+
+impl MysqlDb {
+    pub async fn connect(target: &Target, read_only: bool) -> Result<MysqlDb> {
+        let options = MySqlConnectOptions::from_str(&target.driver_url())
+            .map_err(|e| Error::usage(format!("bad MariaDB/MySQL URL {}: {e}", target.display())))?
+            .pipes_as_concat(false)
+            .timezone(None);
+        let mut conn = MySqlConnection::connect_with(&options)
+            .await
+            .map_err(|e| Error::db(format!("cannot connect to {}: {e}", target.display())))?;
+        if read_only {
+            // `plan` promises not to write; the server enforces it.
+            conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+        }
+        let mut db = MysqlDb { conn, options, target: target.clone(), mariadb: false, lock: None };
+        db.mariadb = db.one("SELECT VERSION()").await?.unwrap_or_default().contains("MariaDB");
+        Ok(db)
+    }
+
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        text_rows(&mut self.conn, sql).await
+    }
+
+    async fn one(&mut self, sql: &str) -> Result<Option<String>> {
+        Ok(self.rows(sql).await?.into_iter().next().and_then(|r| r.into_iter().next()).flatten())
+    }
+
+    /// The lock name for this database; user-level lock names are server-wide and at most 64 chars.
+    async fn lock_name(&mut self) -> Result<String> {
+        let db = self.one("SELECT DATABASE()").await?.unwrap_or_default();
+        Ok(if db.len() <= 48 {
+            format!("runbook:{db}")
+        } else {
+            use sha2::{Digest, Sha256};
+            format!("runbook:{}", &hex::encode(Sha256::digest(db.as_bytes()))[..32])
+        })
+    }
+
+    /// The dump tool to use and its banner, refused when missing or of another major version.
+    async fn dump_tool(&mut self) -> Result<(&'static str, String)> {
+        let server = self.one("SELECT VERSION()").await?.unwrap_or_default();
+        let server_major = super::dump::version_numbers(&server).and_then(|v| v.first().copied()).unwrap_or(0);
+        let (program, banner) = match super::dump::tool_version("mariadb-dump").await? {
+            Some(b) => ("mariadb-dump", b),
+            None => match super::dump::tool_version("mysqldump").await? {
+                Some(b) => ("mysqldump", b),
+                None => {
+                    return Err(Error::failed(format!(
+                        "neither mariadb-dump nor mysqldump is installed (or on PATH): install the client tools of the server ({server}), e.g. mariadb-client"
+                    )))
+                }
+            },
+        };
+        // mariadb-dump reports its own version, then the server release it ships with ("Distrib").
+        let release = banner.split_once("Distrib ").map(|(_, r)| r).unwrap_or(&banner);
+        let tool_major = super::dump::version_numbers(release).and_then(|v| v.first().copied()).unwrap_or(0);
+        if tool_major != server_major {
+            return Err(Error::failed(format!(
+                "{program} major version {tool_major} does not match the server's ({server}): install the matching client tools ({banner})"
+            )));
+        }
+        Ok((program, banner))
+    }
+
+    /// A 0600 option file with the connection's credentials for the client tools; removed when
+    /// the returned guard drops.
+    fn client_options(&self, cnf: &Path) -> Result<super::dump::RemoveOnDrop> {
+        use std::io::Write;
+        let guard = super::dump::RemoveOnDrop::new(cnf);
+        let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut body = format!("[client]\nuser={}\n", quote(self.options.get_username()));
+        if let Some(p) = &self.target.password {
+            body.push_str(&format!("password={}\n", quote(p)));
+        }
+        match self.options.get_socket() {
+            Some(sock) => body.push_str(&format!("socket={}\n", quote(&sock.display().to_string()))),
+            None => body.push_str(&format!("host={}\nport={}\nprotocol=TCP\n", quote(self.options.get_host()), self.options.get_port())),
+        }
+        let mut f = super::dump::create_private(cnf)?;
+        f.write_all(body.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| Error::write(cnf, e))?;
+        Ok(guard)
+    }
+
+    async fn holder(&mut self, name: &str) -> Result<Option<LockHolder>> {
+        let sql = format!(
+            "SELECT INFO FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE '%{}%' AND INFO LIKE '%{HOLDER_TAG}%'",
+            sql_lit(&format!("{name}/holder")).replace('%', "\\%").replace('_', "\\_")
+        );
+        for r in self.rows(&sql).await? {
+            let Some(info) = r.into_iter().next().flatten() else { continue };
+            let Some(at) = info.find(HOLDER_TAG) else { continue };
+            let hexed: String = info[at + HOLDER_TAG.len()..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+            if let Some(h) = hex::decode(hexed).ok().and_then(|b| serde_json::from_slice::<LockHolder>(&b).ok()) {
+                return Ok(Some(h));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn sql_lit(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\'', "''")
+}
+
+/// Every row of `sql` with every value as text, over the text protocol.
+async fn text_rows(conn: &mut MySqlConnection, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+    let mut out = Vec::new();
+    let mut rows = sqlx::raw_sql(sql).fetch(conn);
+    while let Some(row) = rows.try_next().await? {
+        out.push((0..row.len()).map(|i| cell_text(&row, i)).collect::<Result<Vec<_>>>()?);
+    }
+    Ok(out)
+}
+
+/// A value of a text-protocol row as text; binary data that is not UTF-8 is shown as hex.
+fn cell_text(row: &MySqlRow, i: usize) -> Result<Option<String>> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(None);
+    }
+    let bytes = <&[u8] as sqlx::Decode<sqlx::MySql>>::decode(raw).map_err(|e| Error::db(format!("cannot read column {i}: {e}")))?;
+    Ok(Some(match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => hex::encode(bytes),
+    }))
+}
+
+fn error_number(e: &sqlx::Error) -> Option<u16> {
+    e.as_database_error().and_then(|d| d.try_downcast_ref::<MySqlDatabaseError>()).map(|d| d.number())
+}
+
+/// ER_LOCK_WAIT_TIMEOUT: a metadata-lock or row-lock wait ran out.
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    error_number(e) == Some(1205)
+}
+
+fn is_ddl(stmt: &str) -> bool {
+    if !matches!(classify(stmt), Effect::Other | Effect::Delete { .. } | Effect::Update { .. }) {
+        return true;
+    }
+    let u = strip_comments(stmt).to_ascii_uppercase();
+    ["CREATE ", "ALTER ", "DROP ", "RENAME ", "TRUNCATE "].iter().any(|k| u.starts_with(k))
+}
+
+async fn timed(conn: &mut MySqlConnection, sql: &str, limit: Duration) -> std::result::Result<StatementResult, sqlx::Error> {
+    let start = Instant::now();
+    // The server enforces the statement timeout where it can (MariaDB); this guard covers MySQL,
+    // and a little slack lets the server's own error win the race.
+    let res = tokio::time::timeout(limit + Duration::from_secs(2), conn.execute(sqlx::raw_sql(sql)))
+        .await
+        .map_err(|_| sqlx::Error::Protocol(format!("statement timed out after {}", crate::runbook::duration::human(limit))))??;
+    Ok(StatementResult { sql: sql.to_string(), rows_affected: res.rows_affected(), duration_ms: start.elapsed().as_millis() as u64 })
+}
+
+async fn attempt_in_transaction(
+    conn: &mut MySqlConnection,
+    statements: &[String],
+    limit: Duration,
+) -> std::result::Result<Vec<StatementResult>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let mut out = Vec::new();
+    for s in statements {
+        match timed(&mut tx, s, limit).await {
+            Ok(r) => out.push(r),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+fn retries_note(e: &sqlx::Error, retries: u32, lock_secs: u64) -> String {
+    if is_lock_timeout(e) {
+        format!(" (lock wait timeout {lock_secs} s; retries exhausted: {retries})")
+    } else {
+        String::new()
+    }
+}
+
+#[async_trait]
+impl Database for MysqlDb {
+    fn engine(&self) -> Engine {
+        Engine::Mysql
+    }
+
+    async fn version(&mut self) -> Result<String> {
+        let v = self.one("SELECT VERSION()").await?.unwrap_or_default();
+        Ok(if v.contains("MariaDB") { format!("MariaDB {v}") } else { format!("MySQL {v}") })
+    }
+
+    async fn schema(&mut self) -> Result<Schema> {
+        let mut s = Schema::default();
+        let cols = self
+            .rows(
+                "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_DEFAULT \
+                 FROM information_schema.COLUMNS c \
+                 JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
+                 WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
+                 ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
+            )
+            .await?;
+        for r in cols {
+            let nullable = r[3].as_deref() == Some("YES");
+            // MariaDB reports "no default" on a nullable column as the expression NULL.
+            let default = r[4].clone().filter(|d| !(d == "NULL" && self.mariadb));
+            s.tables.entry(r[0].clone().unwrap_or_default()).or_insert_with(Table::default).columns.push(Column {
+                name: r[1].clone().unwrap_or_default(),
+                type_: r[2].clone().unwrap_or_default(),
+                nullable,
+                default,
+            });
+        }
+        let stats = self
+            .rows(
+                "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+            )
+            .await?;
+        // Index names are unique per table only; PRIMARY is on every table. Those get the table's name.
+        let mut keys: Vec<((String, String), String)> = Vec::new();
+        for r in stats {
+            let table = r[0].clone().unwrap_or_default();
+            let name = r[1].clone().unwrap_or_default();
+            let column = r[3].clone().unwrap_or_else(|| "<expr>".into());
+            let key = match keys.iter().find(|(k, _)| k.0 == table && k.1 == name) {
+                Some((_, key)) => key.clone(),
+                None => {
+                    let key = if name == "PRIMARY" || s.indexes.contains_key(&name) { format!("{table}.{name}") } else { name.clone() };
+                    keys.push(((table.clone(), name.clone()), key.clone()));
+                    key
+                }
+            };
+            s.indexes
+                .entry(key)
+                .or_insert_with(|| Index { table, columns: Vec::new(), unique: r[2].as_deref() == Some("0") })
+                .columns
+                .push(column);
+        }
+        for r in self.rows("SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1").await? {
+            s.views.insert(r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default());
+        }
+        for r in self
+            .rows("SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1")
+            .await?
+        {
+            s.triggers.insert(r[0].clone().unwrap_or_default(), Trigger { table: r[1].clone().unwrap_or_default() });
+        }
+        Ok(s)
+    }
+
+    async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
+        let lock_secs = opts.lock_timeout.as_secs_f64().ceil().max(1.0) as u64;
+        let saved = self
+            .rows("SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout")
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let mut set = format!("SET SESSION lock_wait_timeout = {lock_secs}, innodb_lock_wait_timeout = {lock_secs}");
+        if self.mariadb {
+            set.push_str(&format!(", max_statement_time = {:.3}", opts.statement_timeout.as_secs_f64()));
+        }
+        self.conn.execute(sqlx::raw_sql(&set)).await?;
+        let result = self.run_statements(statements, opts, lock_secs).await;
+        let mut restore = format!(
+            "SET SESSION lock_wait_timeout = {}, innodb_lock_wait_timeout = {}",
+            saved.first().cloned().flatten().unwrap_or_else(|| "DEFAULT".into()),
+            saved.get(1).cloned().flatten().unwrap_or_else(|| "DEFAULT".into())
+        );
+        if self.mariadb {
+            restore.push_str(", max_statement_time = DEFAULT");
+        }
+        let _ = self.conn.execute(sqlx::raw_sql(&restore)).await;
+        result
+    }
+
+    async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>> {
+        let row = (&mut self.conn).fetch_optional(sqlx::raw_sql(sql)).await?;
+        match row {
+            Some(r) if r.len() > 0 => cell_text(&r, 0),
+            _ => Ok(None),
+        }
+    }
+
+    async fn query_count(&mut self, sql: &str) -> Result<u64> {
+        let mut rows = sqlx::raw_sql(sql).fetch(&mut self.conn);
+        let mut n = 0u64;
+        while rows.try_next().await?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn backup_tool(&mut self) -> Result<String> {
+        Ok(self.dump_tool().await?.1)
+    }
+
+    async fn backup(&mut self, dir: &Path, stem: &str) -> Result<BackupInfo> {
+        let (program, banner) = self.dump_tool().await?;
+        let path = dir.join(format!("{stem}.sql"));
+        let guard = super::dump::RemoveOnDrop::new(&path);
+        // Credentials go through an option file readable by the owner only, never argv.
+        let cnf = dir.join(format!(".{stem}.cnf"));
+        let cnf_guard = self.client_options(&cnf)?;
+        let database = self.one("SELECT DATABASE()").await?.ok_or_else(|| Error::usage("the MariaDB/MySQL URL names no database"))?;
+        let args = vec![
+            format!("--defaults-extra-file={}", cnf.display()),
+            "--single-transaction".into(),
+            "--quick".into(),
+            "--routines".into(),
+            "--triggers".into(),
+            "--hex-blob".into(),
+            "--no-tablespaces".into(),
+            "--default-character-set=utf8mb4".into(),
+            "--".into(),
+            database,
+        ];
+        let out = super::dump::stream_to_file(program, &args, &[], &path).await?;
+        drop(cnf_guard);
+        let tail = String::from_utf8_lossy(&out.tail);
+        let last = tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        if !last.starts_with("-- Dump completed") {
+            return Err(Error::failed(format!(
+                "backup {} is incomplete: it does not end with {program}'s \"-- Dump completed\" marker (last line: {last:?})",
+                path.display()
+            )));
+        }
+        guard.keep();
+        Ok(BackupInfo {
+            path: path.display().to_string(),
+            size: out.size,
+            sha256: out.sha256,
+            method: format!("{program} --single-transaction ({})", banner.trim()),
+            verified: format!("ends with \"{}\"", last.trim()),
+            tables: Vec::new(),
+        })
+    }
+
+    async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint> {
+        let cols: Vec<String> = columns.iter().map(|c| super::quote_ident(Engine::Mysql, c)).collect();
+        // CONCAT_WS skips NULLs, so null flags keep (NULL, 'a') and ('a', NULL) apart. Only
+        // nullable columns need one, and each flag costs time on every row.
+        let nullable: Vec<String> = self
+            .rows(&format!(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{}' AND IS_NULLABLE = 'YES'",
+                sql_lit(table)
+            ))
+            .await?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect();
+        let flags: Vec<String> = columns
+            .iter()
+            .filter(|c| nullable.iter().any(|n| n.eq_ignore_ascii_case(c)))
+            .map(|c| format!("ISNULL({})", super::quote_ident(Engine::Mysql, c)))
+            .collect();
+        let flags = match flags.len() {
+            0 => String::new(),
+            1 => format!(", {}", flags[0]),
+            _ => format!(", CONCAT({})", flags.join(", ")),
+        };
+        // With the whole primary key among the hashed columns no two rows are equal, so the cheap
+        // BIT_XOR (as pt-table-checksum uses) cannot cancel rows out; otherwise a SUM keeps
+        // duplicate rows counted. The hash says which one it is, so the two never compare equal.
+        let pk: Vec<String> = self
+            .rows(&format!(
+                "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{}' AND INDEX_NAME = 'PRIMARY'",
+                sql_lit(table)
+            ))
+            .await?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect();
+        let unique_rows = !pk.is_empty() && pk.iter().all(|k| columns.iter().any(|c| c.eq_ignore_ascii_case(k)));
+        let aggregate = if unique_rows { "BIT_XOR" } else { "SUM" };
+        let sql = format!(
+            "SELECT COUNT(*), COALESCE({aggregate}(CRC32(CONCAT_WS(0x1f, {}{flags}))), 0) FROM {}",
+            cols.join(", "),
+            super::quote_ident(Engine::Mysql, table)
+        );
+        let rows = self.rows(&sql).await?;
+        let r = rows.first().ok_or_else(|| Error::db("fingerprint query returned no row"))?;
+        let count: u64 = r[0].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint row count: {e}")))?;
+        let sum: u128 = r[1].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint sum: {e}")))?;
+        let hash = if unique_rows { format!("x{sum:031x}") } else { format!("{sum:032x}") };
+        Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: count, hash })
+    }
+
+    async fn lock(&mut self, holder: &LockHolder) -> Result<()> {
+        let name = self.lock_name().await?;
+        let lit = sql_lit(&name);
+        let mut conn = MySqlConnection::connect_with(&self.options)
+            .await
+            .map_err(|e| Error::db(format!("cannot connect to {} for the run lock: {e}", self.target.display())))?;
+        let got = text_rows(&mut conn, &format!("SELECT GET_LOCK('{lit}', 0), GET_LOCK('{lit}/holder', 0)")).await?;
+        let ok = got.first().is_some_and(|r| r[0].as_deref() == Some("1") && r[1].as_deref() == Some("1"));
+        if !ok {
+            let _ = conn.execute("DO RELEASE_ALL_LOCKS()").await;
+            let _ = conn.close().await;
+            let h = self.holder(&name).await?;
+            return Err(match h {
+                Some(h) => Error::Locked { run_id: h.run_id, operator: h.operator, started: h.started },
+                None => Error::Locked { run_id: "unknown".into(), operator: "unknown".into(), started: "unknown".into() },
+            });
+        }
+        // The announcer waits on the holder lock for the whole run, its query naming the holder.
+        let mut announcer = MySqlConnection::connect_with(&self.options)
+            .await
+            .map_err(|e| Error::db(format!("cannot connect to {} for the run lock: {e}", self.target.display())))?;
+        let info = hex::encode(serde_json::to_vec(holder).unwrap_or_default());
+        let wait = format!("SELECT GET_LOCK('{lit}/holder', 31536000), '{HOLDER_TAG}{info}'");
+        let release = format!("DO RELEASE_LOCK('{lit}/holder')");
+        let task = tokio::spawn(async move {
+            let _ = announcer.execute(sqlx::raw_sql(&wait)).await;
+            let _ = announcer.execute(sqlx::raw_sql(&release)).await;
+            let _ = announcer.close().await;
+        });
+        self.lock = Some(RunLock { conn, name: name.clone(), announcer: task });
+        // Return only once the announcement is visible, so a second run can always name us.
+        for _ in 0..50 {
+            if self.holder(&name).await?.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        if let Some(mut l) = self.lock.take() {
+            let lit = sql_lit(&l.name);
+            let _ = l.conn.execute(sqlx::raw_sql(&format!("DO RELEASE_LOCK('{lit}'), RELEASE_LOCK('{lit}/holder')"))).await;
+            let _ = l.conn.close().await;
+            if tokio::time::timeout(Duration::from_secs(2), &mut l.announcer).await.is_err() {
+                l.announcer.abort();
+            }
+        }
+        Ok(())
+    }
+
+    async fn scratch_copy(&mut self, work_dir: &Path) -> Result<super::Scratch> {
+        let name = format!("rb_rehearsal_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let info = self.backup(work_dir, "rehearsal-source").await?;
+        // Our own session is read-only (the target is only read); the scratch database is created
+        // through a session of its own.
+        let mut admin = MySqlConnection::connect_with(&self.options).await.map_err(|e| Error::db(format!("cannot connect to create the scratch database: {e}")))?;
+        admin.execute(sqlx::raw_sql(&format!("CREATE DATABASE {} CHARACTER SET utf8mb4", super::quote_ident(Engine::Mysql, &name)))).await?;
+        let _ = admin.close().await;
+        let url = with_database(&self.target.url, &name);
+        let scratch = super::Scratch {
+            target: Target::parse(&url)?,
+            cleanup: super::Cleanup::DropDatabase { admin_url: self.target.url.clone(), name: name.clone(), engine: Engine::Mysql },
+            method: format!("database {name} loaded from {}", info.method),
+        };
+        let loaded = async {
+            let cnf = work_dir.join(".rehearsal.cnf");
+            let _guard = self.client_options(&cnf)?;
+            let client = if super::dump::tool_version("mariadb").await?.is_some() { "mariadb" } else { "mysql" };
+            let input = std::fs::File::open(&info.path).map_err(|e| Error::read(&info.path, e))?;
+            let out = tokio::process::Command::new(client)
+                .arg(format!("--defaults-extra-file={}", cnf.display()))
+                .arg(&name)
+                .stdin(input)
+                .output()
+                .await
+                .map_err(|e| Error::failed(format!("cannot run {client} to load the scratch copy: {e}")))?;
+            if !out.status.success() {
+                return Err(Error::failed(format!("loading the scratch copy failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            }
+            Ok(())
+        }
+        .await;
+        let _ = std::fs::remove_file(&info.path);
+        if let Err(e) = loaded {
+            let _ = super::drop_scratch(&scratch).await;
+            return Err(e);
+        }
+        Ok(scratch)
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+}
+
+impl MysqlDb {
+    async fn run_statements(&mut self, statements: &[String], opts: &ExecOptions, lock_secs: u64) -> Result<ExecReport> {
+        let mut retries = 0u32;
+        let limit = opts.statement_timeout;
+        if opts.transaction && !statements.iter().any(|s| is_ddl(s)) {
+            loop {
+                match attempt_in_transaction(&mut self.conn, statements, limit).await {
+                    Ok(done) => return Ok(ExecReport { statements: done, lock_retries: retries, transactional: true }),
+                    Err(e) if is_lock_timeout(&e) && retries < opts.lock_retries => {
+                        retries += 1;
+                        tokio::time::sleep(super::backoff(retries)).await;
+                    }
+                    Err(e) => {
+                        return Err(Error::db(format!(
+                            "{e}{} (the transaction was rolled back, nothing changed)",
+                            retries_note(&e, retries, lock_secs)
+                        )))
+                    }
+                }
+            }
+        }
+        // DDL commits implicitly: each statement stands alone, and only the one that met the
+        // lock timeout is retried.
+        let mut done = Vec::new();
+        for (n, s) in statements.iter().enumerate() {
+            loop {
+                match timed(&mut self.conn, s, limit).await {
+                    Ok(r) => {
+                        done.push(r);
+                        break;
+                    }
+                    Err(e) if is_lock_timeout(&e) && retries < opts.lock_retries => {
+                        retries += 1;
+                        tokio::time::sleep(super::backoff(retries)).await;
+                    }
+                    Err(e) => {
+                        return Err(Error::db(format!(
+                            "statement {} of {} failed: {e}{}; MariaDB/MySQL commits DDL implicitly, so the {} statement(s) before it stay applied",
+                            n + 1,
+                            statements.len(),
+                            retries_note(&e, retries, lock_secs),
+                            done.len()
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(ExecReport { statements: done, lock_retries: retries, transactional: false })
+    }
+}
+
+/// Drop a scratch database made for a rehearsal.
+pub async fn drop_database(admin_url: &str, name: &str) -> Result<()> {
+    let target = Target::parse(admin_url)?;
+    let options = MySqlConnectOptions::from_str(&target.driver_url()).map_err(|e| Error::usage(format!("bad MariaDB/MySQL URL: {e}")))?;
+    let mut conn = MySqlConnection::connect_with(&options).await.map_err(|e| Error::db(format!("cannot connect to drop {name}: {e}")))?;
+    conn.execute(sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {}", super::quote_ident(Engine::Mysql, name)))).await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// The URL of another database on the same server.
+pub(crate) fn with_database(url: &str, name: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.set_path(&format!("/{name}"));
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}

@@ -1,0 +1,529 @@
+//! PostgreSQL targets, through sqlx's own PostgreSQL driver (the `Any` driver cannot decode most
+//! server types).
+//!
+//! - Introspection reads the catalogs of `current_schema()` with every value cast to text.
+//! - Ad-hoc queries run over the simple-query protocol, where the server sends every value as
+//!   text, so a query assertion can return any type without a decoder for it.
+//! - `sql` steps run in one transaction with `SET LOCAL lock_timeout` / `statement_timeout`;
+//!   a lock timeout (SQLSTATE 55P03) is rolled back and retried with backoff, so a change queued
+//!   behind a long transaction holds up application traffic for at most the lock timeout.
+//!   `transaction: false` runs statement by statement (for `CREATE INDEX CONCURRENTLY`), retrying
+//!   only the statement that timed out and dropping the invalid index a failed concurrent build
+//!   leaves behind.
+//! - Backups are `pg_dump -Fc` streamed into the run folder, checked with `pg_restore --list`.
+//! - Fingerprints are one aggregate on the server: `count(*)` and the sum of
+//!   `hashtextextended(ROW(columns)::text, 0)`, so the client holds two numbers whatever the
+//!   table size. The row's composite text form quotes values and tells NULL from '' apart.
+//! - The run lock is a session advisory lock held on a connection of its own, whose
+//!   `application_name` carries the run id and operator; a second run finds the holder through
+//!   `pg_locks` joined with `pg_stat_activity` (whose `backend_start` is the lock's start time).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
+use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
+
+use super::schema::{Column, Index, Schema, Table, Trigger};
+use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, StatementResult, Target};
+use crate::error::{Error, Result};
+use crate::sql::{classify, Effect};
+
+/// The advisory-lock key of runbook's run lock ("runbook" in ASCII). Advisory locks are
+/// per database, so one key serves every target.
+const LOCK_KEY: i64 = 0x72_75_6e_62_6f_6f_6b;
+
+pub struct PostgresDb {
+    conn: PgConnection,
+    options: PgConnectOptions,
+    target: Target,
+    lock_conn: Option<PgConnection>,
+    /// Our session's backend pid, for cancel requests on Ctrl-C.
+    backend_pid: Option<i32>,
+}
+
+impl PostgresDb {
+    pub async fn connect(target: &Target, read_only: bool) -> Result<PostgresDb> {
+        let options = PgConnectOptions::from_str(&target.driver_url())
+            .map_err(|e| Error::usage(format!("bad PostgreSQL URL {}: {e}", target.display())))?
+            .application_name("runbook");
+        let mut conn = PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| Error::db(format!("cannot connect to {}: {e}", target.display())))?;
+        if read_only {
+            // `plan` promises not to write; the server enforces it.
+            conn.execute("SET default_transaction_read_only = on").await?;
+        }
+        let pid = text_rows(&mut conn, "SELECT pg_backend_pid()").await?.first().and_then(|r| r[0].as_deref().and_then(|p| p.parse().ok()));
+        Ok(PostgresDb { conn, options, target: target.clone(), lock_conn: None, backend_pid: pid })
+    }
+
+    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        text_rows(&mut self.conn, sql).await
+    }
+
+    async fn server_major(&mut self) -> Result<u32> {
+        let v = self.rows("SHOW server_version_num").await?;
+        let n: u32 = v.first().and_then(|r| r.first().cloned().flatten()).and_then(|s| s.parse().ok()).unwrap_or(0);
+        Ok(n / 10000)
+    }
+
+    async fn holder(&mut self) -> Result<Option<(String, String)>> {
+        let sql = format!(
+            "SELECT a.application_name::text, to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND l.classid = {} AND l.objid = {}",
+            (LOCK_KEY >> 32) as u32,
+            (LOCK_KEY & 0xffff_ffff) as u32
+        );
+        let rows = self.rows(&sql).await?;
+        Ok(rows.into_iter().next().map(|r| (r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default())))
+    }
+}
+
+/// Every row of `sql` with every value as text, over the simple-query protocol.
+async fn text_rows(conn: &mut PgConnection, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+    let mut out = Vec::new();
+    let mut rows = sqlx::raw_sql(sql).fetch(conn);
+    while let Some(row) = rows.try_next().await? {
+        out.push((0..row.len()).map(|i| cell_text(&row, i)).collect::<Result<Vec<_>>>()?);
+    }
+    Ok(out)
+}
+
+/// A value of a simple-query row as text: the server already rendered it.
+fn cell_text(row: &PgRow, i: usize) -> Result<Option<String>> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(None);
+    }
+    let is_bool = raw.type_info().name() == "BOOL";
+    let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(raw).map_err(|e| Error::db(format!("cannot read column {i}: {e}")))?;
+    Ok(Some(match (is_bool, text) {
+        (true, "t") => "true".into(),
+        (true, "f") => "false".into(),
+        _ => text.to_string(),
+    }))
+}
+
+fn sqlstate(e: &sqlx::Error) -> Option<String> {
+    e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned())
+}
+
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    sqlstate(e).as_deref() == Some("55P03")
+}
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis().max(1)
+}
+
+async fn timed(conn: &mut PgConnection, sql: &str) -> std::result::Result<StatementResult, sqlx::Error> {
+    let start = Instant::now();
+    let res = conn.execute(sqlx::raw_sql(sql)).await?;
+    Ok(StatementResult { sql: sql.to_string(), rows_affected: res.rows_affected(), duration_ms: start.elapsed().as_millis() as u64 })
+}
+
+/// One attempt at the whole step in a transaction; rolled back on any error.
+async fn attempt_in_transaction(
+    conn: &mut PgConnection,
+    statements: &[String],
+    opts: &ExecOptions,
+) -> std::result::Result<Vec<StatementResult>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let body = async {
+        (&mut *tx).execute(sqlx::raw_sql(&format!(
+            "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{}ms'",
+            ms(opts.lock_timeout),
+            ms(opts.statement_timeout)
+        )))
+        .await?;
+        let mut out = Vec::new();
+        for s in statements {
+            out.push(timed(&mut tx, s).await?);
+        }
+        Ok::<_, sqlx::Error>(out)
+    }
+    .await;
+    match body {
+        Ok(out) => {
+            tx.commit().await?;
+            Ok(out)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// A failed `CREATE INDEX CONCURRENTLY` leaves an invalid index behind; drop it so the
+/// statement can be retried (and so a failed step leaves nothing half-built).
+async fn drop_invalid_index(conn: &mut PgConnection, name: &str) {
+    let lit = name.replace('\'', "''");
+    let invalid = text_rows(
+        conn,
+        &format!(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE c.relname = '{lit}' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND NOT i.indisvalid"
+        ),
+    )
+    .await
+    .map(|r| !r.is_empty())
+    .unwrap_or(false);
+    if invalid {
+        let _ = conn.execute(sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", super::quote_ident(Engine::Postgres, name)))).await;
+    }
+}
+
+#[async_trait]
+impl Database for PostgresDb {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    async fn version(&mut self) -> Result<String> {
+        let v = self.rows("SHOW server_version").await?;
+        let v = v.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default();
+        Ok(format!("PostgreSQL {v}"))
+    }
+
+    async fn schema(&mut self) -> Result<Schema> {
+        let mut s = Schema::default();
+        let cols = self
+            .rows(
+                "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+                        (NOT a.attnotnull)::text, pg_get_expr(d.adbin, d.adrelid) \
+                 FROM pg_class c \
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
+                 WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind IN ('r', 'p') \
+                 ORDER BY c.relname, a.attnum",
+            )
+            .await?;
+        for r in cols {
+            let table = r[0].clone().unwrap_or_default();
+            s.tables.entry(table).or_insert_with(Table::default).columns.push(Column {
+                name: r[1].clone().unwrap_or_default(),
+                type_: r[2].clone().unwrap_or_default(),
+                nullable: r[3].as_deref() == Some("true"),
+                default: r[4].clone(),
+            });
+        }
+        let indexes = self
+            .rows(
+                "SELECT ic.relname::text, tc.relname::text, i.indisunique::text, \
+                        (SELECT string_agg(coalesce(a.attname::text, '<expr>'), ',' ORDER BY k.ord) \
+                         FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+                         LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) \
+                 FROM pg_index i \
+                 JOIN pg_class ic ON ic.oid = i.indexrelid \
+                 JOIN pg_class tc ON tc.oid = i.indrelid \
+                 WHERE tc.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) \
+                 ORDER BY 1",
+            )
+            .await?;
+        for r in indexes {
+            s.indexes.insert(
+                r[0].clone().unwrap_or_default(),
+                Index {
+                    table: r[1].clone().unwrap_or_default(),
+                    columns: r[3].clone().unwrap_or_default().split(',').filter(|c| !c.is_empty()).map(String::from).collect(),
+                    unique: r[2].as_deref() == Some("true"),
+                },
+            );
+        }
+        for r in self.rows("SELECT viewname::text, definition FROM pg_views WHERE schemaname = current_schema() ORDER BY 1").await? {
+            s.views.insert(r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default());
+        }
+        for r in self
+            .rows(
+                "SELECT t.tgname::text, c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+                 WHERE NOT t.tgisinternal AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) ORDER BY 1",
+            )
+            .await?
+        {
+            s.triggers.insert(r[0].clone().unwrap_or_default(), Trigger { table: r[1].clone().unwrap_or_default() });
+        }
+        Ok(s)
+    }
+
+    async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
+        let mut retries = 0u32;
+        if opts.transaction {
+            loop {
+                match attempt_in_transaction(&mut self.conn, statements, opts).await {
+                    Ok(done) => return Ok(ExecReport { statements: done, lock_retries: retries, transactional: true }),
+                    Err(e) if is_lock_timeout(&e) && retries < opts.lock_retries => {
+                        retries += 1;
+                        tokio::time::sleep(super::backoff(retries)).await;
+                    }
+                    Err(e) if is_lock_timeout(&e) => {
+                        return Err(Error::db(format!(
+                            "{e} (lock timeout {} ms; retries exhausted: {retries}; the transaction was rolled back, nothing changed)",
+                            ms(opts.lock_timeout)
+                        )))
+                    }
+                    Err(e) => return Err(Error::db(format!("{e} (the transaction was rolled back, nothing changed)"))),
+                }
+            }
+        }
+        // Outside a transaction each statement commits on its own, so only the statement that
+        // met the lock timeout is retried; the ones before it are done.
+        self.conn
+            .execute(sqlx::raw_sql(&format!(
+                "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
+                ms(opts.lock_timeout),
+                ms(opts.statement_timeout)
+            )))
+            .await?;
+        let mut done = Vec::new();
+        let mut failure = None;
+        'stmts: for (n, s) in statements.iter().enumerate() {
+            let concurrent_index = match classify(s) {
+                Effect::CreateIndex { name, concurrently: true, .. } => Some(name),
+                _ => None,
+            };
+            loop {
+                match timed(&mut self.conn, s).await {
+                    Ok(r) => {
+                        done.push(r);
+                        break;
+                    }
+                    Err(e) => {
+                        if let Some(name) = &concurrent_index {
+                            drop_invalid_index(&mut self.conn, name).await;
+                        }
+                        if is_lock_timeout(&e) && retries < opts.lock_retries {
+                            retries += 1;
+                            tokio::time::sleep(super::backoff(retries)).await;
+                            continue;
+                        }
+                        let note = if is_lock_timeout(&e) {
+                            format!(" (lock timeout {} ms; retries exhausted: {retries})", ms(opts.lock_timeout))
+                        } else {
+                            String::new()
+                        };
+                        failure = Some(format!(
+                            "statement {} of {} failed: {e}{note}; transaction: false, so the {} statement(s) before it stay applied",
+                            n + 1,
+                            statements.len(),
+                            done.len()
+                        ));
+                        break 'stmts;
+                    }
+                }
+            }
+        }
+        let _ = self.conn.execute("RESET lock_timeout; RESET statement_timeout").await;
+        match failure {
+            Some(f) => Err(Error::db(f)),
+            None => Ok(ExecReport { statements: done, lock_retries: retries, transactional: false }),
+        }
+    }
+
+    async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>> {
+        let row = (&mut self.conn).fetch_optional(sqlx::raw_sql(sql)).await?;
+        match row {
+            Some(r) if r.len() > 0 => cell_text(&r, 0),
+            _ => Ok(None),
+        }
+    }
+
+    async fn query_count(&mut self, sql: &str) -> Result<u64> {
+        let mut rows = sqlx::raw_sql(sql).fetch(&mut self.conn);
+        let mut n = 0u64;
+        while rows.try_next().await?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn backup_tool(&mut self) -> Result<String> {
+        let server = self.server_major().await?;
+        let banner = super::dump::tool_version("pg_dump").await?.ok_or_else(|| {
+            Error::failed(format!(
+                "pg_dump is not installed (or not on PATH): install the PostgreSQL {server} client tools (e.g. postgresql-client-{server})"
+            ))
+        })?;
+        let tool = super::dump::version_numbers(&banner).and_then(|v| v.first().copied()).unwrap_or(0);
+        // pg_dump refuses servers newer than itself; an older major is the same failure, said early.
+        if tool < server {
+            return Err(Error::failed(format!(
+                "pg_dump major version {tool} does not match the server's ({server}): install postgresql-client-{server} and put its pg_dump first on PATH ({banner})"
+            )));
+        }
+        Ok(banner)
+    }
+
+    async fn backup(&mut self, dir: &Path, stem: &str) -> Result<BackupInfo> {
+        let banner = self.backup_tool().await?;
+        let path = dir.join(format!("{stem}.dump"));
+        let guard = super::dump::RemoveOnDrop::new(&path);
+        let url = url_without_password(&self.target.url);
+        let mut envs = vec![("PGAPPNAME", "runbook-backup".to_string())];
+        if let Some(p) = &self.target.password {
+            envs.push(("PGPASSWORD", p.clone()));
+        }
+        let out = super::dump::stream_to_file("pg_dump", ["-Fc", "--no-password", "--dbname", url.as_str()], &envs, &path).await?;
+        let list = tokio::process::Command::new("pg_restore")
+            .arg("--list")
+            .arg(&path)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| Error::failed(format!("cannot run pg_restore to verify the backup: {e}")))?;
+        if !list.status.success() {
+            return Err(Error::failed(format!(
+                "backup {} is unreadable: pg_restore --list failed: {}",
+                path.display(),
+                String::from_utf8_lossy(&list.stderr).trim()
+            )));
+        }
+        let toc = String::from_utf8_lossy(&list.stdout);
+        let tables = toc.lines().filter(|l| l.contains(" TABLE DATA ")).count();
+        guard.keep();
+        Ok(BackupInfo {
+            path: path.display().to_string(),
+            size: out.size,
+            sha256: out.sha256,
+            method: format!("pg_dump -Fc ({})", banner.trim()),
+            verified: format!("pg_restore --list read the archive: {} entries, {tables} table(s) with data", toc.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).count()),
+            tables: Vec::new(),
+        })
+    }
+
+    async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint> {
+        let cols: Vec<String> = columns.iter().map(|c| super::quote_ident(Engine::Postgres, c)).collect();
+        // ROW(a) of one column is still a composite, so its text form is quoted the same way.
+        let sql = format!(
+            "SELECT count(*)::text, coalesce(sum(hashtextextended(ROW({})::text, 0)), 0)::text FROM {}",
+            cols.join(", "),
+            super::quote_ident(Engine::Postgres, table)
+        );
+        let rows = self.rows(&sql).await?;
+        let r = rows.first().ok_or_else(|| Error::db("fingerprint query returned no row"))?;
+        let count: u64 = r[0].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint row count: {e}")))?;
+        let sum: i128 = r[1].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint sum: {e}")))?;
+        Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: count, hash: format!("{:032x}", sum as u128) })
+    }
+
+    async fn lock(&mut self, holder: &LockHolder) -> Result<()> {
+        // application_name is cut at 63 bytes; the run id comes first so it always survives.
+        let mut name = format!("runbook {} {}", holder.run_id, holder.operator.replace(|c: char| !c.is_ascii_graphic(), "_"));
+        name.truncate(63);
+        let opts = self.options.clone().application_name(&name);
+        let mut conn = PgConnection::connect_with(&opts)
+            .await
+            .map_err(|e| Error::db(format!("cannot connect to {} for the run lock: {e}", self.target.display())))?;
+        let got = text_rows(&mut conn, &format!("SELECT pg_try_advisory_lock({LOCK_KEY})")).await?;
+        if got.first().and_then(|r| r[0].as_deref()) == Some("true") {
+            self.lock_conn = Some(conn);
+            return Ok(());
+        }
+        let _ = conn.close().await;
+        let (app, started) = self.holder().await?.unwrap_or_default();
+        let mut parts = app.splitn(3, ' ');
+        let (run_id, operator) = match (parts.next(), parts.next(), parts.next()) {
+            (Some("runbook"), Some(id), op) => (id.to_string(), op.unwrap_or("unknown").to_string()),
+            _ => ("unknown".into(), "unknown".into()),
+        };
+        Err(Error::Locked { run_id, operator, started: if started.is_empty() { "unknown".into() } else { started } })
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        if let Some(mut c) = self.lock_conn.take() {
+            let _ = c.execute(sqlx::raw_sql(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))).await;
+            let _ = c.close().await;
+        }
+        Ok(())
+    }
+
+    async fn scratch_copy(&mut self, work_dir: &Path) -> Result<super::Scratch> {
+        let name = format!("rb_rehearsal_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // The scratch database is created through the maintenance database, on the same server.
+        let admin = super::mysql::with_database(&self.target.url, "postgres");
+        let info = self.backup(work_dir, "rehearsal-source").await?;
+        let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(&admin).map_err(|e| Error::usage(format!("bad PostgreSQL URL: {e}")))?)
+            .await
+            .map_err(|e| Error::db(format!("cannot connect to create the scratch database: {e}")))?;
+        conn.execute(sqlx::raw_sql(&format!("CREATE DATABASE {}", super::quote_ident(Engine::Postgres, &name)))).await?;
+        let _ = conn.close().await;
+        let url = super::mysql::with_database(&self.target.url, &name);
+        let scratch = super::Scratch {
+            target: Target::parse(&url)?,
+            cleanup: super::Cleanup::DropDatabase { admin_url: admin, name: name.clone(), engine: Engine::Postgres },
+            method: format!("database {name} restored from {}", info.method),
+        };
+        let mut envs: Vec<(&str, String)> = Vec::new();
+        if let Some(p) = &self.target.password {
+            envs.push(("PGPASSWORD", p.clone()));
+        }
+        let out = tokio::process::Command::new("pg_restore")
+            .args(["--no-owner", "--exit-on-error", "--no-password", "--dbname"])
+            .arg(url_without_password(&url))
+            .arg(&info.path)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await;
+        let _ = std::fs::remove_file(&info.path);
+        let failed = match out {
+            Ok(o) if o.status.success() => None,
+            Ok(o) => Some(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+            Err(e) => Some(format!("cannot run pg_restore: {e}")),
+        };
+        if let Some(why) = failed {
+            let _ = super::drop_scratch(&scratch).await;
+            return Err(Error::failed(format!("restoring the scratch copy failed: {why}")));
+        }
+        Ok(scratch)
+    }
+
+    fn canceller(&self) -> Option<super::Canceller> {
+        // A cancel request for our backend, sent from a second connection.
+        let pid = self.backend_pid?;
+        let options = self.options.clone();
+        Some(std::sync::Arc::new(move || {
+            let options = options.clone();
+            Box::pin(async move {
+                if let Ok(mut c) = PgConnection::connect_with(&options).await {
+                    let _ = c.execute(sqlx::raw_sql(&format!("SELECT pg_cancel_backend({pid})"))).await;
+                    let _ = c.close().await;
+                }
+            })
+        }))
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+}
+
+/// The URL handed to `pg_dump`: the password goes through PGPASSWORD, never the command line.
+fn url_without_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            if u.scheme() != "postgres" && u.scheme() != "postgresql" {
+                return raw.to_string();
+            }
+            u.to_string()
+        }
+        Err(_) => raw.to_string(),
+    }
+}
+
+/// Drop a scratch database made for a rehearsal, even if a session still uses it.
+pub async fn drop_database(admin_url: &str, name: &str) -> Result<()> {
+    let options = PgConnectOptions::from_str(admin_url).map_err(|e| Error::usage(format!("bad PostgreSQL URL: {e}")))?;
+    let mut conn = PgConnection::connect_with(&options).await.map_err(|e| Error::db(format!("cannot connect to drop {name}: {e}")))?;
+    conn.execute(sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", super::quote_ident(Engine::Postgres, name)))).await?;
+    let _ = conn.close().await;
+    Ok(())
+}

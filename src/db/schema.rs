@@ -1,0 +1,203 @@
+//! A schema snapshot: tables, columns, indexes, views and triggers, in one engine-neutral
+//! shape that can be stored in the journal and compared.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    pub tables: BTreeMap<String, Table>,
+    pub indexes: BTreeMap<String, Index>,
+    pub views: BTreeMap<String, String>,
+    pub triggers: BTreeMap<String, Trigger>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    pub columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// The type as the engine reports it.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub nullable: bool,
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    pub table: String,
+}
+
+impl Schema {
+    pub fn column(&self, table: &str, column: &str) -> Option<&Column> {
+        self.table(table)?.columns.iter().find(|c| c.name.eq_ignore_ascii_case(column))
+    }
+
+    /// Table lookup; names compare case-insensitively, as all three engines fold them by default.
+    pub fn table(&self, table: &str) -> Option<&Table> {
+        self.tables.get(table).or_else(|| self.tables.iter().find(|(k, _)| k.eq_ignore_ascii_case(table)).map(|(_, v)| v))
+    }
+
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.indexes.get(name).or_else(|| self.indexes.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    }
+
+    /// Objects that use `table.column`: indexes, views (by text) and triggers on the table.
+    pub fn dependents(&self, table: &str, column: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let col = column.to_ascii_lowercase();
+        for (name, ix) in &self.indexes {
+            if ix.table.eq_ignore_ascii_case(table) && ix.columns.iter().any(|c| c.eq_ignore_ascii_case(column)) {
+                out.push(format!("index {name}"));
+            }
+        }
+        for (name, def) in &self.views {
+            if def.to_ascii_lowercase().contains(&col) {
+                out.push(format!("view {name}"));
+            }
+        }
+        for (name, t) in &self.triggers {
+            if t.table.eq_ignore_ascii_case(table) {
+                out.push(format!("trigger {name}"));
+            }
+        }
+        out
+    }
+
+    /// Human-readable differences from `self` (before) to `after`; empty when equal.
+    pub fn diff(&self, after: &Schema) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, t) in &self.tables {
+            match after.tables.get(name) {
+                None => out.push(format!("- table {name} was dropped")),
+                Some(t2) => {
+                    for c in &t.columns {
+                        match t2.columns.iter().find(|x| x.name == c.name) {
+                            None => out.push(format!("- column {name}.{} was dropped", c.name)),
+                            Some(c2) if c2 != c => out.push(format!(
+                                "~ column {name}.{} changed: {} → {}",
+                                c.name,
+                                describe(c),
+                                describe(c2)
+                            )),
+                            _ => {}
+                        }
+                    }
+                    for c in &t2.columns {
+                        if !t.columns.iter().any(|x| x.name == c.name) {
+                            out.push(format!("+ column {name}.{} was added ({})", c.name, describe(c)));
+                        }
+                    }
+                }
+            }
+        }
+        for name in after.tables.keys().filter(|n| !self.tables.contains_key(*n)) {
+            out.push(format!("+ table {name} was added"));
+        }
+        diff_map(&mut out, "index", &self.indexes, &after.indexes, |i| {
+            format!("{}on {}({})", if i.unique { "unique " } else { "" }, i.table, i.columns.join(", "))
+        });
+        diff_map(&mut out, "view", &self.views, &after.views, |v| v.clone());
+        diff_map(&mut out, "trigger", &self.triggers, &after.triggers, |t| format!("on {}", t.table));
+        out
+    }
+}
+
+fn describe(c: &Column) -> String {
+    let mut s = format!("{} {}", c.type_, if c.nullable { "NULL" } else { "NOT NULL" });
+    if let Some(d) = &c.default {
+        s.push_str(&format!(" DEFAULT {d}"));
+    }
+    s
+}
+
+fn diff_map<T: PartialEq>(
+    out: &mut Vec<String>,
+    what: &str,
+    before: &BTreeMap<String, T>,
+    after: &BTreeMap<String, T>,
+    show: impl Fn(&T) -> String,
+) {
+    for (name, v) in before {
+        match after.get(name) {
+            None => out.push(format!("- {what} {name} was dropped ({})", show(v))),
+            Some(v2) if v2 != v => out.push(format!("~ {what} {name} changed: {} → {}", show(v), show(v2))),
+            _ => {}
+        }
+    }
+    for (name, v) in after {
+        if !before.contains_key(name) {
+            out.push(format!("+ {what} {name} was added ({})", show(v)));
+        }
+    }
+}
+
+/// Normalise a type name so that runbooks can write one spelling for every engine:
+/// `varchar(36)`, `VARCHAR(36)` and `character varying(36)` are the same type.
+pub fn normalize_type(t: &str) -> String {
+    let lower = t.trim().to_ascii_lowercase();
+    let compact: String = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    let compact = compact.replace(" (", "(").replace(", ", ",");
+    let aliases = [
+        ("character varying", "varchar"),
+        ("character", "char"),
+        ("integer", "int"),
+        ("int4", "int"),
+        ("int8", "bigint"),
+        ("int2", "smallint"),
+        ("boolean", "bool"),
+        ("double precision", "double"),
+        ("float8", "double"),
+        ("timestamp without time zone", "timestamp"),
+        ("timestamp with time zone", "timestamptz"),
+    ];
+    let (base, rest) = match compact.find('(') {
+        Some(i) => (&compact[..i], &compact[i..]),
+        None => (compact.as_str(), ""),
+    };
+    let base = aliases.iter().find(|(a, _)| *a == base).map(|(_, b)| *b).unwrap_or(base);
+    // MySQL reports display widths such as int(11); they carry no meaning for comparison.
+    let rest = if ["int", "bigint", "smallint", "tinyint", "mediumint"].contains(&base) { "" } else { rest };
+    format!("{base}{rest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_spellings_compare_equal_across_engines() {
+        assert_eq!(normalize_type("VARCHAR(36)"), normalize_type("character varying(36)"));
+        assert_eq!(normalize_type("int(11)"), normalize_type("integer"));
+        assert_ne!(normalize_type("varchar(36)"), normalize_type("varchar(64)"));
+    }
+
+    #[test]
+    fn diff_names_added_and_dropped_objects() {
+        let mut a = Schema::default();
+        a.tables.insert(
+            "t".into(),
+            Table { columns: vec![Column { name: "id".into(), type_: "int".into(), nullable: false, default: None }] },
+        );
+        let mut b = a.clone();
+        b.tables.get_mut("t").unwrap().columns.push(Column { name: "x".into(), type_: "text".into(), nullable: true, default: None });
+        b.indexes.insert("ix".into(), Index { table: "t".into(), columns: vec!["x".into()], unique: true });
+        let d = a.diff(&b);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].contains("t.x was added"));
+        assert!(d[1].contains("index ix was added"));
+        assert!(a.diff(&a).is_empty());
+    }
+}

@@ -1,0 +1,377 @@
+//! SQLite, the embedded default target: introspection through `sqlite_master` and pragmas,
+//! backups with `VACUUM INTO`, streamed fingerprints, and a lock file beside the database.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
+use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
+
+use super::schema::{Column, Index, Schema, Table, Trigger};
+use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, StatementResult, Target};
+use crate::error::{Error, Result};
+
+pub struct SqliteDb {
+    conn: SqliteConnection,
+    path: PathBuf,
+    lock: Option<File>,
+}
+
+impl SqliteDb {
+    pub async fn open(target: &Target, read_only: bool) -> Result<SqliteDb> {
+        let path = target.path.clone().ok_or_else(|| Error::usage("SQLite target without a file"))?;
+        if !path.is_file() {
+            return Err(Error::db(format!(
+                "SQLite database {} does not exist (runbook never creates a target; check the path)",
+                path.display()
+            )));
+        }
+        let conn = open_conn(&path, read_only).await?;
+        Ok(SqliteDb { conn, path, lock: None })
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".runbook-lock");
+        PathBuf::from(p)
+    }
+}
+
+async fn open_conn(path: &Path, read_only: bool) -> Result<SqliteConnection> {
+    // Leave journal mode and foreign keys as the application has them: a change tool must not
+    // alter connection-level behaviour the application relies on.
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(read_only)
+        .create_if_missing(false)
+        .foreign_keys(false)
+        .busy_timeout(Duration::from_secs(5));
+    SqliteConnection::connect_with(&opts)
+        .await
+        .map_err(|e| Error::db(format!("cannot open SQLite database {}: {e}", path.display())))
+}
+
+/// Decode any SQLite value as text, the way assertions compare it.
+pub(crate) fn cell_text(row: &SqliteRow, i: usize) -> Result<Option<String>> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(None);
+    }
+    let ty = raw.type_info().name().to_ascii_uppercase();
+    Ok(Some(match ty.as_str() {
+        "INTEGER" | "BOOLEAN" => row.try_get::<i64, _>(i)?.to_string(),
+        "REAL" => format_real(row.try_get::<f64, _>(i)?),
+        "BLOB" => hex::encode(row.try_get::<Vec<u8>, _>(i)?),
+        _ => row.try_get::<String, _>(i)?,
+    }))
+}
+
+fn format_real(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
+}
+
+fn is_lock_error(e: &sqlx::Error) -> bool {
+    let s = e.to_string();
+    s.contains("database is locked") || s.contains("SQLITE_BUSY")
+}
+
+#[async_trait]
+impl Database for SqliteDb {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    async fn version(&mut self) -> Result<String> {
+        let v: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut self.conn).await?;
+        Ok(format!("SQLite {v}"))
+    }
+
+    async fn schema(&mut self) -> Result<Schema> {
+        let mut s = Schema::default();
+        let objects: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        )
+        .fetch_all(&mut self.conn)
+        .await?;
+        for (ty, name, tbl, sql) in &objects {
+            match ty.as_str() {
+                "table" => {
+                    let cols: Vec<(String, String, i64, Option<String>)> =
+                        sqlx::query_as("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(?1) ORDER BY cid")
+                            .bind(name)
+                            .fetch_all(&mut self.conn)
+                            .await?;
+                    let columns = cols
+                        .into_iter()
+                        .map(|(n, t, nn, d)| Column { name: n, type_: t, nullable: nn == 0, default: d })
+                        .collect();
+                    s.tables.insert(name.clone(), Table { columns });
+                }
+                "view" => {
+                    s.views.insert(name.clone(), sql.clone().unwrap_or_default());
+                }
+                "trigger" => {
+                    s.triggers.insert(name.clone(), Trigger { table: tbl.clone() });
+                }
+                _ => {}
+            }
+        }
+        // Indexes, including the implicit ones behind UNIQUE constraints.
+        let tables: Vec<String> = s.tables.keys().cloned().collect();
+        for t in tables {
+            let list: Vec<(String, i64)> = sqlx::query_as("SELECT name, \"unique\" FROM pragma_index_list(?1)")
+                .bind(&t)
+                .fetch_all(&mut self.conn)
+                .await?;
+            for (name, unique) in list {
+                let cols: Vec<(Option<String>,)> =
+                    sqlx::query_as("SELECT name FROM pragma_index_info(?1) ORDER BY seqno").bind(&name).fetch_all(&mut self.conn).await?;
+                s.indexes.insert(
+                    name,
+                    Index {
+                        table: t.clone(),
+                        columns: cols.into_iter().map(|(c,)| c.unwrap_or_else(|| "<expr>".into())).collect(),
+                        unique: unique != 0,
+                    },
+                );
+            }
+        }
+        Ok(s)
+    }
+
+    async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
+        sqlx::query(&format!("PRAGMA busy_timeout = {}", opts.lock_timeout.as_millis()))
+            .execute(&mut self.conn)
+            .await?;
+        let mut retries = 0;
+        loop {
+            match run_statements(&mut self.conn, statements, opts).await {
+                Ok(statements) => return Ok(ExecReport { statements, lock_retries: retries, transactional: opts.transaction }),
+                Err(e) if is_lock_error(&e) && retries < opts.lock_retries => {
+                    retries += 1;
+                    tokio::time::sleep(super::backoff(retries)).await;
+                }
+                Err(e) => return Err(Error::db(e)),
+            }
+        }
+    }
+
+    async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>> {
+        let row = sqlx::query(sql).fetch_optional(&mut self.conn).await?;
+        match row {
+            Some(r) if r.len() > 0 => cell_text(&r, 0),
+            _ => Ok(None),
+        }
+    }
+
+    async fn query_count(&mut self, sql: &str) -> Result<u64> {
+        let mut rows = sqlx::query(sql).fetch(&mut self.conn);
+        let mut n = 0u64;
+        while rows.try_next().await?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn backup(&mut self, dir: &Path, stem: &str) -> Result<BackupInfo> {
+        let path = super::unused_path(dir, stem, "sqlite3");
+        let result = async {
+            // VACUUM INTO accepts an existing empty file, so the 0600 mode is set before any data lands.
+            OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(|e| Error::write(&path, e))?;
+            let p = path.display().to_string().replace('\'', "''");
+            sqlx::query(&format!("VACUUM INTO '{p}'")).execute(&mut self.conn).await.map_err(|e| Error::db(format!("backup failed: {e}")))?;
+            let (size, sha256) = super::hash_file(&path)?;
+            let mut check = open_conn(&path, true).await?;
+            let verdict: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut check).await?;
+            if verdict != "ok" {
+                return Err(Error::failed(format!("backup {} failed PRAGMA integrity_check: {verdict}", path.display())));
+            }
+            let names: Vec<(String,)> =
+                sqlx::query_as("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+                    .fetch_all(&mut check)
+                    .await?;
+            let mut tables = Vec::new();
+            for (n,) in names {
+                let c: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", super::quote_ident(Engine::Sqlite, &n)))
+                    .fetch_one(&mut check)
+                    .await?;
+                tables.push((n, c as u64));
+            }
+            check.close().await.ok();
+            Ok(BackupInfo {
+                path: path.display().to_string(),
+                size,
+                sha256,
+                method: "VACUUM INTO".into(),
+                verified: "PRAGMA integrity_check = ok".into(),
+                tables,
+            })
+        }
+        .await;
+        if result.is_err() {
+            // A partial backup must never be mistaken for a good one.
+            let _ = std::fs::remove_file(&path);
+        }
+        result
+    }
+
+    async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint> {
+        // quote() renders every value with its type (NULL, 1, 1.0, 'x', X'00'), so the row text is unambiguous.
+        let row = columns
+            .iter()
+            .map(|c| format!("quote({})", super::quote_ident(Engine::Sqlite, c)))
+            .collect::<Vec<_>>()
+            .join(" || char(31) || ");
+        let table_q = super::quote_ident(Engine::Sqlite, table);
+        let mut acc = super::RowHashSum::default();
+        // One read transaction: every chunk sees the same snapshot of the table.
+        let mut tx = self.conn.begin().await?;
+        match fingerprint_chunked(&mut tx, &table_q, &row, &mut acc).await {
+            Ok(()) => {}
+            Err(_) => {
+                // WITHOUT ROWID tables (or a column named rowid): stream row by row instead.
+                acc = super::RowHashSum::default();
+                let sql = format!("SELECT {row} FROM {table_q}");
+                let mut rows = sqlx::query(&sql).fetch(&mut *tx);
+                while let Some(r) = rows.try_next().await? {
+                    let raw = r.try_get_raw(0)?;
+                    let text: &str = if raw.is_null() { "" } else { r.try_get::<&str, _>(0)? };
+                    acc.add(text.as_bytes());
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: acc.rows, hash: acc.hex() })
+    }
+
+    async fn lock(&mut self, holder: &LockHolder) -> Result<()> {
+        let path = self.lock_path();
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::write(&path, e))?;
+        match f.try_lock() {
+            Ok(()) => {
+                f.set_len(0).map_err(|e| Error::write(&path, e))?;
+                let body = serde_json::to_vec(holder).unwrap_or_default();
+                f.write_all(&body).and_then(|_| f.sync_all()).map_err(|e| Error::write(&path, e))?;
+                self.lock = Some(f);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let h: Option<LockHolder> = serde_json::from_str(&text).ok();
+                Err(match h {
+                    Some(h) => Error::Locked { run_id: h.run_id, operator: h.operator, started: h.started },
+                    None => Error::Locked { run_id: "unknown".into(), operator: "unknown".into(), started: "unknown".into() },
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::write(&path, e)),
+        }
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        if let Some(f) = self.lock.take() {
+            let _ = f.set_len(0);
+            drop(f);
+            let _ = std::fs::remove_file(self.lock_path());
+        }
+        Ok(())
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    async fn scratch_copy(&mut self, work_dir: &Path) -> Result<super::Scratch> {
+        let info = self.backup(work_dir, "rehearsal-copy").await?;
+        let path = PathBuf::from(&info.path);
+        Ok(super::Scratch {
+            target: Target {
+                engine: Engine::Sqlite,
+                url: format!("sqlite://{}", path.display()),
+                path: Some(path.clone()),
+                password: None,
+            },
+            cleanup: super::Cleanup::RemoveFile(path),
+            method: format!("VACUUM INTO a temporary file, {}", info.verified),
+        })
+    }
+}
+
+async fn run_statements(
+    conn: &mut SqliteConnection,
+    statements: &[String],
+    opts: &ExecOptions,
+) -> std::result::Result<Vec<StatementResult>, sqlx::Error> {
+    let mut out = Vec::new();
+    if opts.transaction {
+        let mut tx = conn.begin().await?;
+        for s in statements {
+            out.push(timed(&mut *tx, s, opts.statement_timeout).await?);
+        }
+        tx.commit().await?;
+    } else {
+        for s in statements {
+            out.push(timed(&mut *conn, s, opts.statement_timeout).await?);
+        }
+    }
+    Ok(out)
+}
+
+async fn timed<'c, E>(exec: E, sql: &str, limit: Duration) -> std::result::Result<StatementResult, sqlx::Error>
+where
+    E: Executor<'c, Database = sqlx::Sqlite>,
+{
+    let start = Instant::now();
+    let res = tokio::time::timeout(limit, exec.execute(sqlx::raw_sql(sql)))
+        .await
+        .map_err(|_| sqlx::Error::Protocol(format!("statement timed out after {}", crate::runbook::duration::human(limit))))??;
+    Ok(StatementResult { sql: sql.to_string(), rows_affected: res.rows_affected(), duration_ms: start.elapsed().as_millis() as u64 })
+}
+
+/// Rows per query of a chunked fingerprint: large enough that the driver's per-row hand-off
+/// between its worker thread and the run disappears, small enough to keep memory flat.
+const FINGERPRINT_CHUNK: i64 = 4096;
+
+/// Hash a table's rows in rowid ranges, each range coming back as one value: every row's text
+/// prefixed by its byte length, so the client can split the rows again without ambiguity.
+async fn fingerprint_chunked(conn: &mut SqliteConnection, table: &str, row: &str, acc: &mut super::RowHashSum) -> Result<()> {
+    let (lo, hi): (Option<i64>, Option<i64>) =
+        sqlx::query_as(&format!("SELECT min(rowid), max(rowid) FROM {table}")).fetch_one(&mut *conn).await?;
+    let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(()) };
+    let sql = format!(
+        "SELECT group_concat(length(CAST(r AS BLOB)) || ':' || r, '') FROM (SELECT {row} AS r FROM {table} WHERE rowid >= ?1 AND rowid < ?2)"
+    );
+    let mut start = lo;
+    while start <= hi {
+        let end = start.saturating_add(FINGERPRINT_CHUNK);
+        let chunk: Option<String> = sqlx::query_scalar(&sql).bind(start).bind(end).fetch_one(&mut *conn).await?;
+        if let Some(chunk) = chunk {
+            let bytes = chunk.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                let colon = bytes[i..].iter().position(|b| *b == b':').ok_or_else(|| Error::db("malformed fingerprint chunk"))? + i;
+                let n: usize = std::str::from_utf8(&bytes[i..colon]).ok().and_then(|d| d.parse().ok()).ok_or_else(|| Error::db("malformed fingerprint chunk"))?;
+                let body = bytes.get(colon + 1..colon + 1 + n).ok_or_else(|| Error::db("malformed fingerprint chunk"))?;
+                acc.add(body);
+                i = colon + 1 + n;
+            }
+        }
+        start = end;
+    }
+    Ok(())
+}

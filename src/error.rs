@@ -1,0 +1,106 @@
+//! The one error type of the crate, and the exit codes it maps to.
+//!
+//! Exit codes are part of the command-line contract (see `docs/runbook-format.md`):
+//! 0 everything passed, 1 a step or the run failed, 2 invalid usage or an invalid runbook,
+//! 3 the operator stopped the run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_STOPPED: i32 = 3;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A problem located in a runbook file, rendered with a snippet and a caret.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub path: String,
+    pub source: Arc<str>,
+    /// 1-based line and character column; 0 when the position is unknown.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub label: Option<String>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// `file:line:column`, the form editors and terminals turn into links.
+    pub fn position(&self) -> String {
+        if self.line == 0 {
+            self.path.clone()
+        } else {
+            format!("{}:{}:{}", self.path, self.line, self.column.max(1))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    Usage { message: String },
+
+    #[error("{} problem(s) in the runbook", diagnostics.len())]
+    Invalid { diagnostics: Vec<Diagnostic> },
+
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+
+    #[error("database: {message}")]
+    Database { message: String },
+
+    #[error("refusing to run without a terminal: nothing was run. Pass --yes to confirm every step without asking (the audit trail records \"auto-confirmed (--yes)\")")]
+    NoTerminal,
+
+    #[error("the target is locked by run {run_id} (operator {operator}, started {started}); only one operator may change it at a time")]
+    Locked { run_id: String, operator: String, started: String },
+
+    #[error("{message}")]
+    Failed { message: String },
+
+    #[error("{message}")]
+    Stopped { message: String },
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage { message: message.into() }
+    }
+    pub fn db(message: impl std::fmt::Display) -> Self {
+        Error::Database { message: message.to_string() }
+    }
+    pub fn failed(message: impl Into<String>) -> Self {
+        Error::Failed { message: message.into() }
+    }
+    pub fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Read { path: path.into(), source }
+    }
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Write { path: path.into(), source }
+    }
+
+    /// The process exit code for this error.
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Usage { .. }
+            | Error::Invalid { .. }
+            | Error::Read { .. }
+            | Error::NoTerminal
+            | Error::Locked { .. } => EXIT_USAGE,
+            Error::Write { .. } | Error::Database { .. } | Error::Failed { .. } => EXIT_FAILED,
+            Error::Stopped { .. } => EXIT_STOPPED,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::db(e)
+    }
+}

@@ -1,0 +1,83 @@
+//! Finding "the schema before the plan" for a rollback run.
+//!
+//! A rollback usually runs in a later invocation than the change, maybe from another runs
+//! folder. So every change-plan run is remembered in a small state index keyed by runbook id and
+//! target identity; `--baseline RUN_DIR` names the run explicitly.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::Runner;
+use crate::db::Schema;
+use crate::error::{Error, Result};
+use crate::journal::{self, Event};
+
+/// `$RUNBOOK_STATE_DIR`, else `$XDG_STATE_HOME/runbook`, else `~/.local/state/runbook`.
+pub fn state_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("RUNBOOK_STATE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME") {
+        return Some(PathBuf::from(d).join("runbook"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/runbook"))
+}
+
+fn key(runbook_id: &str, identity: &str) -> String {
+    hex::encode(&Sha256::digest(format!("{runbook_id}\n{identity}").as_bytes())[..12])
+}
+
+/// Record that this run is the latest change-plan run of its runbook against its target.
+/// Failing to record is not fatal: `--baseline` still works.
+pub fn remember(r: &Runner) {
+    let Some(dir) = state_dir() else { return };
+    let dir = dir.join("plan-runs");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let run_dir = std::fs::canonicalize(&r.run_dir).unwrap_or_else(|_| r.run_dir.clone());
+    let body = serde_json::json!({
+        "run_id": r.run_id,
+        "run_dir": run_dir,
+        "runbook_id": r.loaded.doc.id.value,
+        "target": r.target.display(),
+    });
+    let _ = std::fs::write(dir.join(key(&r.loaded.doc.id, &r.target.identity())), body.to_string());
+}
+
+/// The start snapshot recorded in a run folder's journal.
+pub fn snapshot_of(run_dir: &Path) -> Result<Schema> {
+    let (entries, _) = journal::read(run_dir)?;
+    entries
+        .into_iter()
+        .find_map(|e| match e.event {
+            Event::SchemaSnapshot { label, schema } if label == "start" => Some(schema),
+            _ => None,
+        })
+        .ok_or_else(|| Error::failed(format!("{} holds no start snapshot", run_dir.display())))
+}
+
+/// The schema before the change plan, and where it came from.
+pub fn before_plan(r: &Runner) -> Result<(Schema, String)> {
+    if r.ran_change_plan {
+        return Ok((r.start_schema.clone(), format!("this run ({})", r.run_id)));
+    }
+    if let Some(dir) = &r.opts.baseline {
+        return Ok((snapshot_of(dir)?, format!("--baseline {}", dir.display())));
+    }
+    if let Some(state) = state_dir() {
+        let file = state.join("plan-runs").join(key(&r.loaded.doc.id, &r.target.identity()));
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                if let Some(dir) = v.get("run_dir").and_then(|d| d.as_str()) {
+                    let run_id = v.get("run_id").and_then(|d| d.as_str()).unwrap_or("?");
+                    return Ok((snapshot_of(Path::new(dir))?, format!("change-plan run {run_id}")));
+                }
+            }
+        }
+    }
+    Err(Error::failed(
+        "no snapshot from before the change plan is known for this runbook and target; pass --baseline RUN_DIR (the run folder of the change)",
+    ))
+}

@@ -1,0 +1,153 @@
+//! `command`: a program with arguments, run without a shell unless `shell: true`, with its own
+//! environment and the step's timeout. Exit code and (capped) output go to the journal.
+
+use std::process::Stdio;
+use std::time::Instant;
+
+use tokio::io::AsyncReadExt;
+
+use crate::error::{Error, Result};
+use crate::exec::Runner;
+use crate::journal::Event;
+use crate::load::vars::Vars;
+use crate::runbook::{CommandAction, CommandLine, Step};
+use crate::ui::panel;
+
+/// Output kept per stream in the journal.
+pub const OUTPUT_CAP: usize = 64 * 1024;
+
+/// The command line as it is shown and recorded, secrets masked.
+fn command_line(a: &CommandAction, vars: &Vars) -> String {
+    match &a.command.value {
+        CommandLine::Argv(v) => v.iter().map(|x| shell_quote(&vars.mask(x))).collect::<Vec<_>>().join(" "),
+        CommandLine::Line(l) => format!("sh -c {}", shell_quote(&vars.mask(l))),
+    }
+}
+
+pub fn describe(a: &CommandAction, vars: &Vars) -> String {
+    let mut s = command_line(a, vars);
+    for (k, v) in &a.env {
+        s.push_str(&format!("\n  env {k}={}", vars.mask(v)));
+    }
+    for q in &a.queries {
+        let sql = q.sql.value.clone();
+        let text = super::sql_for(&sql, crate::db::Engine::Sqlite).unwrap_or_default();
+        let label = q.name.clone().unwrap_or_else(|| vars.mask(text.trim()));
+        s.push_str(&format!("\nthen assert {label} {} {}", q.op.as_str(), q.expect.as_ref().map(|e| e.0.as_str()).unwrap_or("NULL")));
+    }
+    s
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+pub async fn run(r: &mut Runner, step: &Step, a: &CommandAction) -> Result<()> {
+    let (program, args): (String, Vec<String>) = match &a.command.value {
+        CommandLine::Argv(v) => {
+            let mut it = v.iter().map(|x| r.vars.render(x));
+            let p = it.next().ok_or_else(|| Error::failed("empty command"))??;
+            (p, it.collect::<Result<_>>()?)
+        }
+        CommandLine::Line(l) => ("sh".into(), vec!["-c".into(), r.vars.render(l)?]),
+    };
+    let mut cmd = tokio::process::Command::new(&program);
+    // A process group of its own: a Ctrl-C at the terminal reaches runbook alone, which records
+    // the interruption and stops the command itself (kill on drop).
+    cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
+    let runbook_dir = std::path::Path::new(&r.loaded.path).parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let workdir = match &a.workdir {
+        Some(w) => std::path::PathBuf::from(r.vars.render(w)?),
+        None if runbook_dir.as_os_str().is_empty() => std::path::PathBuf::from("."),
+        None => runbook_dir,
+    };
+    cmd.current_dir(&workdir);
+    // RUNBOOK_DB_URL lets a job act on whatever the run targets: during a rehearsal that is the
+    // scratch copy, never the real database.
+    cmd.env("RUNBOOK_RUN_ID", &r.run_id)
+        .env("RUNBOOK_RUN_DIR", &r.run_dir)
+        .env("RUNBOOK_STEP_ID", &step.id)
+        .env("RUNBOOK_DB_URL", &r.target.url);
+    for (k, v) in &a.env {
+        cmd.env(k, r.vars.render(v)?);
+    }
+    let shown = command_line(a, &r.vars);
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| Error::failed(format!("cannot start `{program}`: {e}")))?;
+    let group = GroupGuard(child.id());
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let (o, e, status) = tokio::join!(read_capped(&mut out), read_capped(&mut err), child.wait());
+    group.disarm();
+    let status = status.map_err(|e| Error::failed(format!("waiting for `{program}`: {e}")))?;
+    let ((stdout, t1), (stderr, t2)) = (o, e);
+    for l in stdout.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev() {
+        panel::info(r.journal.redactor().text(l));
+    }
+    r.journal.record(Event::Command {
+        step_id: step.id.clone(),
+        command: shown,
+        exit_code: status.code(),
+        stdout,
+        stderr: stderr.clone(),
+        truncated: t1 || t2,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })?;
+    if status.success() {
+        let failed = super::verify::run_queries(r, step, &a.queries).await?;
+        if failed > 0 {
+            return Err(Error::failed(format!("the command succeeded but {failed} assertion(s) failed")));
+        }
+        Ok(())
+    } else {
+        let tail = stderr.lines().last().unwrap_or("").to_string();
+        Err(Error::failed(format!(
+            "`{program}` exited with {}{}",
+            status.code().map(|c| format!("code {c}")).unwrap_or_else(|| "a signal".into()),
+            if tail.is_empty() { String::new() } else { format!(": {}", r.journal.redactor().text(&tail)) }
+        )))
+    }
+}
+
+/// Read a stream to its end, keeping the first [`OUTPUT_CAP`] bytes.
+async fn read_capped<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> (String, bool) {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut truncated = false;
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = OUTPUT_CAP.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+                truncated |= n > room;
+            }
+        }
+    }
+    (String::from_utf8_lossy(&kept).into_owned(), truncated)
+}
+
+/// Kills the command's whole process group if the step is abandoned (timeout, Ctrl-C), so that
+/// nothing a shell started keeps running after the step is over.
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // SAFETY: killpg(2) has no memory-safety preconditions; the group is the child's own.
+            unsafe {
+                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+}

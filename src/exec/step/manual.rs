@@ -1,0 +1,56 @@
+//! `manual`: instructions for the operator and a checklist confirmed item by item, with an
+//! optional note. Every confirmation records who gave it and how.
+
+use crate::error::{Error, Result};
+use crate::exec::Runner;
+use crate::journal::Event;
+use crate::load::vars::Vars;
+use crate::runbook::{ManualAction, Step};
+use crate::ui::panel;
+
+pub fn describe(a: &ManualAction, vars: &Vars) -> String {
+    let mut s = String::new();
+    if let Some(i) = &a.instructions {
+        s.push_str(vars.mask(i).trim_end());
+        s.push('\n');
+    }
+    for item in &a.checklist {
+        s.push_str(&format!("[ ] {}\n", vars.mask(item)));
+    }
+    s.trim_end().to_string()
+}
+
+pub async fn run(r: &mut Runner, step: &Step, a: &ManualAction) -> Result<()> {
+    confirm_items(r, step, &a.checklist).await
+}
+
+/// Ask the operator to confirm each item, then for an optional note; fails if any item is
+/// left unconfirmed.
+pub async fn confirm_items(r: &mut Runner, step: &Step, checklist: &[String]) -> Result<()> {
+    let mut unconfirmed = Vec::new();
+    for item in checklist {
+        let item = r.vars.mask(item);
+        let confirmed = tokio::task::block_in_place(|| r.prompter.checklist_item(&item))?;
+        if confirmed {
+            panel::ok(format!("confirmed: {item}"));
+        } else {
+            panel::fail(format!("not confirmed: {item}"));
+            unconfirmed.push(item.clone());
+        }
+        r.journal.record(Event::ChecklistItem {
+            step_id: step.id.clone(),
+            item,
+            confirmed,
+            by: r.opts.operator.clone(),
+            how: r.prompter.how().into(),
+        })?;
+    }
+    if let Some(note) = tokio::task::block_in_place(|| r.prompter.note("Note for the record (optional)"))? {
+        r.journal.record(Event::Note { step_id: step.id.clone(), by: r.opts.operator.clone(), text: note })?;
+    }
+    if unconfirmed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::failed(format!("{} checklist item(s) not confirmed: {}", unconfirmed.len(), unconfirmed.join("; "))))
+    }
+}

@@ -1,0 +1,82 @@
+//! Step kinds: one file each. Every kind can describe its exact action (for the panel and for
+//! `plan`), run itself against a [`Runner`], and say what it expects of the target before the run.
+
+pub mod backup;
+pub mod command;
+pub mod http;
+pub mod manual;
+pub mod monitor;
+pub mod sql;
+pub mod validate;
+pub mod verify;
+
+use crate::db::{Database, Engine, Schema};
+use crate::error::{Error, Result};
+use crate::exec::Runner;
+use crate::load::vars::Vars;
+use crate::runbook::{Action, SqlSource, Step};
+
+/// The exact action of a step, variables resolved and secrets masked.
+pub fn describe(step: &Step, vars: &Vars, engine: Engine) -> String {
+    match &step.action {
+        Action::Backup => backup::describe(engine),
+        Action::Sql(a) => sql::describe(a, vars, engine),
+        Action::Verify(a) => verify::describe(a, vars, engine),
+        Action::Command(a) => command::describe(a, vars),
+        Action::Manual(a) => manual::describe(a, vars),
+        Action::Validate(a) => validate::describe(a, vars, engine),
+        Action::Http(a) => http::describe(a, vars),
+        Action::Monitor(a) => monitor::describe(a, vars, engine),
+    }
+}
+
+/// Run a step; `Err` means the step failed (or, for `Error::Stopped`, the operator stopped it).
+pub async fn run(r: &mut Runner, step: &Step) -> Result<()> {
+    match &step.action {
+        Action::Backup => backup::run(r, step).await,
+        Action::Sql(a) => sql::run(r, step, a).await,
+        Action::Verify(a) => verify::run(r, step, a).await,
+        Action::Command(a) => command::run(r, step, a).await,
+        Action::Manual(a) => manual::run(r, step, a).await,
+        Action::Validate(a) => validate::run(r, step, a).await,
+        Action::Http(a) => http::run(r, step, a).await,
+        Action::Monitor(a) => monitor::run(r, step, a).await,
+    }
+}
+
+/// Read-only expectations for `plan`: what the step will find and do.
+pub async fn precheck(db: &mut dyn Database, schema: &Schema, step: &Step, index: usize, vars: &Vars) -> Vec<String> {
+    match &step.action {
+        Action::Sql(a) => sql::precheck(schema, a, index, vars, db.engine()),
+        Action::Verify(a) => verify::precheck(schema, a),
+        Action::Validate(a) => validate::precheck(db, schema, a).await,
+        Action::Backup => backup::precheck(db).await,
+        _ => Vec::new(),
+    }
+}
+
+/// The SQL text of `src` for `engine`.
+pub fn sql_for(src: &SqlSource, engine: Engine) -> Option<String> {
+    match src {
+        SqlSource::Text(t) => Some(t.clone()),
+        SqlSource::List(l) => Some(l.join(";\n")),
+        SqlSource::PerEngine(p) => match engine {
+            Engine::Sqlite => p.sqlite.clone(),
+            Engine::Postgres => p.postgres.clone(),
+            Engine::Mysql => p.mysql.clone(),
+        }
+        .or_else(|| p.default.clone()),
+    }
+}
+
+/// Statements of `src` for `engine`, rendered with real values (`masked` false) or for display.
+pub fn statements(src: &SqlSource, engine: Engine, vars: &Vars, masked: bool) -> Result<Vec<String>> {
+    let text = sql_for(src, engine).ok_or_else(|| Error::failed(format!("no SQL is given for {engine} (add a `{engine}:` or `default:` entry)")))?;
+    match src {
+        SqlSource::List(l) => l.iter().map(|s| if masked { Ok(vars.mask(s)) } else { vars.render(s) }).collect(),
+        _ => {
+            let rendered = if masked { vars.mask(&text) } else { vars.render(&text)? };
+            Ok(crate::sql::split(&rendered))
+        }
+    }
+}

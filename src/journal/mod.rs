@@ -1,0 +1,195 @@
+//! The run journal: `journal.jsonl`, one event per line, each line fsync'd as it happens and
+//! chained to the one before by its sha256, so that a changed, removed or inserted line shows.
+
+pub mod event;
+pub mod verify;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use event::{Entry, Event, Outcome, StepOutline, StepStatus};
+
+use crate::error::{Error, Result};
+use crate::redact::Redactor;
+
+pub const FILE_NAME: &str = "journal.jsonl";
+
+/// `prev` of the first line.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    seq: u64,
+    prev: String,
+    redactor: Redactor,
+    fault: Option<Fault>,
+}
+
+/// Fault injection for the reliability tests: `RUNBOOK_FAULT=kill-after=EVENT[:STEP_ID][#N]`
+/// kills the process with SIGKILL right after the N-th matching event is durable, which is
+/// exactly what `kill -9` at that step boundary does.
+#[derive(Debug, Clone)]
+struct Fault {
+    event: String,
+    step_id: Option<String>,
+    nth: u32,
+    seen: u32,
+}
+
+impl Fault {
+    fn from_env() -> Option<Fault> {
+        let spec = std::env::var("RUNBOOK_FAULT").ok()?;
+        let spec = spec.strip_prefix("kill-after=")?;
+        let (spec, nth) = match spec.split_once('#') {
+            Some((s, n)) => (s, n.parse().ok()?),
+            None => (spec, 1),
+        };
+        let (event, step_id) = match spec.split_once(':') {
+            Some((e, id)) => (e.to_string(), Some(id.to_string())),
+            None => (spec.to_string(), None),
+        };
+        Some(Fault { event, step_id, nth, seen: 0 })
+    }
+
+    fn hit(&mut self, value: &serde_json::Value) -> bool {
+        if value["event"] != self.event.as_str() {
+            return false;
+        }
+        if let Some(id) = &self.step_id {
+            if value["step_id"] != id.as_str() {
+                return false;
+            }
+        }
+        self.seen += 1;
+        self.seen == self.nth
+    }
+}
+
+impl Journal {
+    /// Start a new journal in `run_dir`.
+    pub fn create(run_dir: &Path, redactor: Redactor) -> Result<Journal> {
+        let path = run_dir.join(FILE_NAME);
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::write(&path, e))?;
+        Ok(Journal { file, path, seq: 0, prev: GENESIS.to_string(), redactor, fault: Fault::from_env() })
+    }
+
+    /// Continue an existing journal, after its last complete line.
+    pub fn append_to(run_dir: &Path, redactor: Redactor) -> Result<Journal> {
+        let path = run_dir.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
+        let mut seq = 0;
+        let mut prev = GENESIS.to_string();
+        let mut good_len = 0usize;
+        for line in text.split_inclusive('\n') {
+            if !line.ends_with('\n') {
+                break; // a torn last line is left for `audit verify` to report
+            }
+            let body = &line[..line.len() - 1];
+            let entry: Entry = serde_json::from_str(body).map_err(|e| Error::failed(format!("{}: unreadable line {}: {e}", path.display(), seq + 1)))?;
+            seq = entry.seq;
+            prev = line_hash(body);
+            good_len += line.len();
+        }
+        let file = OpenOptions::new().append(true).open(&path).map_err(|e| Error::write(&path, e))?;
+        if good_len < text.len() {
+            // Drop the torn tail so that new lines chain onto the last complete one.
+            file.set_len(good_len as u64).map_err(|e| Error::write(&path, e))?;
+        }
+        Ok(Journal { file, path, seq, prev, redactor, fault: Fault::from_env() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Append one event and make it durable before returning.
+    pub fn record(&mut self, event: Event) -> Result<()> {
+        self.seq += 1;
+        let entry = Entry { seq: self.seq, ts: now(), prev: self.prev.clone(), event };
+        let mut value = serde_json::to_value(&entry).map_err(|e| Error::failed(format!("journal encoding: {e}")))?;
+        self.redactor.json(&mut value);
+        let line = value.to_string();
+        let mut buf = line.clone().into_bytes();
+        buf.push(b'\n');
+        self.file.write_all(&buf).and_then(|_| self.file.sync_data()).map_err(|e| Error::write(&self.path, e))?;
+        self.prev = line_hash(&line);
+        if let Some(f) = &mut self.fault {
+            if f.hit(&value) {
+                // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(libc::getpid(), libc::SIGKILL);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The sequence number of the last line.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The hash of the last line written: the seal that reports carry.
+    pub fn seal(&self) -> &str {
+        &self.prev
+    }
+}
+
+/// sha256 of a line's bytes, without its newline.
+pub fn line_hash(line: &str) -> String {
+    hex::encode(Sha256::digest(line.as_bytes()))
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Read every complete entry of a journal (a torn last line is ignored here). An unreadable
+/// line is an error: resuming or posting from a damaged journal must not guess.
+pub fn read(run_dir: &Path) -> Result<(Vec<Entry>, String)> {
+    let (entries, seal, bad) = read_readable(run_dir)?;
+    match bad {
+        Some((line, e)) => Err(Error::usage(format!("{}:{line}: not a journal event: {e}", run_dir.join(FILE_NAME).display()))),
+        None => Ok((entries, seal)),
+    }
+}
+
+/// Entries, the seal of the last one, and the first unreadable line (number, error) if any.
+pub type Readable = (Vec<Entry>, String, Option<(usize, String)>);
+
+/// The entries before the first unreadable line, and that line's number and error: a report
+/// can still show what the journal says up to the damage (its chain status names the line).
+pub fn read_readable(run_dir: &Path) -> Result<Readable> {
+    let path = run_dir.join(FILE_NAME);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
+    let mut out = Vec::new();
+    let mut seal = GENESIS.to_string();
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if !line.ends_with('\n') {
+            break;
+        }
+        let body = &line[..line.len() - 1];
+        match serde_json::from_str::<Entry>(body) {
+            Ok(entry) => {
+                seal = line_hash(body);
+                out.push(entry);
+            }
+            Err(e) => return Ok((out, seal, Some((i + 1, e.to_string())))),
+        }
+    }
+    Ok((out, seal, None))
+}

@@ -1,0 +1,178 @@
+//! DDL risk lint, shown by `validate` and `plan`: statements that lock or rewrite big tables,
+//! or destroy data without a backup. Each warning names the step and the line, says why it
+//! matters and what to do instead.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::db::Engine;
+use crate::exec::step::sql_for;
+use crate::runbook::{Action, Loaded, PlanKind, Pos, SqlSource};
+use crate::sql::{classify, split, Effect};
+
+#[derive(Debug, Clone)]
+pub struct Warning {
+    pub step_id: String,
+    pub pos: Pos,
+    pub message: String,
+    pub why: String,
+    pub instead: String,
+}
+
+impl Warning {
+    pub fn render(&self, path: &str) -> String {
+        format!(
+            "warning: {}\n  --> {path}:{}:{} (step `{}`)\n  why: {}\n  instead: {}",
+            self.message, self.pos.line, self.pos.column.max(1), self.step_id, self.why, self.instead
+        )
+    }
+}
+
+fn volatile_default() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\bDEFAULT\s*\(?\s*(random|gen_random_uuid|uuid_generate_v[14]|uuid|clock_timestamp|timeofday|rand|sys_guid)\s*\(")
+            .expect("static regex")
+    })
+}
+
+/// Lint both plans. `engine` is the target's engine when known (`plan`), else `None` (`validate`).
+pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
+    // Without --db, a literal `target:` still says which engine the runbook is written for.
+    let engine = engine.or_else(|| {
+        let t = loaded.doc.target.as_ref()?;
+        if t.value.contains("${") {
+            return None;
+        }
+        crate::db::Target::parse(&t.value).ok().map(|t| t.engine)
+    });
+    let mut out = Vec::new();
+    for plan in [PlanKind::Plan, PlanKind::Rollback] {
+        let mut backup_seen = false;
+        for step in loaded.steps(plan) {
+            let (sql_src, transactional) = match &step.action {
+                Action::Backup => {
+                    backup_seen = true;
+                    continue;
+                }
+                Action::Sql(a) => (&a.sql, a.transaction),
+                _ => continue,
+            };
+            for (eng, text) in texts(&sql_src.value, engine) {
+                let from = engine_entry(loaded, sql_src.pos, &sql_src.value, eng);
+                for stmt in split(&text) {
+                    let pos = locate(loaded, from, &stmt);
+                    let mut warn = |message: String, why: &str, instead: String| {
+                        out.push(Warning { step_id: step.id.clone(), pos, message, why: why.into(), instead })
+                    };
+                    match classify(&stmt) {
+                        Effect::CreateIndex { name, concurrently: false, .. } if eng == Some(Engine::Postgres) => warn(
+                            format!("CREATE INDEX {name} without CONCURRENTLY on PostgreSQL"),
+                            "a plain CREATE INDEX blocks every write to the table until the index is built",
+                            "CREATE INDEX CONCURRENTLY … in a step with `transaction: false` (it cannot run inside a transaction)".into(),
+                        ),
+                        Effect::CreateIndex { name, concurrently: true, .. } if transactional.for_engine(Engine::Postgres) && eng == Some(Engine::Postgres) => warn(
+                            format!("CREATE INDEX CONCURRENTLY {name} in a step that runs in a transaction"),
+                            "PostgreSQL refuses CREATE INDEX CONCURRENTLY inside a transaction block, so the step would fail",
+                            "set `transaction: false` on the step, or `transaction: {postgres: false}` (each statement then commits on its own)".into(),
+                        ),
+                        Effect::AddColumn { table, column, definition } => {
+                            let def = definition.to_ascii_uppercase();
+                            if def.contains("NOT NULL") && !def.contains("DEFAULT") {
+                                warn(
+                                    format!("ADD COLUMN {table}.{column} NOT NULL without a DEFAULT"),
+                                    "it fails on a table with rows, or forces every existing row to be rewritten",
+                                    "add the column nullable (or with a constant DEFAULT), backfill, then add NOT NULL".into(),
+                                );
+                            }
+                            if volatile_default().is_match(&definition) {
+                                warn(
+                                    format!("ADD COLUMN {table}.{column} with a volatile DEFAULT"),
+                                    "a volatile default is computed per row, so the whole table is rewritten under an exclusive lock",
+                                    "add the column without a default, then backfill in batches".into(),
+                                );
+                            }
+                        }
+                        Effect::AlterColumnType { table, column } => warn(
+                            format!("column type change on {table}.{column}"),
+                            "changing a column's type usually rewrites the table and its indexes under an exclusive lock",
+                            "add a new column, backfill it in batches, switch the application, then drop the old one".into(),
+                        ),
+                        Effect::DropColumn { table, column } if !backup_seen => warn(
+                            format!("DROP COLUMN {table}.{column} with no earlier backup step in the {}", plan.label()),
+                            "the column's data is gone once the statement commits",
+                            "add a `kind: backup` step before this one".into(),
+                        ),
+                        Effect::DropTable { table } if !backup_seen => warn(
+                            format!("DROP TABLE {table} with no earlier backup step in the {}", plan.label()),
+                            "the table's data is gone once the statement commits",
+                            "add a `kind: backup` step before this one".into(),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The SQL texts to lint, each with the engine it is for (`None`: unknown).
+fn texts(src: &SqlSource, engine: Option<Engine>) -> Vec<(Option<Engine>, String)> {
+    match (src, engine) {
+        (_, Some(e)) => sql_for(src, e).map(|t| vec![(Some(e), t)]).unwrap_or_default(),
+        (SqlSource::PerEngine(p), None) => [
+            (Some(Engine::Sqlite), &p.sqlite),
+            (Some(Engine::Postgres), &p.postgres),
+            (Some(Engine::Mysql), &p.mysql),
+            (None, &p.default),
+        ]
+        .into_iter()
+        .filter_map(|(e, t)| t.clone().map(|t| (e, t)))
+        .collect(),
+        (other, None) => sql_for(other, Engine::Sqlite).map(|t| vec![(None, t)]).unwrap_or_default(),
+    }
+}
+
+/// Where the text for `engine` starts: the `postgres:` (…) key under a per-engine `sql:`,
+/// so a statement spelled the same for several engines is reported at the right line.
+fn engine_entry(loaded: &Loaded, from: Pos, src: &SqlSource, engine: Option<Engine>) -> Pos {
+    let SqlSource::PerEngine(p) = src else { return from };
+    if !from.is_known() {
+        return from;
+    }
+    let key = match engine {
+        Some(Engine::Sqlite) if p.sqlite.is_some() => "sqlite:",
+        Some(Engine::Postgres) if p.postgres.is_some() => "postgres:",
+        Some(Engine::Mysql) if p.mysql.is_some() => "mysql:",
+        _ => "default:",
+    };
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let lines: Vec<&str> = loaded.source.lines().collect();
+    let start = from.line.saturating_sub(1);
+    let base = lines.get(start).map(|l| indent(l)).unwrap_or(0);
+    for (i, line) in lines.iter().enumerate().skip(start) {
+        if line.trim_start().starts_with(key) {
+            return Pos { line: i + 1, column: indent(line) + 1 };
+        }
+        if i > start && !line.trim().is_empty() && indent(line) < base {
+            break;
+        }
+    }
+    from
+}
+
+/// The line where a statement is written, searching from the step's `sql:` position.
+fn locate(loaded: &Loaded, from: Pos, stmt: &str) -> Pos {
+    let needle: String = stmt.lines().next().unwrap_or("").trim().chars().take(40).collect();
+    if needle.is_empty() || !from.is_known() {
+        return from;
+    }
+    for (i, line) in loaded.source.lines().enumerate().skip(from.line.saturating_sub(1)) {
+        if let Some(b) = line.find(&needle) {
+            return Pos { line: i + 1, column: line[..b].chars().count() + 1 };
+        }
+    }
+    from
+}

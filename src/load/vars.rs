@@ -1,0 +1,221 @@
+//! Variables: `${name}` references, their values and the masking of secret ones.
+//!
+//! Values come from `--var`, then the var's `env`, then its `default`. A handful of built-in
+//! names describe the run itself (`run_id`, `run_dir`, `operator`, `runbook_dir`, `db_url`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Error, Result};
+use crate::runbook::Runbook;
+
+/// Names every runbook may use without declaring them.
+pub const BUILTINS: &[&str] = &["run_id", "run_dir", "operator", "runbook_dir", "db_url"];
+
+/// What secrets are replaced with wherever they would be shown.
+pub const MASK: &str = "********";
+
+/// A `${name}` found in a string: byte offset of the `$` and the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ref {
+    pub offset: usize,
+    pub name: String,
+}
+
+/// A malformed reference, such as `${` with no closing brace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRef {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// Every reference in `s`. `$${` is an escaped literal `${`.
+pub fn references(s: &str) -> std::result::Result<Vec<Ref>, BadRef> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'$' && b[i + 1] == b'$' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'$' && b[i + 1] == b'{' {
+            let start = i + 2;
+            let end = s[start..].find('}').map(|e| start + e).ok_or_else(|| BadRef {
+                offset: i,
+                message: "`${` without a closing `}`".into(),
+            })?;
+            let name = &s[start..end];
+            if !valid_name(name) {
+                return Err(BadRef {
+                    offset: i,
+                    message: format!("`${{{name}}}` is not a valid variable name (letters, digits and _ only)"),
+                });
+            }
+            out.push(Ref { offset: i, name: name.to_string() });
+            i = end + 1;
+            continue;
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Resolved variable values for one run.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    values: BTreeMap<String, String>,
+    secret: BTreeSet<String>,
+    /// Declared names without a value; using one is an error that says how to set it.
+    unset: BTreeSet<String>,
+    /// How a value is shown when it is not secret but holds one (a URL with a password).
+    shown: BTreeMap<String, String>,
+}
+
+impl Vars {
+    /// Resolve the runbook's vars against `--var` overrides and the environment.
+    pub fn resolve(doc: &Runbook, overrides: &[(String, String)]) -> Result<Vars> {
+        let mut vars = Vars::default();
+        for (key, _) in overrides {
+            if !doc.vars.contains_key(key) && !BUILTINS.contains(&key.as_str()) {
+                let known: Vec<&str> = doc.vars.keys().map(String::as_str).collect();
+                return Err(Error::usage(format!(
+                    "--var {key}=…: the runbook declares no variable `{key}` (declared: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                )));
+            }
+        }
+        for (name, def) in &doc.vars {
+            if def.secret {
+                vars.secret.insert(name.clone());
+            }
+            let from_cli = overrides.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            let from_env = def.env.as_ref().and_then(|e| std::env::var(e).ok());
+            match from_cli.or(from_env).or_else(|| def.default.as_ref().map(|d| d.0.clone())) {
+                Some(v) => {
+                    vars.values.insert(name.clone(), v);
+                }
+                None => {
+                    vars.unset.insert(name.clone());
+                }
+            }
+        }
+        Ok(vars)
+    }
+
+    /// Set a built-in or computed value.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.unset.remove(name);
+        self.values.insert(name.to_string(), value.into());
+    }
+
+    /// Set a value that is shown differently, e.g. a database URL with its password masked.
+    pub fn set_shown(&mut self, name: &str, value: impl Into<String>, shown: impl Into<String>) {
+        self.set(name, value);
+        self.shown.insert(name.to_string(), shown.into());
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.secret.contains(name)
+    }
+
+    /// The values of secret vars, for redaction.
+    pub fn secret_values(&self) -> Vec<String> {
+        self.secret.iter().filter_map(|n| self.values.get(n).cloned()).collect()
+    }
+
+    /// Substitute every reference with its value.
+    pub fn render(&self, s: &str) -> Result<String> {
+        self.substitute(s, false)
+    }
+
+    /// Substitute references, showing secrets as [`MASK`]; never fails, for display.
+    pub fn mask(&self, s: &str) -> String {
+        self.substitute(s, true).unwrap_or_else(|_| s.to_string())
+    }
+
+    /// Names referenced by `s` that have no value.
+    pub fn missing_in(&self, s: &str) -> Vec<String> {
+        references(s)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| !self.values.contains_key(&r.name))
+            .map(|r| r.name)
+            .collect()
+    }
+
+    fn substitute(&self, s: &str, masked: bool) -> Result<String> {
+        let refs = references(s).map_err(|e| Error::usage(e.message))?;
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for r in refs {
+            out.push_str(&unescape(&s[last..r.offset]));
+            match self.values.get(&r.name) {
+                Some(_) if masked && self.secret.contains(&r.name) => out.push_str(MASK),
+                Some(_) if masked && self.shown.contains_key(&r.name) => out.push_str(&self.shown[&r.name]),
+                Some(v) => out.push_str(v),
+                None if masked => {
+                    out.push_str("${");
+                    out.push_str(&r.name);
+                    out.push('}');
+                }
+                None => return Err(self.unset_error(&r.name)),
+            }
+            last = r.offset + r.name.len() + 3;
+        }
+        out.push_str(&unescape(&s[last..]));
+        Ok(out)
+    }
+
+    fn unset_error(&self, name: &str) -> Error {
+        if self.unset.contains(name) {
+            Error::usage(format!(
+                "variable `{name}` has no value: pass --var {name}=VALUE (or set its `env` or `default` in the runbook)"
+            ))
+        } else {
+            Error::usage(format!("variable `{name}` is not defined"))
+        }
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("$${", "${")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_references_and_skips_escapes() {
+        let r = references("a ${x} $${y} ${z_1}").unwrap();
+        assert_eq!(r.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), vec!["x", "z_1"]);
+        assert_eq!(r[0].offset, 2);
+    }
+
+    #[test]
+    fn rejects_unterminated_reference() {
+        assert!(references("abc ${x").is_err());
+        assert!(references("${a b}").is_err());
+    }
+
+    #[test]
+    fn masks_secrets_but_renders_them_for_use() {
+        let mut v = Vars::default();
+        v.set("token", "s3cr3t");
+        v.secret.insert("token".into());
+        v.set("host", "h");
+        assert_eq!(v.mask("Bearer ${token} @ ${host}"), format!("Bearer {MASK} @ h"));
+        assert_eq!(v.render("Bearer ${token}").unwrap(), "Bearer s3cr3t");
+        assert_eq!(v.render("cost $${literal}").unwrap(), "cost ${literal}");
+    }
+}

@@ -1,0 +1,392 @@
+//! Reports, rebuilt from a run's journal alone so that any copy of the journal can be re-reported.
+//!
+//! `RunRecord` folds the events into what a reader needs (header, steps with their evidence,
+//! outcome, seal); each format is one renderer over it.
+
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod textile;
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::db::BackupInfo;
+use crate::error::Result;
+use crate::journal::verify::Verdict;
+use crate::journal::{self, Entry, Event, Outcome, StepStatus};
+use crate::runbook::{Kind, PlanKind, Ticket};
+
+/// Everything a report says about one run, rebuilt from its journal.
+///
+/// This is also the JSON report (`--format json`): field names and meanings are stable within a
+/// `report_format_version` (see `docs/report-json.md`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RunRecord {
+    /// Version of this structure; bumped when a field is removed or changes meaning.
+    pub report_format_version: u32,
+    /// Unique id of the run (UTC start time and a random suffix); also the run folder's name.
+    pub run_id: String,
+    /// The runbook's `id`.
+    pub runbook_id: String,
+    /// The runbook's title (the ticket's subject).
+    pub title: String,
+    /// The runbook file as given on the command line.
+    pub runbook_path: String,
+    /// sha256 of the runbook file's bytes when the run started.
+    pub runbook_sha256: String,
+    /// `run`, `rollback` or `rehearsal`.
+    pub mode: String,
+    /// Which plan the run started with.
+    pub plan: PlanKind,
+    /// Who ran it (`--operator`, else the OS user).
+    pub operator: String,
+    /// The machine it ran on.
+    pub host: String,
+    /// The database URL, with any password masked.
+    pub target: String,
+    /// `sqlite`, `postgres` or `mysql`.
+    pub engine: String,
+    /// The database server's version.
+    pub db_version: String,
+    /// Version of runbook that made the run.
+    pub tool_version: String,
+    /// How prompts were answered: `interactive` or `auto-confirmed (--yes)`.
+    pub confirmation: String,
+    /// The change ticket's metadata, as written in the runbook.
+    pub ticket: Option<Ticket>,
+    /// Run start (RFC 3339, UTC).
+    pub started: String,
+    /// Run end (RFC 3339, UTC); absent when the run did not finish.
+    pub finished: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Absent when the run did not finish (killed, or still running).
+    pub outcome: Option<Outcome>,
+    pub exit_code: Option<i32>,
+    /// Every step listed at the start of the run, then those of a rollback plan started after a failure.
+    pub steps: Vec<StepRecord>,
+    /// Run-level notes: plan changes and rollback decisions.
+    pub notes: Vec<String>,
+    /// sha256 of the journal's last complete line: pins the journal this report was made from.
+    /// `runbook audit verify RUN_DIR --seal SEAL` checks a journal against it.
+    pub seal: String,
+    /// Complete lines in the journal.
+    pub journal_lines: usize,
+    /// The hash chain as checked when the report was made.
+    pub chain: Chain,
+}
+
+/// The state of the journal's hash chain when the report was made.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Chain {
+    /// `intact`, `torn` (the last line was cut off mid-write; the rest is intact) or `broken`.
+    pub status: String,
+    /// For `broken`: the first line that was changed, removed or inserted.
+    pub line: Option<usize>,
+    /// What was found, in words.
+    pub detail: String,
+}
+
+/// One step of the run.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StepRecord {
+    /// The step's id in the runbook.
+    pub id: String,
+    pub name: String,
+    pub kind: Kind,
+    /// The plan the step belongs to.
+    pub plan: PlanKind,
+    /// Absent when the step was never reached.
+    pub status: Option<StepStatus>,
+    /// When the step started (RFC 3339, UTC).
+    pub started: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Who confirmed running it, and how (`interactive` or `auto-confirmed (--yes)`).
+    pub confirmed_by: Option<String>,
+    /// The exact action shown to the operator, variables resolved and secrets masked.
+    pub action: String,
+    /// Why the step failed.
+    pub error: Option<String>,
+    /// What the step recorded, in order.
+    pub evidence: Vec<Evidence>,
+}
+
+/// One piece of evidence attached to a step; `type` says which.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Evidence {
+    /// A SQL statement that ran.
+    Statement { sql: String, rows_affected: u64, duration_ms: u64 },
+    /// A check with its expected and actual value.
+    Assertion { check: String, expected: String, actual: String, passed: bool },
+    /// A verified backup file.
+    Backup { backup: BackupInfo },
+    /// A command that ran, with its (possibly truncated) output.
+    Command { command: String, exit_code: Option<i32>, stdout: String, stderr: String, truncated: bool },
+    /// An HTTP request that was made (URL with secrets masked; header values are never recorded).
+    Http { method: String, url: String, status: u16, body_excerpt: String },
+    /// A checklist item, confirmed or not, by whom and how.
+    Checklist { item: String, confirmed: bool, by: String, how: String },
+    /// A note the operator typed for the record.
+    Note { by: String, text: String },
+    /// One monitor sample, `elapsed_ms` after the step started, with its thresholds.
+    Sample { check: String, value: Option<f64>, min: Option<f64>, max: Option<f64>, ok: bool, elapsed_ms: u64, detail: Option<String> },
+    /// Run, skip or abort, by whom and how, with the reason given for a skip.
+    Decision { decision: String, by: String, how: String, reason: Option<String> },
+    /// Anything else the step reported.
+    Info { message: String },
+}
+
+impl RunRecord {
+    /// Which plans the run went through: "change plan", "rollback plan", or both in order.
+    pub fn plans_label(&self) -> String {
+        let both = self.plan == PlanKind::Plan && self.steps.iter().any(|s| s.plan == PlanKind::Rollback);
+        if both {
+            "change plan, then rollback plan".into()
+        } else {
+            self.plan.label().into()
+        }
+    }
+
+    pub fn from_entries(entries: &[Entry], seal: String) -> Option<RunRecord> {
+        let first = entries.first()?;
+        let Event::RunStarted {
+            run_id, runbook_id, title, runbook_path, runbook_sha256, plan, mode, operator, host, target, engine,
+            db_version, tool_version, confirmation, ticket, steps, ..
+        } = &first.event
+        else {
+            return None;
+        };
+        let mut rec = RunRecord {
+            report_format_version: json::FORMAT_VERSION,
+            run_id: run_id.clone(),
+            runbook_id: runbook_id.clone(),
+            title: title.clone(),
+            runbook_path: runbook_path.clone(),
+            runbook_sha256: runbook_sha256.clone(),
+            mode: mode.clone(),
+            plan: *plan,
+            operator: operator.clone(),
+            host: host.clone(),
+            target: target.clone(),
+            engine: engine.clone(),
+            db_version: db_version.clone(),
+            tool_version: tool_version.clone(),
+            confirmation: confirmation.clone(),
+            ticket: ticket.clone(),
+            started: first.ts.clone(),
+            finished: None,
+            duration_ms: None,
+            outcome: None,
+            exit_code: None,
+            steps: steps
+                .iter()
+                .map(|s| StepRecord {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    kind: s.kind,
+                    plan: s.plan,
+                    status: None,
+                    started: None,
+                    duration_ms: None,
+                    confirmed_by: None,
+                    action: String::new(),
+                    error: None,
+                    evidence: Vec::new(),
+                })
+                .collect(),
+            notes: Vec::new(),
+            seal,
+            journal_lines: entries.len(),
+            chain: Chain { status: "intact".into(), line: None, detail: String::new() },
+        };
+        for e in &entries[1..] {
+            rec.apply(e);
+        }
+        Some(rec)
+    }
+
+    fn step(&mut self, id: &str) -> Option<&mut StepRecord> {
+        // The last matching step: a step re-run after a resume replaces the earlier record.
+        self.steps.iter_mut().rev().find(|s| s.id == id)
+    }
+
+    fn apply(&mut self, e: &Entry) {
+        let ts = e.ts.clone();
+        match &e.event {
+            Event::StepStarted { step_id, action, .. } => {
+                if let Some(s) = self.step(step_id) {
+                    s.started = Some(ts);
+                    s.action = action.clone();
+                }
+            }
+            Event::StepDecision { step_id, decision, by, how, reason } => {
+                if let Some(s) = self.step(step_id) {
+                    if decision == "run" {
+                        s.confirmed_by = Some(format!("{by} ({how})"));
+                    }
+                    s.evidence.push(Evidence::Decision { decision: decision.clone(), by: by.clone(), how: how.clone(), reason: reason.clone() });
+                }
+            }
+            Event::Statement { step_id, sql, rows_affected, duration_ms } => self.push(step_id, Evidence::Statement { sql: sql.clone(), rows_affected: *rows_affected, duration_ms: *duration_ms }),
+            Event::Assertion { step_id, check, expected, actual, passed } => self.push(step_id, Evidence::Assertion { check: check.clone(), expected: expected.clone(), actual: actual.clone(), passed: *passed }),
+            Event::Backup { step_id, backup } => self.push(step_id, Evidence::Backup { backup: backup.clone() }),
+            Event::Command { step_id, command, exit_code, stdout, stderr, truncated, .. } => self.push(step_id, Evidence::Command { command: command.clone(), exit_code: *exit_code, stdout: stdout.clone(), stderr: stderr.clone(), truncated: *truncated }),
+            Event::Http { step_id, method, url, status, body_excerpt, .. } => self.push(step_id, Evidence::Http { method: method.clone(), url: url.clone(), status: *status, body_excerpt: body_excerpt.clone() }),
+            Event::ChecklistItem { step_id, item, confirmed, by, how } => self.push(step_id, Evidence::Checklist { item: item.clone(), confirmed: *confirmed, by: by.clone(), how: how.clone() }),
+            Event::Note { step_id, by, text } => self.push(step_id, Evidence::Note { by: by.clone(), text: text.clone() }),
+            Event::Sample { step_id, check, value, min, max, ok, elapsed_ms, detail } => self.push(step_id, Evidence::Sample { check: check.clone(), value: *value, min: *min, max: *max, ok: *ok, elapsed_ms: *elapsed_ms, detail: detail.clone() }),
+            Event::Info { step_id: Some(id), message } => self.push(id, Evidence::Info { message: message.clone() }),
+            Event::Info { step_id: None, message } => self.notes.push(message.clone()),
+            Event::StepFinished { step_id, status, error, duration_ms } => {
+                if let Some(s) = self.step(step_id) {
+                    s.status = Some(*status);
+                    s.error = error.clone();
+                    s.duration_ms = Some(*duration_ms);
+                }
+            }
+            Event::PlanStarted { plan, reason, steps } => {
+                self.notes.push(format!("{} started: {reason}", plan.label()));
+                self.steps.extend(steps.iter().map(|s| StepRecord {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    kind: s.kind,
+                    plan: s.plan,
+                    status: None,
+                    started: None,
+                    duration_ms: None,
+                    confirmed_by: None,
+                    action: String::new(),
+                    error: None,
+                    evidence: Vec::new(),
+                }));
+            }
+            Event::RollbackDecision { accepted, by, how } => self.notes.push(format!(
+                "rollback plan {} by {by} ({how})",
+                if *accepted { "accepted" } else { "declined" }
+            )),
+            Event::RunResumed { by, how, in_flight, decision } => self.notes.push(format!(
+                "run resumed by {by} ({how}){}",
+                match (in_flight, decision) {
+                    (Some(step), Some(d)) => format!("; step `{step}` was in flight: {d}"),
+                    _ => String::new(),
+                }
+            )),
+            Event::Interrupted { step_id, signal } => self.notes.push(format!(
+                "interrupted by {signal}{}",
+                step_id.as_ref().map(|s| format!(" during step `{s}`")).unwrap_or_default()
+            )),
+            Event::RehearsalVerdict { schema_equal, data_equal, differences, copy_method } => {
+                self.notes.push(format!(
+                    "REHEARSAL on a scratch copy ({copy_method}): schema after plan + rollback {}; data fingerprint of every table {}",
+                    if *schema_equal { "equals the original" } else { "DIFFERS from the original" },
+                    if *data_equal { "equals the original" } else { "DIFFERS from the original" },
+                ));
+                for d in differences {
+                    self.notes.push(format!("difference: {d}"));
+                }
+            }
+            Event::RunFinished { outcome, exit_code, duration_ms } => {
+                self.outcome = Some(*outcome);
+                self.exit_code = Some(*exit_code);
+                self.duration_ms = Some(*duration_ms);
+                self.finished = Some(ts);
+            }
+            _ => {}
+        }
+    }
+
+    fn push(&mut self, id: &str, ev: Evidence) {
+        if let Some(s) = self.step(id) {
+            s.evidence.push(ev);
+        }
+    }
+}
+
+/// The hash chain's state in a few words, for report footers.
+pub fn chain_words(r: &RunRecord) -> String {
+    match (r.chain.status.as_str(), r.chain.line) {
+        ("broken", Some(l)) => format!("BROKEN at line {l}: {}", r.chain.detail),
+        ("torn", Some(l)) => format!("intact, line {l} torn"),
+        (s, _) => s.to_string(),
+    }
+}
+
+/// The words that open every note posted for a run; a later post looks for them.
+pub fn note_marker(r: &RunRecord) -> String {
+    format!("runbook `{}`", r.runbook_id)
+}
+
+/// A monitor threshold as reports show it: `≤ 0`, `≥ 1`, `1 ≤ x ≤ 5`.
+pub fn threshold(min: Option<f64>, max: Option<f64>) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) if a == b => format!("= {a}"),
+        (Some(a), Some(b)) => format!("{a} ≤ x ≤ {b}"),
+        (Some(a), None) => format!("≥ {a}"),
+        (None, Some(b)) => format!("≤ {b}"),
+        _ => "–".into(),
+    }
+}
+
+/// Load a run folder's journal into a record, with the state of its hash chain.
+pub fn load(run_dir: &Path) -> Result<RunRecord> {
+    // A damaged journal is still reported, up to the damage; `chain` below says where it is.
+    let (entries, seal, _) = journal::read_readable(run_dir)?;
+    let mut rec = RunRecord::from_entries(&entries, seal)
+        .ok_or_else(|| crate::Error::usage(format!("{}: the journal does not start with a run_started event", run_dir.display())))?;
+    rec.chain = match journal::verify::verify(run_dir, None)? {
+        Verdict::Intact { lines, .. } => Chain { status: "intact".into(), line: None, detail: format!("all {lines} lines chain to the line before them") },
+        Verdict::Torn { lines, .. } => Chain {
+            status: "torn".into(),
+            line: Some(lines + 1),
+            detail: format!("lines 1–{lines} chain; line {} was cut off mid-write and is not part of this report", lines + 1),
+        },
+        Verdict::Broken { line, reason } => Chain { status: "broken".into(), line: Some(line), detail: reason },
+    };
+    Ok(rec)
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// CommonMark, the default text format of Redmine 5.1 and later
+    Markdown,
+    /// Textile, for Redmine installations that still use it
+    Textile,
+    /// One self-contained, printable HTML page with a timeline and monitor charts
+    Html,
+    /// The run record as documented JSON (docs/report-json.md)
+    Json,
+}
+
+impl Format {
+    /// The file name a report of this format gets in a run folder.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Markdown => "report.md",
+            Format::Textile => "report.textile",
+            Format::Html => "report.html",
+            Format::Json => "report.json",
+        }
+    }
+}
+
+pub fn render(rec: &RunRecord, format: Format) -> String {
+    match format {
+        Format::Markdown => markdown::render(rec),
+        Format::Textile => textile::render(rec),
+        Format::Html => html::render(rec),
+        Format::Json => json::render(rec),
+    }
+}
+
+/// Write report.md, report.html and report.json into the run folder; returns the Markdown path.
+pub fn write_all(run_dir: &Path) -> Result<std::path::PathBuf> {
+    let rec = load(run_dir)?;
+    for f in [Format::Html, Format::Json, Format::Markdown] {
+        crate::exec::write_private(&run_dir.join(f.file_name()), render(&rec, f).as_bytes())?;
+    }
+    Ok(run_dir.join(Format::Markdown.file_name()))
+}

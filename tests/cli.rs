@@ -1,0 +1,226 @@
+//! The command-line contract: help, bad input with positions, exit codes.
+
+use crate::support::{SqliteFile, Test};
+
+/// Each bad runbook must exit 2 with `file:line:column` and a useful message, never a panic.
+#[track_caller]
+fn refused(yaml: &str, position: &str, message: &str) {
+    let t = Test::new().runbook(yaml).args(["validate", "runbook.yaml"]);
+    let out = t.run();
+    out.code(2).stderr_has(&format!("runbook.yaml:{position}")).stderr_has(message);
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = Test::new().arg("--help").run();
+    out.code(0);
+    for cmd in ["validate", "plan", "run", "rollback", "report", "schema", "demo", "audit", "import", "rehearse", "resume"] {
+        assert!(out.stdout.contains(&format!("  {cmd}")), "help lacks {cmd}:\n{}", out.stdout);
+    }
+}
+
+#[test]
+fn yaml_syntax_error_names_its_position() {
+    refused("version: 1\nid: x\nplan:\n  - id: a\n    kind: sql\n    name: \"unclosed\n", "6:11", "unclosed quote");
+}
+
+#[test]
+fn unknown_key_names_its_position() {
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: manual\n    checklist: [x]\n    colour: red\n",
+        "8:5",
+        "unknown field `colour`",
+    );
+}
+
+#[test]
+fn unknown_step_kind_names_its_position() {
+    refused("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: teleport\n", "6:11", "unknown variant `teleport`");
+}
+
+#[test]
+fn duplicate_step_id_names_the_second_one() {
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: manual\n    checklist: [x]\nrollback:\n  - id: a\n    name: B\n    kind: manual\n    checklist: [y]\n",
+        "9:9",
+        "duplicate step id `a`",
+    );
+}
+
+#[test]
+fn undefined_variable_names_its_position() {
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: manual\n    instructions: \"call ${oncall_phone}\"\n",
+        "7:25",
+        "undefined variable `${oncall_phone}`",
+    );
+}
+
+#[test]
+fn wrong_type_names_its_position() {
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: sql\n    sql: SELECT 1\n    transaction: maybe\n",
+        "8:5",
+        "expected true, false, or a map per engine",
+    );
+}
+
+#[test]
+fn wrong_number_type_names_its_position() {
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: sql\n    sql: SELECT 1\n    lock_retries: many\n",
+        "8:19",
+        "invalid u32",
+    );
+}
+
+#[test]
+fn empty_plan_names_its_position() {
+    refused("version: 1\nid: x\nplan: []\n", "3:7", "the change plan is empty");
+}
+
+#[test]
+fn field_of_another_kind_is_refused() {
+    refused("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: sql\n    sql: SELECT 1\n    url: http://x\n", "8:5", "does not belong to a `sql` step");
+}
+
+#[test]
+fn bad_duration_is_refused() {
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: manual\n    checklist: [x]\n    timeout: 5 fortnights\n",
+        "8:14",
+        "invalid timeout",
+    );
+}
+
+#[test]
+fn every_problem_is_reported_in_one_pass() {
+    let out = Test::new()
+        .runbook("version: 2\nid: x\nplan:\n  - id: a\n    name: A\n    kind: sql\n  - id: a\n    name: B\n    kind: manual\n    checklist: [\"${nope}\"]\n")
+        .args(["validate", "runbook.yaml"])
+        .run();
+    out.code(2)
+        .stderr_has("unsupported format version 2")
+        .stderr_has("needs `sql:`")
+        .stderr_has("duplicate step id")
+        .stderr_has("undefined variable")
+        .stderr_has("4 problems");
+}
+
+#[test]
+fn missing_runbook_file_exits_2() {
+    Test::new().args(["validate", "nope.yaml"]).run().code(2).stderr_has("cannot read nope.yaml");
+}
+
+#[test]
+fn not_a_runbook_exits_2_without_panic() {
+    for text in ["", "- just\n- a list\n", "version: 1\n", "\u{0}\u{1}binary", "plan: {a: 1}\n"] {
+        let out = Test::new().runbook(text).args(["validate", "runbook.yaml"]).run();
+        out.code(2);
+        assert!(out.stderr.contains("runbook.yaml"), "no file named for {text:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn seed_runbook_is_valid() {
+    Test::new()
+        .args(["validate", crate::support::SEED])
+        .run()
+        .code(0)
+        .stdout_has("8 change step(s), 6 rollback step(s)");
+}
+
+#[test]
+fn schema_is_json_schema_of_the_format() {
+    let out = Test::new().arg("schema").run();
+    out.code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("schema is JSON");
+    assert_eq!(v["title"], "Runbook");
+    let step = &v["definitions"]["RawStep"]["properties"];
+    for field in ["id", "name", "kind", "timeout", "on_failure", "sql", "checklist", "command"] {
+        assert!(step.get(field).is_some(), "schema lacks step field {field}");
+    }
+}
+
+#[test]
+fn run_without_terminal_or_yes_refuses_before_touching_the_database() {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 50);
+    let before = db.bytes();
+    let out = t.exec(["run", crate::support::SEED, "--db", &db.url(), "--runs-dir", "runs"]);
+    out.code(2).stderr_has("refusing to run without a terminal").stderr_has("--yes");
+    assert_eq!(db.bytes(), before, "the database file changed");
+}
+
+#[test]
+fn unknown_skip_id_exits_2() {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 5);
+    let out = t.exec(["run", crate::support::SEED, "--db", &db.url(), "--yes", "--skip", "no-such-step"]);
+    out.code(2).stderr_has("--skip no-such-step: no step has that id");
+}
+
+#[test]
+fn missing_var_value_exits_2_before_anything_runs() {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 5);
+    let out = t.exec(["run", crate::support::SEED, "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    out.code(2).stderr_has("sync_command").stderr_has("--var sync_command=");
+    assert!(!db.has_column("all_users", "pcc_user_uuid"));
+}
+
+#[test]
+fn no_database_given_says_how_to_give_one() {
+    Test::new()
+        .args(["plan", crate::support::SEED])
+        .run()
+        .code(2)
+        .stderr_has("pass --db URL")
+        .stderr_has("DATABASE_URL");
+}
+
+#[test]
+fn database_url_is_the_fallback() {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 5);
+    let url = db.url();
+    t.env("DATABASE_URL", &url)
+        .args(["plan", crate::support::SEED])
+        .run()
+        .code(0)
+        .stdout_has("column all_users.pcc_user_uuid is absent: step 2 will add it");
+}
+
+#[test]
+fn missing_sqlite_file_is_not_created() {
+    let t = Test::new();
+    let out = t.exec(["plan", crate::support::SEED, "--db", "sqlite://nothing-here.db"]);
+    assert_ne!(out.code, 0);
+    out.stderr_has("does not exist");
+}
+
+#[test]
+fn the_full_example_in_the_format_docs_is_valid() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/runbook-format.md")).unwrap();
+    let section = &doc[doc.find("## A full example").expect("section")..];
+    let start = section.find("```yaml\n").expect("yaml block") + 8;
+    let end = start + section[start..].find("```").unwrap();
+    let t = Test::new().runbook(&section[start..end]);
+    t.exec(["validate", "runbook.yaml"]).code(0).stdout_has("4 change step(s), 3 rollback step(s)");
+}
+
+#[test]
+fn committed_runbook_schema_matches_the_generated_one() {
+    let out = Test::new().arg("schema").run();
+    out.code(0);
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/runbook.schema.json")).unwrap();
+    assert_eq!(out.stdout, committed, "docs/runbook.schema.json is stale: regenerate it with `runbook schema > docs/runbook.schema.json`");
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    let bash = Test::new().args(["completions", "bash"]).run();
+    bash.code(0).stdout_has("_runbook()").stdout_has("rehearse");
+    let man = Test::new().arg("man").run();
+    man.code(0).stdout_has(".TH runbook").stdout_has("rollback");
+}

@@ -1,0 +1,318 @@
+//! Faults: kill -9 at every step boundary and resume, Ctrl-C, a full disk during the backup,
+//! and rehearsals that must catch an incomplete rollback. All on real SQLite files.
+
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::{events, journal, SqliteFile, Test, SEED};
+
+/// A deterministic stand-in for the sync job: every tenth user gets a UUID derived from its id.
+fn sync_command(_db: &SqliteFile) -> String {
+    // RUNBOOK_DB_URL, not the file name: a rehearsal must sync into its scratch copy.
+    "sync_command=sqlite3 \"${RUNBOOK_DB_URL#sqlite://}\" \"UPDATE all_users SET pcc_user_uuid = printf('%08x-0000-4000-8000-%012x', id, id) WHERE id % 10 = 0\"".to_string()
+}
+
+fn seed_vars(t: &Test, db: &SqliteFile) -> Vec<String> {
+    std::fs::write(t.dir.join("app.log"), "").unwrap();
+    vec![
+        "--var".into(),
+        sync_command(db),
+        "--var".into(),
+        format!("app_log={}", t.dir.join("app.log").display()),
+        "--var".into(),
+        "monitor_duration=1s".into(),
+        "--var".into(),
+        "monitor_interval=200ms".into(),
+    ]
+}
+
+/// Everything about the users table, including the new column while it exists.
+fn state(db: &SqliteFile) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let schema = db.rows("SELECT type, name, sql FROM sqlite_master ORDER BY name");
+    let cols = db.rows("SELECT group_concat(name, ',') FROM pragma_table_info('all_users')")[0][0].clone();
+    let data = db.rows(&format!("SELECT {cols} FROM all_users ORDER BY id"));
+    (schema, data)
+}
+
+fn run_args(cmd: &str, runs: &str, vars: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = [cmd, SEED, "--yes", "--runs-dir", runs].iter().map(|s| s.to_string()).collect();
+    v.extend(vars.iter().cloned());
+    v
+}
+
+/// The state after an uninterrupted plan, and after an uninterrupted rollback.
+fn reference() -> ((Vec<Vec<String>>, Vec<Vec<String>>), (Vec<Vec<String>>, Vec<Vec<String>>)) {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 200);
+    let vars = seed_vars(&t, &db);
+    let mut a = run_args("run", "runs", &vars);
+    a.extend(["--db".into(), db.url()]);
+    t.exec(&a).code(0);
+    let after_plan = state(&db);
+    let mut a = run_args("rollback", "runs-rb", &vars);
+    a.extend(["--db".into(), db.url()]);
+    t.exec(&a).code(0);
+    (after_plan, state(&db))
+}
+
+/// Kill the run with SIGKILL right after `fault`, then resume it to the end.
+fn kill_and_resume(cmd: &str, fault: &str, rerun: bool, prepare_plan: bool) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 200);
+    let vars = seed_vars(&t, &db);
+    if prepare_plan {
+        let mut a = run_args("run", "runs-plan", &vars);
+        a.extend(["--db".into(), db.url()]);
+        t.exec(&a).code(0);
+    }
+    let mut a = run_args(cmd, "runs", &vars);
+    a.extend(["--db".into(), db.url()]);
+    let killed = Test::new().env("RUNBOOK_FAULT", fault);
+    let mut c = killed.command();
+    c.current_dir(t.dir.path()).env("RUNBOOK_STATE_DIR", t.dir.join(".state")).args(&a).stdout(Stdio::null()).stderr(Stdio::null());
+    let status = c.status().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{fault}: the run was not killed ({status})");
+    let run = t.run_dirs("runs").pop().expect("run folder");
+    let mut r = vec!["resume".to_string(), run.display().to_string(), "--yes".into()];
+    if rerun {
+        r.push("--rerun-in-flight".into());
+    }
+    r.extend(vars.iter().filter(|v| v.starts_with("sync_command") || v.starts_with("app_log") || v.starts_with("monitor")).flat_map(|v| ["--var".to_string(), v.clone()]));
+    let out = t.exec(&r);
+    out.code(0);
+    let j = journal(&run);
+    assert_eq!(events(&j, "run_resumed").len(), 1, "{fault}");
+    assert_eq!(j.last().unwrap()["outcome"], "succeeded", "{fault}");
+    // No step that had passed before the kill ran again.
+    let mut passed = std::collections::HashSet::new();
+    for e in &j {
+        if e["event"] == "step_started" {
+            assert!(!passed.contains(e["step_id"].as_str().unwrap()), "{fault}: step {} ran twice", e["step_id"]);
+        }
+        if e["event"] == "step_finished" && e["status"] == "passed" {
+            passed.insert(e["step_id"].as_str().unwrap().to_string());
+        }
+    }
+    crate::support::Test::new().exec(["audit", "verify", &run.display().to_string()]).code(0);
+    state(&db)
+}
+
+const PLAN: [&str; 8] = [
+    "backup",
+    "add-column",
+    "verify-column",
+    "update-app-logic",
+    "data-sync-test",
+    "validation",
+    "deployment",
+    "post-deployment-monitoring",
+];
+const ROLLBACK: [&str; 6] = ["check-dependencies", "rollback-backup", "drop-column", "revert-app", "verify-schema-restored", "monitor-after-rollback"];
+
+#[test]
+fn kill_9_at_every_step_boundary_then_resume_ends_like_an_uninterrupted_run() {
+    let (after_plan, after_rollback) = reference();
+    // The last step's boundary is the end of the run; killing after each step but the last
+    // leaves work to resume.
+    for id in &PLAN[..7] {
+        let got = kill_and_resume("run", &format!("kill-after=step_finished:{id}"), false, false);
+        assert_eq!(got, after_plan, "plan killed after {id}");
+    }
+    for id in &ROLLBACK[..5] {
+        let got = kill_and_resume("rollback", &format!("kill-after=step_finished:{id}"), false, true);
+        assert_eq!(got, after_rollback, "rollback killed after {id}");
+    }
+}
+
+#[test]
+fn kill_9_inside_a_step_needs_a_decision_then_resumes() {
+    let (after_plan, after_rollback) = reference();
+    // In flight: started, not finished. Each of these steps is safe to run again.
+    for id in ["backup", "add-column", "data-sync-test", "post-deployment-monitoring"] {
+        let got = kill_and_resume("run", &format!("kill-after=step_decision:{id}"), true, false);
+        assert_eq!(got, after_plan, "plan killed inside {id}");
+    }
+    let got = kill_and_resume("run", "kill-after=sample:post-deployment-monitoring#3", true, false);
+    assert_eq!(got, after_plan, "killed in the middle of the monitor step");
+    for id in ["rollback-backup", "drop-column", "monitor-after-rollback"] {
+        let got = kill_and_resume("rollback", &format!("kill-after=step_decision:{id}"), true, true);
+        assert_eq!(got, after_rollback, "rollback killed inside {id}");
+    }
+}
+
+#[test]
+fn resume_with_yes_refuses_to_decide_about_an_in_flight_step() {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 20);
+    let vars = seed_vars(&t, &db);
+    let mut a = run_args("run", "runs", &vars);
+    a.extend(["--db".into(), db.url()]);
+    let mut c = Test::new().env("RUNBOOK_FAULT", "kill-after=step_decision:add-column").command();
+    c.current_dir(t.dir.path()).args(&a).stdout(Stdio::null()).stderr(Stdio::null());
+    c.status().unwrap();
+    let run = t.run_dirs("runs").pop().unwrap();
+    let lines = journal(&run).len();
+    let out = t.exec(["resume", &run.display().to_string(), "--yes"]);
+    out.code(2).stderr_has("step `add-column` was in flight").stderr_has("--rerun-in-flight");
+    assert_eq!(journal(&run).len(), lines, "a refused resume wrote to the journal");
+    assert!(!db.has_column("all_users", "pcc_user_uuid"));
+}
+
+#[test]
+fn resume_of_a_finished_run_does_nothing() {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 20);
+    let vars = seed_vars(&t, &db);
+    let mut a = run_args("run", "runs", &vars);
+    a.extend(["--db".into(), db.url()]);
+    t.exec(&a).code(0);
+    let run = t.run_dirs("runs").pop().unwrap();
+    let lines = journal(&run).len();
+    t.exec(["resume", &run.display().to_string(), "--yes"]).code(0).stdout_has("nothing to resume");
+    assert_eq!(journal(&run).len(), lines);
+}
+
+#[test]
+fn resume_refuses_a_changed_runbook() {
+    let t = Test::new().runbook("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: command\n    command: [\"true\"]\n  - id: b\n    name: B\n    kind: command\n    command: [\"true\"]\n");
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let mut c = Test::new().env("RUNBOOK_FAULT", "kill-after=step_finished:a").command();
+    c.current_dir(t.dir.path()).args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    c.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    std::fs::write(t.dir.join("runbook.yaml"), "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: command\n    command: [\"false\"]\n").unwrap();
+    let run = t.run_dirs("runs").pop().unwrap();
+    t.exec(["resume", &run.display().to_string(), "--yes"]).code(2).stderr_has("the runbook changed since run");
+}
+
+#[test]
+fn ctrl_c_cancels_the_step_records_interrupted_releases_the_lock_and_exits_3() {
+    let t = Test::new().runbook("version: 1\nid: x\nplan:\n  - id: wait\n    name: Wait\n    kind: command\n    command: [\"sleep\", \"30\"]\n  - id: after\n    name: After\n    kind: sql\n    sql: CREATE TABLE after_interrupt(x INTEGER)\n");
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let mut c = Test::new().command();
+    c.current_dir(t.dir.path()).args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !t.run_dirs("runs").first().is_some_and(|r| journal(r).iter().any(|e| e["event"] == "step_decision")) {
+        assert!(std::time::Instant::now() < deadline, "the run did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(8), "Ctrl-C did not stop the step promptly");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+    let run = &t.run_dirs("runs")[0];
+    let j = journal(run);
+    assert_eq!(events(&j, "interrupted").len(), 1);
+    assert_eq!(events(&j, "step_finished")[0]["status"], "interrupted");
+    assert_eq!(j.last().unwrap()["outcome"], "interrupted");
+    assert!(!events(&j, "lock_released").is_empty());
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name='after_interrupt'"), "0", "a later step ran");
+    t.exec(["audit", "verify", &run.display().to_string()]).code(0);
+    // The lock is free again.
+    t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs2", "--skip", "wait"]).code(0);
+}
+
+#[test]
+fn disk_full_during_backup_fails_the_step_removes_the_partial_file_and_stops() {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 20_000);
+    let digest = db.data_digest();
+    let vars = seed_vars(&t, &db);
+    let mut a = run_args("run", "runs", &vars);
+    a.extend(["--db".into(), db.url()]);
+    let mut c = Test::new().command();
+    c.current_dir(t.dir.path()).args(&a);
+    // A file-size limit below the backup's size: writes past it fail with EFBIG, as on a full disk.
+    unsafe {
+        c.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit { rlim_cur: 256 * 1024, rlim_max: 256 * 1024 };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = c.stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let run = &t.run_dirs("runs")[0];
+    let leftovers: Vec<_> = std::fs::read_dir(run).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with("backup-")).collect();
+    assert!(leftovers.is_empty(), "partial backup left behind: {leftovers:?}");
+    let j = journal(run);
+    let f = events(&j, "step_finished");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["status"], "failed");
+    assert!(!db.has_column("all_users", "pcc_user_uuid"), "a later step ran");
+    assert_eq!(db.data_digest(), digest);
+}
+
+#[test]
+fn rehearsal_proves_the_seed_round_trip_without_touching_the_target() {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 300);
+    let before = db.bytes();
+    let vars = seed_vars(&t, &db);
+    let mut a: Vec<String> = ["rehearse", SEED, "--db", &db.url(), "--runs-dir", "runs"].iter().map(|s| s.to_string()).collect();
+    a.extend(vars);
+    let out = t.exec(&a);
+    out.code(0).stdout_has("schema after plan + rollback: equal to the original").stdout_has("scratch copy dropped");
+    assert_eq!(db.bytes(), before, "rehearsal wrote to the target");
+    let run = &t.run_dirs("runs")[0];
+    let j = journal(run);
+    let v = &events(&j, "rehearsal_verdict")[0];
+    assert_eq!(v["schema_equal"], true);
+    assert_eq!(v["data_equal"], true);
+    assert!(events(&j, "checklist_item").iter().all(|e| e["how"] == "rehearsal"));
+    assert_eq!(events(&j, "step_finished").iter().filter(|e| e["status"] == "passed").count(), 14);
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("REHEARSAL"), "{report}");
+    assert!(!std::fs::read_dir(std::env::temp_dir()).unwrap().flatten().any(|e| {
+        e.file_name().to_string_lossy().starts_with("runbook-rehearsal-") && e.path().join("rehearsal-copy.sqlite3".to_string()).exists() && e.metadata().is_ok_and(|m| m.modified().is_ok_and(|t| t.elapsed().unwrap_or_default() < Duration::from_secs(5)))
+    }));
+}
+
+#[test]
+fn rehearsal_catches_a_rollback_that_forgets_the_index() {
+    let yaml = crate::support::FORGETFUL_ROLLBACK;
+    let t = Test::new().runbook(yaml);
+    let db = SqliteFile::users(t.dir.path(), 50);
+    let before = db.bytes();
+    let out = t.exec(["rehearse", "runbook.yaml", "--db", &db.url(), "--runs-dir", "runs"]);
+    out.code(1).stdout_has("schema after plan + rollback: DIFFERS").stdout_has("index ix_all_users_email was added");
+    assert_eq!(db.bytes(), before);
+    let report = std::fs::read_to_string(t.run_dirs("runs")[0].join("report.md")).unwrap();
+    assert!(report.contains("REHEARSAL") && report.contains("ix\\_all\\_users\\_email"), "{report}");
+}
+
+#[test]
+fn second_ctrl_c_exits_at_once_and_the_journal_stays_valid() {
+    let t = Test::new().runbook("version: 1\nid: x\nplan:\n  - id: wait\n    name: Wait\n    kind: command\n    command: [\"sleep\", \"30\"]\n");
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let mut c = Test::new().command();
+    c.current_dir(t.dir.path()).args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !t.run_dirs("runs").first().is_some_and(|r| journal(r).iter().any(|e| e["event"] == "step_decision")) {
+        assert!(std::time::Instant::now() < deadline, "the run did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let run = &t.run_dirs("runs")[0];
+    // Intact, or torn at its last line: never broken.
+    t.exec(["audit", "verify", &run.display().to_string()]).code(0);
+    assert!(journal_lines_parse_but_maybe_the_last(run));
+}
+
+fn journal_lines_parse_but_maybe_the_last(run: &std::path::Path) -> bool {
+    let text = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    lines.iter().take(lines.len().saturating_sub(1)).all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+}

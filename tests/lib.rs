@@ -1,0 +1,21 @@
+//! The one integration-test binary: every test runs the real `runbook` binary in a temporary
+//! folder against real databases, and checks its exit code, its output and the database.
+//!
+//! Server tests read `RUNBOOK_TEST_POSTGRES_URL` / `RUNBOOK_TEST_MYSQL_URL`, Redmine tests
+//! `RUNBOOK_TEST_REDMINE_URL` / `RUNBOOK_TEST_REDMINE_API_KEY`; without them they print that
+//! they are skipped, unless `RUNBOOK_REQUIRE_SERVERS=1`, where a missing server fails.
+
+mod support;
+
+mod audit;
+mod cli;
+mod demo;
+mod faults;
+mod fuzz_regressions;
+mod interactive;
+mod lint;
+mod redmine;
+mod server_faults;
+mod servers;
+mod sqlite;
+mod steps;

@@ -1,0 +1,260 @@
+//! Test support: the `Test` builder that runs the real binary, and database helpers that keep
+//! their files when a test fails so they can be inspected.
+
+#![allow(dead_code)]
+
+pub mod db;
+pub mod servers;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub use db::SqliteFile;
+
+
+/// A runbook whose rollback forgets the index its plan created: rehearsal must catch it.
+pub const FORGETFUL_ROLLBACK: &str = r#"
+version: 1
+id: forgetful
+plan:
+  - id: backup
+    name: Backup
+    kind: backup
+  - id: add
+    name: Add a column and an index
+    kind: sql
+    sql: |
+      ALTER TABLE all_users ADD COLUMN pcc_user_uuid VARCHAR(36);
+      CREATE INDEX ix_all_users_email ON all_users (email);
+rollback:
+  - id: backup-again
+    name: Backup
+    kind: backup
+  - id: drop
+    name: Drop the column (but not the index)
+    kind: sql
+    sql: ALTER TABLE all_users DROP COLUMN pcc_user_uuid
+"#;
+
+pub const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks/add-pcc-user-uuid.yaml");
+
+/// A temporary folder that is kept (and its path printed) when the test fails.
+pub struct TempDir {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let dir = tempfile::Builder::new().prefix("runbook-test-").tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        TempDir { dir: Some(dir), path }
+    }
+    /// A handle on a folder owned by another `TempDir`.
+    fn borrowed(path: &Path) -> TempDir {
+        TempDir { dir: None, path: path.to_path_buf() }
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.path.join(p)
+    }
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.join(name);
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(d) = self.dir.take() {
+                let kept = d.keep();
+                eprintln!("test failed: kept {} for inspection", kept.display());
+            }
+        }
+    }
+}
+
+/// One run of the binary.
+pub struct Test {
+    pub dir: TempDir,
+    args: Vec<String>,
+    stdin: Option<String>,
+    env: Vec<(String, String)>,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+    #[track_caller]
+    pub fn code(&self, want: i32) -> &Self {
+        assert_eq!(self.code, want, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn stdout_has(&self, s: &str) -> &Self {
+        assert!(self.stdout.contains(s), "stdout lacks {s:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn stderr_has(&self, s: &str) -> &Self {
+        assert!(self.stderr.contains(s), "stderr lacks {s:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn lacks(&self, s: &str) -> &Self {
+        assert!(!self.all().contains(s), "output contains {s:?}\n{}", self.all());
+        self
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_runbook")
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test { dir: TempDir::new(), args: Vec::new(), stdin: None, env: Vec::new() }
+    }
+
+    /// Write `yaml` as `runbook.yaml` in the test folder.
+    pub fn runbook(self, yaml: &str) -> Test {
+        self.dir.write("runbook.yaml", yaml);
+        self
+    }
+
+    pub fn arg(mut self, a: impl AsRef<str>) -> Test {
+        self.args.push(a.as_ref().to_string());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, a: I) -> Test {
+        self.args.extend(a.into_iter().map(|s| s.as_ref().to_string()));
+        self
+    }
+
+    pub fn stdin(mut self, s: &str) -> Test {
+        self.stdin = Some(s.to_string());
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Test {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// The command, ready to run: in the test folder, with `RUNBOOK_*` cleared.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.current_dir(self.dir.path()).args(&self.args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("RUNBOOK_") || k == "DATABASE_URL" || k == "REDMINE_API_KEY" {
+                c.env_remove(k);
+            }
+        }
+        c.env("RUNBOOK_STATE_DIR", self.dir.join(".state"));
+        c.env("NO_COLOR", "1");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Run with these arguments instead of the builder's (for several runs in one folder).
+    pub fn exec<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, args: I) -> Output {
+        let t = Test {
+            dir: TempDir::borrowed(self.dir.path()),
+            args: args.into_iter().map(|s| s.as_ref().to_string()).collect(),
+            stdin: self.stdin.clone(),
+            env: self.env.clone(),
+        };
+        t.run()
+    }
+
+    /// Run with these arguments and extra environment variables.
+    pub fn exec_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let t = Test {
+            dir: TempDir::borrowed(self.dir.path()),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            stdin: self.stdin.clone(),
+            env: self.env.iter().cloned().chain(env.iter().map(|(k, v)| (k.to_string(), v.to_string()))).collect(),
+        };
+        t.run()
+    }
+
+    /// Run to completion (standard input is closed unless `stdin` was set).
+    pub fn run(&self) -> Output {
+        let mut c = self.command();
+        c.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn runbook");
+        if let Some(s) = &self.stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().expect("wait runbook");
+        let o = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(!o.stderr.contains("panicked"), "the binary panicked:\n{}", o.stderr);
+        o
+    }
+
+    /// The run folders under `runs` (sorted: oldest first).
+    pub fn run_dirs(&self, runs: &str) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.join(runs))
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// The journal events of a run folder, parsed.
+pub fn journal(run_dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run_dir.join("journal.jsonl"))
+        .expect("journal")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("journal line is JSON"))
+        .collect()
+}
+
+/// Events of one type.
+pub fn events<'a>(j: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    j.iter().filter(|e| e["event"] == kind).collect()
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a server test must fail rather than skip when its server is missing.
+pub fn servers_required() -> bool {
+    std::env::var("RUNBOOK_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
+}
