@@ -204,7 +204,17 @@ impl Test {
             use std::io::Write;
             child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
         }
+        let watchdog = Watchdog::start(child.id());
         let out = child.wait_with_output().expect("wait runbook");
+        if watchdog.stop() {
+            panic!(
+                "runbook {:?} did not finish within {} s and was killed\nstdout:\n{}\nstderr:\n{}",
+                self.args,
+                WATCHDOG.as_secs(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let o = Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -221,6 +231,45 @@ impl Test {
             .unwrap_or_default();
         v.sort();
         v
+    }
+}
+
+/// How long one run of the binary may take before the test kills it. A hung run must fail its
+/// test with what it printed, not stall the whole suite until CI's own limit.
+const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(240);
+
+struct Watchdog {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    fired: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watchdog {
+    fn start(pid: u32) -> Watchdog {
+        use std::sync::atomic::Ordering;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (d, f) = (done.clone(), fired.clone());
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while start.elapsed() < WATCHDOG {
+                if d.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            if !d.load(Ordering::SeqCst) {
+                f.store(true, Ordering::SeqCst);
+                // SAFETY: kill(2) on the child we spawned; it is still unreaped (`done` unset).
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+        });
+        Watchdog { done, fired }
+    }
+
+    /// Stops the watchdog; true when it had to kill the run.
+    fn stop(self) -> bool {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.fired.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
