@@ -294,6 +294,45 @@ plan:
     out.code(1).stdout_has("table events_log: content hash");
 }
 
+/// Large MariaDB tables are fingerprinted as primary-key ranges on parallel connections. The
+/// combined hash must equal the single query's, and a change in the last range must show.
+#[test]
+fn mariadb_fingerprint_split_into_key_ranges_matches_one_query() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.users(300_000);
+    db.exec("ANALYZE TABLE all_users");
+    let estimate: u64 = db
+        .scalar("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'all_users'")
+        .parse()
+        .unwrap();
+    assert!(estimate >= 200_000, "the server estimates {estimate} rows: too few to take the parallel path");
+    let one_query = db.rows(
+        "SELECT COUNT(*), BIT_XOR(CRC32(CONCAT_WS(0x1f, `id`, `email`, `name`, ISNULL(`name`)))) FROM all_users",
+    );
+    let want_hash = format!("x{:031x}", one_query[0][1].parse::<u128>().unwrap());
+    let rb = r#"
+version: 1
+id: touch-last-range
+plan:
+  - id: touch
+    name: Touch one row near the end of the key space
+    kind: sql
+    sql: UPDATE all_users SET email = 'moved@example.org' WHERE id = 299999
+  - id: check
+    name: Existing data unchanged
+    kind: validate
+    tables: [all_users]
+"#;
+    let t = Test::new().runbook(rb);
+    let out = t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).run();
+    out.code(1).stdout_has("all_users row count: 300000").stdout_has("table all_users: content hash");
+    let j = journal(&t.run_dirs("runs")[0]);
+    let base = &events(&j, "fingerprint_baseline")[0]["fingerprints"][0];
+    assert_eq!(base["rows"], 300_000);
+    assert_eq!(base["hash"], want_hash.as_str(), "parallel fingerprint differs from the single query");
+    assert_eq!(db.scalar("SELECT email FROM all_users WHERE id = 299999"), "moved@example.org");
+}
+
 /// Query assertions on types the `Any` driver cannot decode compare as the server's text.
 fn query_assertions_read_any_type(db: &ServerDb, queries: &str) {
     db.users(10);

@@ -43,6 +43,19 @@ use crate::sql::{classify, strip_comments, Effect};
 
 const HOLDER_TAG: &str = "runbook-holder:";
 
+/// From about this many rows (the server's estimate) a fingerprint scans key ranges on
+/// parallel connections; below it, the extra connections cost more than they save.
+const PARALLEL_FINGERPRINT_ROWS: u64 = 200_000;
+
+#[derive(Default)]
+struct FingerprintMeta {
+    nullable: Vec<String>,
+    primary_key: Vec<String>,
+    /// The primary key when it is one integer column, which key ranges can split.
+    integer_key: Option<String>,
+    estimated_rows: u64,
+}
+
 pub struct MysqlDb {
     conn: MySqlConnection,
     options: MySqlConnectOptions,
@@ -77,6 +90,59 @@ impl MysqlDb {
 
     async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         text_rows(&mut self.conn, sql).await
+    }
+
+    /// What the fingerprint query is built from, read in one round trip.
+    async fn fingerprint_meta(&mut self, table: &str) -> Result<FingerprintMeta> {
+        let t = sql_lit(table);
+        let rows = self
+            .rows(&format!(
+                "SELECT COLUMN_NAME, IS_NULLABLE, COLUMN_KEY, DATA_TYPE, \
+                   (SELECT TABLE_ROWS FROM information_schema.TABLES \
+                     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{t}') \
+                 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{t}'"
+            ))
+            .await?;
+        let mut meta = FingerprintMeta::default();
+        let mut integer_keys = Vec::new();
+        for r in rows {
+            let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            let name = get(0);
+            if get(1) == "YES" {
+                meta.nullable.push(name.clone());
+            }
+            if get(2) == "PRI" {
+                if matches!(get(3).to_ascii_lowercase().as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint") {
+                    integer_keys.push(name.clone());
+                }
+                meta.primary_key.push(name);
+            }
+            meta.estimated_rows = get(4).parse().unwrap_or(0);
+        }
+        if meta.primary_key.len() == 1 && integer_keys.len() == 1 {
+            meta.integer_key = integer_keys.pop();
+        }
+        Ok(meta)
+    }
+
+    /// WHERE clauses that split the table into equal key ranges covering every integer, so a
+    /// row written between reading the bounds and the scans still falls in exactly one range.
+    async fn key_ranges(&mut self, table: &str, key: &str) -> Result<Vec<String>> {
+        let k = super::quote_ident(Engine::Mysql, key);
+        let r = self.rows(&format!("SELECT MIN({k}), MAX({k}) FROM {}", super::quote_ident(Engine::Mysql, table))).await?;
+        let bound = |i: usize| r.first().and_then(|row| row.get(i).cloned().flatten()).and_then(|v| v.parse::<i128>().ok());
+        let (Some(lo), Some(hi)) = (bound(0), bound(1)) else { return Ok(Vec::new()) };
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 4) as i128;
+        if hi - lo < n {
+            return Ok(Vec::new());
+        }
+        let cuts: Vec<i128> = (1..n).map(|i| lo + (hi - lo) * i / n).collect();
+        let mut out = vec![format!("{k} <= {}", cuts[0])];
+        for w in cuts.windows(2) {
+            out.push(format!("{k} > {} AND {k} <= {}", w[0], w[1]));
+        }
+        out.push(format!("{k} > {}", cuts[cuts.len() - 1]));
+        Ok(out)
     }
 
     async fn one(&mut self, sql: &str) -> Result<Option<String>> {
@@ -399,20 +465,13 @@ impl Database for MysqlDb {
 
     async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint> {
         let cols: Vec<String> = columns.iter().map(|c| super::quote_ident(Engine::Mysql, c)).collect();
-        // CONCAT_WS skips NULLs, so null flags keep (NULL, 'a') and ('a', NULL) apart. Only
-        // nullable columns need one, and each flag costs time on every row.
-        let nullable: Vec<String> = self
-            .rows(&format!(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{}' AND IS_NULLABLE = 'YES'",
-                sql_lit(table)
-            ))
-            .await?
-            .into_iter()
-            .filter_map(|r| r.into_iter().next().flatten())
-            .collect();
+        let meta = self.fingerprint_meta(table).await?;
+        let known = |c: &String, set: &[String]| set.iter().any(|n| n.eq_ignore_ascii_case(c));
+        // CONCAT_WS skips NULLs, so null flags keep (NULL, 'a') and ('a', NULL) apart, as
+        // pt-table-checksum does. Only nullable columns need one: each flag costs time on every row.
         let flags: Vec<String> = columns
             .iter()
-            .filter(|c| nullable.iter().any(|n| n.eq_ignore_ascii_case(c)))
+            .filter(|c| known(c, &meta.nullable))
             .map(|c| format!("ISNULL({})", super::quote_ident(Engine::Mysql, c)))
             .collect();
         let flags = match flags.len() {
@@ -423,27 +482,50 @@ impl Database for MysqlDb {
         // With the whole primary key among the hashed columns no two rows are equal, so the cheap
         // BIT_XOR (as pt-table-checksum uses) cannot cancel rows out; otherwise a SUM keeps
         // duplicate rows counted. The hash says which one it is, so the two never compare equal.
-        let pk: Vec<String> = self
-            .rows(&format!(
-                "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{}' AND INDEX_NAME = 'PRIMARY'",
-                sql_lit(table)
-            ))
-            .await?
-            .into_iter()
-            .filter_map(|r| r.into_iter().next().flatten())
-            .collect();
-        let unique_rows = !pk.is_empty() && pk.iter().all(|k| columns.iter().any(|c| c.eq_ignore_ascii_case(k)));
+        let unique_rows = !meta.primary_key.is_empty() && meta.primary_key.iter().all(|k| columns.iter().any(|c| c.eq_ignore_ascii_case(k)));
         let aggregate = if unique_rows { "BIT_XOR" } else { "SUM" };
-        let sql = format!(
+        let base = format!(
             "SELECT COUNT(*), COALESCE({aggregate}(CRC32(CONCAT_WS(0x1f, {}{flags}))), 0) FROM {}",
             cols.join(", "),
             super::quote_ident(Engine::Mysql, table)
         );
-        let rows = self.rows(&sql).await?;
-        let r = rows.first().ok_or_else(|| Error::db("fingerprint query returned no row"))?;
-        let count: u64 = r[0].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint row count: {e}")))?;
-        let sum: u128 = r[1].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint sum: {e}")))?;
-        let hash = if unique_rows { format!("x{sum:031x}") } else { format!("{sum:032x}") };
+        let ranges = match (&meta.integer_key, unique_rows) {
+            (Some(key), true) if meta.estimated_rows >= PARALLEL_FINGERPRINT_ROWS => self.key_ranges(table, key).await?,
+            _ => Vec::new(),
+        };
+        let parts = if ranges.is_empty() {
+            self.rows(&base).await?
+        } else {
+            // One server thread scans one range; the parts combine exactly (XOR and +), so the
+            // hash is the same as a single query's. Each part is one autocommit SELECT, read
+            // at its own instant: a table written during the fingerprint shows as changed anyway.
+            let queries: Vec<String> = ranges.iter().map(|w| format!("{base} WHERE {w}")).collect();
+            let (first, rest) = queries.split_first().expect("at least two ranges");
+            let others = futures_util::future::try_join_all(rest.iter().map(|q| {
+                let options = self.options.clone();
+                async move {
+                    let mut conn = MySqlConnection::connect_with(&options).await?;
+                    let rows = text_rows(&mut conn, q).await;
+                    let _ = conn.close().await;
+                    rows
+                }
+            }));
+            let (mut head, tail) = futures_util::future::try_join(text_rows(&mut self.conn, first), others).await?;
+            head.extend(tail.into_iter().flatten());
+            head
+        };
+        let (mut count, mut sum, mut xor) = (0u64, 0u128, 0u128);
+        for r in &parts {
+            let n: u64 = r[0].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint row count: {e}")))?;
+            let h: u128 = r[1].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint sum: {e}")))?;
+            count += n;
+            sum = sum.wrapping_add(h);
+            xor ^= h;
+        }
+        if parts.is_empty() {
+            return Err(Error::db("fingerprint query returned no row"));
+        }
+        let hash = if unique_rows { format!("x{xor:031x}") } else { format!("{sum:032x}") };
         Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: count, hash })
     }
 
