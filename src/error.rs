@@ -88,11 +88,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn code(&self) -> i32 {
         match self {
-            Error::Usage { .. }
-            | Error::Invalid { .. }
-            | Error::Read { .. }
-            | Error::NoTerminal
-            | Error::Locked { .. } => EXIT_USAGE,
+            Error::Usage { .. } | Error::Invalid { .. } | Error::Read { .. } | Error::NoTerminal | Error::Locked { .. } => EXIT_USAGE,
             Error::Write { .. } | Error::Database { .. } | Error::Failed { .. } => EXIT_FAILED,
             Error::Stopped { .. } => EXIT_STOPPED,
         }

@@ -38,10 +38,9 @@ impl Redactor {
 
     pub fn json(&self, v: &mut serde_json::Value) {
         match v {
-            serde_json::Value::String(s)
-                if self.secrets.iter().any(|x| s.contains(x.as_str())) => {
-                    *s = self.text(s);
-                }
+            serde_json::Value::String(s) if self.secrets.iter().any(|x| s.contains(x.as_str())) => {
+                *s = self.text(s);
+            }
             serde_json::Value::Array(a) => a.iter_mut().for_each(|x| self.json(x)),
             serde_json::Value::Object(m) => m.values_mut().for_each(|x| self.json(x)),
             _ => {}

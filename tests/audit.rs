@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use crate::support::{files_under, journal, Output, SqliteFile, Test};
 
 /// A small runbook with one step of most kinds, so its journal has every common event.
@@ -149,7 +148,12 @@ fn a_flipped_byte_anywhere_in_the_journal_is_caught_and_located() {
         }
     }
     assert!(missed.is_empty(), "{} flipped byte(s) not caught, first: {:?}", missed.len(), missed.first());
-    assert!(misplaced.is_empty(), "{} flip(s) blamed on the wrong line (pos, flipped, named): {:?}", misplaced.len(), &misplaced[..misplaced.len().min(5)]);
+    assert!(
+        misplaced.is_empty(),
+        "{} flip(s) blamed on the wrong line (pos, flipped, named): {:?}",
+        misplaced.len(),
+        &misplaced[..misplaced.len().min(5)]
+    );
     eprintln!("{} byte flips checked in {:?}", original.len(), started.elapsed());
 
     // A sample through the real binary: first and last line densely, the rest sparsely.
@@ -348,7 +352,11 @@ plan:
     let json = std::fs::read_to_string(dirs[0].join("report.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let ev = &v["steps"][0]["evidence"];
-    assert!(ev.as_array().unwrap().iter().any(|e| e["type"] == "note" && e["text"] == "<script>alert('note')</script> & <b>checked</b> by QA"));
+    assert!(ev
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "note" && e["text"] == "<script>alert('note')</script> & <b>checked</b> by QA"));
 }
 
 #[test]

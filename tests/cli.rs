@@ -81,7 +81,11 @@ fn empty_plan_names_its_position() {
 
 #[test]
 fn field_of_another_kind_is_refused() {
-    refused("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: sql\n    sql: SELECT 1\n    url: http://x\n", "8:5", "does not belong to a `sql` step");
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: sql\n    sql: SELECT 1\n    url: http://x\n",
+        "8:5",
+        "does not belong to a `sql` step",
+    );
 }
 
 #[test]
@@ -123,11 +127,7 @@ fn not_a_runbook_exits_2_without_panic() {
 
 #[test]
 fn seed_runbook_is_valid() {
-    Test::new()
-        .args(["validate", crate::support::SEED])
-        .run()
-        .code(0)
-        .stdout_has("8 change step(s), 6 rollback step(s)");
+    Test::new().args(["validate", crate::support::SEED]).run().code(0).stdout_has("8 change step(s), 6 rollback step(s)");
 }
 
 #[test]
@@ -171,12 +171,7 @@ fn missing_var_value_exits_2_before_anything_runs() {
 
 #[test]
 fn no_database_given_says_how_to_give_one() {
-    Test::new()
-        .args(["plan", crate::support::SEED])
-        .run()
-        .code(2)
-        .stderr_has("pass --db URL")
-        .stderr_has("DATABASE_URL");
+    Test::new().args(["plan", crate::support::SEED]).run().code(2).stderr_has("pass --db URL").stderr_has("DATABASE_URL");
 }
 
 #[test]

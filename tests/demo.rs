@@ -26,15 +26,31 @@ fn demo_runs_the_plan_and_the_rollback_end_to_end() {
     assert_eq!(runs.len(), 1, "one run holds the change plan and the rollback plan");
     let run = &runs[0];
     let report_path = run.join("report.md");
-    assert!(out.stdout.contains(&format!("report: {}", std::fs::canonicalize(&report_path).unwrap().display())), "the report path is printed");
+    assert!(
+        out.stdout.contains(&format!("report: {}", std::fs::canonicalize(&report_path).unwrap().display())),
+        "the report path is printed"
+    );
 
     // Every step passed, with evidence, in the one report: 8 + 6 = the ticket's 14 steps.
     let ids = [
-        "backup", "add-column", "verify-column", "update-app-logic", "data-sync-test", "validation", "deployment", "post-deployment-monitoring",
-        "check-dependencies", "rollback-backup", "drop-column", "revert-app", "verify-schema-restored", "monitor-after-rollback",
+        "backup",
+        "add-column",
+        "verify-column",
+        "update-app-logic",
+        "data-sync-test",
+        "validation",
+        "deployment",
+        "post-deployment-monitoring",
+        "check-dependencies",
+        "rollback-backup",
+        "drop-column",
+        "revert-app",
+        "verify-schema-restored",
+        "monitor-after-rollback",
     ];
     let j = journal(run);
-    let finished: Vec<(&str, &str)> = events(&j, "step_finished").iter().map(|e| (e["step_id"].as_str().unwrap(), e["status"].as_str().unwrap())).collect();
+    let finished: Vec<(&str, &str)> =
+        events(&j, "step_finished").iter().map(|e| (e["step_id"].as_str().unwrap(), e["status"].as_str().unwrap())).collect();
     assert_eq!(finished, ids.iter().map(|id| (*id, "passed")).collect::<Vec<_>>());
     let report = std::fs::read_to_string(&report_path).unwrap();
     assert!(report.contains("**Outcome: succeeded**"));
@@ -53,7 +69,8 @@ fn demo_runs_the_plan_and_the_rollback_end_to_end() {
     // The data sync really moved data during the plan: the sync assertions and the
     // rollback's backup (taken just before the column was dropped) show the synced values.
     let j = journal(plan);
-    let populated = events(&j, "assertion").into_iter().find(|a| a["check"] == "pcc_user_uuid is populated for synced users").cloned().unwrap();
+    let populated =
+        events(&j, "assertion").into_iter().find(|a| a["check"] == "pcc_user_uuid is populated for synced users").cloned().unwrap();
     assert_eq!(populated["actual"], "300");
     let samples = events(&j, "sample");
     assert!(samples.len() >= 12, "3 checks sampled at 0, 1, 2, 3 s: {}", samples.len());

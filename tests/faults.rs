@@ -41,8 +41,11 @@ fn run_args(cmd: &str, runs: &str, vars: &[String]) -> Vec<String> {
     v
 }
 
+/// Rows of a database's schema and of its data.
+type State = (Vec<Vec<String>>, Vec<Vec<String>>);
+
 /// The state after an uninterrupted plan, and after an uninterrupted rollback.
-fn reference() -> ((Vec<Vec<String>>, Vec<Vec<String>>), (Vec<Vec<String>>, Vec<Vec<String>>)) {
+fn reference() -> (State, State) {
     let t = Test::new();
     let db = SqliteFile::users(t.dir.path(), 200);
     let vars = seed_vars(&t, &db);
@@ -57,7 +60,7 @@ fn reference() -> ((Vec<Vec<String>>, Vec<Vec<String>>), (Vec<Vec<String>>, Vec<
 }
 
 /// Kill the run with SIGKILL right after `fault`, then resume it to the end.
-fn kill_and_resume(cmd: &str, fault: &str, rerun: bool, prepare_plan: bool) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+fn kill_and_resume(cmd: &str, fault: &str, rerun: bool, prepare_plan: bool) -> State {
     let t = Test::new();
     let db = SqliteFile::users(t.dir.path(), 200);
     let vars = seed_vars(&t, &db);
@@ -78,7 +81,11 @@ fn kill_and_resume(cmd: &str, fault: &str, rerun: bool, prepare_plan: bool) -> (
     if rerun {
         r.push("--rerun-in-flight".into());
     }
-    r.extend(vars.iter().filter(|v| v.starts_with("sync_command") || v.starts_with("app_log") || v.starts_with("monitor")).flat_map(|v| ["--var".to_string(), v.clone()]));
+    r.extend(
+        vars.iter()
+            .filter(|v| v.starts_with("sync_command") || v.starts_with("app_log") || v.starts_with("monitor"))
+            .flat_map(|v| ["--var".to_string(), v.clone()]),
+    );
     let out = t.exec(&r);
     out.code(0);
     let j = journal(&run);
@@ -108,7 +115,8 @@ const PLAN: [&str; 8] = [
     "deployment",
     "post-deployment-monitoring",
 ];
-const ROLLBACK: [&str; 6] = ["check-dependencies", "rollback-backup", "drop-column", "revert-app", "verify-schema-restored", "monitor-after-rollback"];
+const ROLLBACK: [&str; 6] =
+    ["check-dependencies", "rollback-backup", "drop-column", "revert-app", "verify-schema-restored", "monitor-after-rollback"];
 
 #[test]
 fn kill_9_at_every_step_boundary_then_resume_ends_like_an_uninterrupted_run() {
@@ -180,7 +188,11 @@ fn resume_refuses_a_changed_runbook() {
     let mut c = Test::new().env("RUNBOOK_FAULT", "kill-after=step_finished:a").command();
     c.current_dir(t.dir.path()).args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
     c.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
-    std::fs::write(t.dir.join("runbook.yaml"), "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: command\n    command: [\"false\"]\n").unwrap();
+    std::fs::write(
+        t.dir.join("runbook.yaml"),
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: command\n    command: [\"false\"]\n",
+    )
+    .unwrap();
     let run = t.run_dirs("runs").pop().unwrap();
     t.exec(["resume", &run.display().to_string(), "--yes"]).code(2).stderr_has("the runbook changed since run");
 }
@@ -239,7 +251,12 @@ fn disk_full_during_backup_fails_the_step_removes_the_partial_file_and_stops() {
     let out = c.stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let run = &t.run_dirs("runs")[0];
-    let leftovers: Vec<_> = std::fs::read_dir(run).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with("backup-")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(run)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("backup-"))
+        .collect();
     assert!(leftovers.is_empty(), "partial backup left behind: {leftovers:?}");
     let j = journal(run);
     let f = events(&j, "step_finished");
@@ -270,7 +287,9 @@ fn rehearsal_proves_the_seed_round_trip_without_touching_the_target() {
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("REHEARSAL"), "{report}");
     assert!(!std::fs::read_dir(std::env::temp_dir()).unwrap().flatten().any(|e| {
-        e.file_name().to_string_lossy().starts_with("runbook-rehearsal-") && e.path().join("rehearsal-copy.sqlite3".to_string()).exists() && e.metadata().is_ok_and(|m| m.modified().is_ok_and(|t| t.elapsed().unwrap_or_default() < Duration::from_secs(5)))
+        e.file_name().to_string_lossy().starts_with("runbook-rehearsal-")
+            && e.path().join("rehearsal-copy.sqlite3").exists()
+            && e.metadata().is_ok_and(|m| m.modified().is_ok_and(|t| t.elapsed().unwrap_or_default() < Duration::from_secs(5)))
     }));
 }
 
@@ -289,7 +308,8 @@ fn rehearsal_catches_a_rollback_that_forgets_the_index() {
 
 #[test]
 fn second_ctrl_c_exits_at_once_and_the_journal_stays_valid() {
-    let t = Test::new().runbook("version: 1\nid: x\nplan:\n  - id: wait\n    name: Wait\n    kind: command\n    command: [\"sleep\", \"30\"]\n");
+    let t = Test::new()
+        .runbook("version: 1\nid: x\nplan:\n  - id: wait\n    name: Wait\n    kind: command\n    command: [\"sleep\", \"30\"]\n");
     let db = SqliteFile::users(t.dir.path(), 3);
     let mut c = Test::new().command();
     c.current_dir(t.dir.path()).args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);

@@ -35,8 +35,20 @@ fn abort_at_step_2_leaves_the_database_unchanged_and_exits_3() {
     let mut s = session(
         &t,
         &[
-            "run", SEED, "--db", &url, "--runs-dir", "runs", "--operator", "carol",
-            "--skip", "data-sync-test", "--skip", "post-deployment-monitoring", "--skip", "monitor-after-rollback",
+            "run",
+            SEED,
+            "--db",
+            &url,
+            "--runs-dir",
+            "runs",
+            "--operator",
+            "carol",
+            "--skip",
+            "data-sync-test",
+            "--skip",
+            "post-deployment-monitoring",
+            "--skip",
+            "monitor-after-rollback",
         ],
     );
     s.expect("Step 1/8 · Backup Database · backup").unwrap();
@@ -115,7 +127,11 @@ fn manual_checklist_and_note_are_recorded_with_who_and_how() {
 
 #[test]
 fn unconfirmed_checklist_item_fails_the_step_and_offers_the_rollback() {
-    let t = Test::new().runbook(&MANUAL.replace("  - id: check", "  - id: pre\n    name: Pre\n    kind: sql\n    sql: CREATE TABLE made(x INTEGER)\n  - id: check").replace("    sql: CREATE TABLE made(x INTEGER)\nrollback", "    sql: CREATE TABLE other(x INTEGER)\nrollback"));
+    let t = Test::new().runbook(
+        &MANUAL
+            .replace("  - id: check", "  - id: pre\n    name: Pre\n    kind: sql\n    sql: CREATE TABLE made(x INTEGER)\n  - id: check")
+            .replace("    sql: CREATE TABLE made(x INTEGER)\nrollback", "    sql: CREATE TABLE other(x INTEGER)\nrollback"),
+    );
     let db = SqliteFile::users(t.dir.path(), 3);
     let url = db.url();
     let mut s = session(&t, &["run", "runbook.yaml", "--db", &url, "--runs-dir", "runs", "--allow-no-backup"]);

@@ -81,7 +81,9 @@ fn lint_flags_a_volatile_default_that_rewrites_the_table() {
 
 #[test]
 fn lint_flags_a_column_type_change() {
-    for sql in ["ALTER TABLE all_users ALTER COLUMN email TYPE varchar(320)", "ALTER TABLE all_users MODIFY COLUMN email varchar(320) NOT NULL"] {
+    for sql in
+        ["ALTER TABLE all_users ALTER COLUMN email TYPE varchar(320)", "ALTER TABLE all_users MODIFY COLUMN email varchar(320) NOT NULL"]
+    {
         let out = validate(&one_step(sql, ""));
         out.code(0)
             .stdout_has("column type change on all_users.email")

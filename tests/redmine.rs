@@ -52,7 +52,8 @@ fn import_of_the_seed_page_text_is_a_valid_skeleton_that_follows_the_ticket() {
         assert_eq!(tk[k], v, "ticket.{k}");
     }
     // One step per numbered item, named as in the ticket, with a guessed kind.
-    let plan: Vec<(String, String)> = doc["plan"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().into(), s["kind"].as_str().unwrap().into())).collect();
+    let plan: Vec<(String, String)> =
+        doc["plan"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().into(), s["kind"].as_str().unwrap().into())).collect();
     let want = [
         ("Backup Database", "backup"),
         ("Add New Column", "sql"),
@@ -64,7 +65,12 @@ fn import_of_the_seed_page_text_is_a_valid_skeleton_that_follows_the_ticket() {
         ("Post-Deployment Monitoring", "monitor"),
     ];
     assert_eq!(plan, want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>());
-    let rollback: Vec<(String, String)> = doc["rollback"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().into(), s["kind"].as_str().unwrap().into())).collect();
+    let rollback: Vec<(String, String)> = doc["rollback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap().into(), s["kind"].as_str().unwrap().into()))
+        .collect();
     assert_eq!(rollback.len(), 6);
     assert_eq!(rollback[0], ("Check that no critical processes are using the pcc_user_uuid column".into(), "verify".into()));
     assert_eq!(rollback[1].1, "backup");
@@ -81,9 +87,7 @@ fn import_of_the_seed_page_text_is_a_valid_skeleton_that_follows_the_ticket() {
     // Nothing half-specified runs: the run stops before touching the database and names the gap.
     let db = SqliteFile::users(t.dir.path(), 10);
     let before = db.bytes();
-    rb(&t, &["run", "imported.yaml", "--db", &db.url(), "--yes"], &[])
-        .code(2)
-        .stderr_has("has no value: pass --var");
+    rb(&t, &["run", "imported.yaml", "--db", &db.url(), "--yes"], &[]).code(2).stderr_has("has no value: pass --var");
     assert_eq!(db.bytes(), before, "the database was not touched");
     // And import never overwrites.
     rb(&t, &["import", &ticket.display().to_string(), "-o", "imported.yaml"], &[]).code(2).stderr_has("does not overwrite");
@@ -144,7 +148,11 @@ struct Api {
 
 impl Api {
     fn new(url: &str, key: &str) -> Api {
-        Api { url: url.into(), key: key.into(), http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap() }
+        Api {
+            url: url.into(),
+            key: key.into(),
+            http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+        }
     }
     fn get(&self, path: &str) -> Value {
         let r = self.http.get(format!("{}/{path}", self.url)).header("X-Redmine-API-Key", &self.key).send().unwrap();
@@ -165,7 +173,8 @@ impl Api {
         let p = self.post("projects.json", json!({"project": {"name": format!("Runbook test {ident}"), "identifier": ident, "is_public": false, "enabled_module_names": ["issue_tracking"], "tracker_ids": [1, 2, 3]}}));
         let project = p["project"]["id"].as_u64().unwrap();
         let fields = self.get("custom_fields.json");
-        let id_of = |name: &str| fields["custom_fields"].as_array().unwrap().iter().find(|f| f["name"] == name).and_then(|f| f["id"].as_u64());
+        let id_of =
+            |name: &str| fields["custom_fields"].as_array().unwrap().iter().find(|f| f["name"] == name).and_then(|f| f["id"].as_u64());
         let change_plan = format!(
             "Change Plan: Add pcc_user_uuid to all_users Table\n\n1. Backup Database - Take a full backup of the database to prevent data loss.\n2. Add New Column - Execute SQL to add the column{}\n3. Verify Column Addition - Check the all_users table schema to ensure the column exists.\n4. Update Application Logic - Ensure the app writes and reads PCC UUIDs into/from the new column.\n5. Post-Deployment Monitoring - Monitor logs and database for any issues with new PCC data integration.",
             if sql_in_plan { ": ALTER TABLE all_users ADD COLUMN pcc_user_uuid VARCHAR(36) NULL;" } else { "" }
@@ -246,9 +255,15 @@ fn live_issue_is_imported_run_and_closed_with_evidence_posted_once() {
     let run = rb(
         &t,
         &[
-            "run", "change.yaml", "--db", &db.url(), "--yes",
-            "--var", "verify_column_addition_check=SELECT count(*) FROM pragma_table_info('all_users') WHERE name = 'pcc_user_uuid'",
-            "--skip", "post-deployment-monitoring=needs the live application",
+            "run",
+            "change.yaml",
+            "--db",
+            &db.url(),
+            "--yes",
+            "--var",
+            "verify_column_addition_check=SELECT count(*) FROM pragma_table_info('all_users') WHERE name = 'pcc_user_uuid'",
+            "--skip",
+            "post-deployment-monitoring=needs the live application",
         ],
         &[],
     );
@@ -256,7 +271,10 @@ fn live_issue_is_imported_run_and_closed_with_evidence_posted_once() {
     assert!(db.has_column("all_users", "pcc_user_uuid"), "the column was added");
     let run_dir = t.run_dirs("runbook-runs").pop().unwrap();
     let run_id = run_dir.file_name().unwrap().to_string_lossy().to_string();
-    let seal: String = serde_json::from_str::<Value>(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap()["seal"].as_str().unwrap().into();
+    let seal: String = serde_json::from_str::<Value>(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap()["seal"]
+        .as_str()
+        .unwrap()
+        .into();
 
     let before = api.issue(issue);
     rb(&t, &["report", &run_dir.display().to_string(), "--redmine", &url, "--issue", &n], &env)
@@ -286,9 +304,7 @@ fn live_issue_is_imported_run_and_closed_with_evidence_posted_once() {
     assert!(html.contains(&seal) && html.contains("<svg"));
 
     // Posting the same run again adds nothing.
-    rb(&t, &["report", &run_dir.display().to_string(), "--redmine", &url, "--issue", &n], &env)
-        .code(0)
-        .stdout_has("already on");
+    rb(&t, &["report", &run_dir.display().to_string(), "--redmine", &url, "--issue", &n], &env).code(0).stdout_has("already on");
     let again = api.issue(issue);
     assert_eq!(notes(&again).len(), notes(&after).len(), "no second note");
     assert_eq!(again["attachments"].as_array().unwrap().len(), 3, "no second set of attachments");
@@ -377,7 +393,9 @@ fn rest_disabled_server(html: bool) -> (String, std::sync::Arc<std::sync::Mutex<
                 tiny_http::Response::from_string("<!DOCTYPE html>\n<html><head><title>Redmine</title></head><body><form action=\"/login\"><input name=\"username\"></form></body></html>")
                     .with_header("Content-Type: text/html; charset=utf-8".parse::<tiny_http::Header>().unwrap())
             } else {
-                tiny_http::Response::from_string("").with_status_code(403).with_header("Content-Type: application/json".parse::<tiny_http::Header>().unwrap())
+                tiny_http::Response::from_string("")
+                    .with_status_code(403)
+                    .with_header("Content-Type: application/json".parse::<tiny_http::Header>().unwrap())
             };
             let _ = req.respond(resp);
         }
@@ -389,7 +407,10 @@ fn rest_disabled_server(html: bool) -> (String, std::sync::Arc<std::sync::Mutex<
 fn posting_to_a_redmine_with_the_rest_api_disabled_says_so_and_posts_nothing() {
     let t = Test::new();
     let dir = finished_run(&t).display().to_string();
-    for (html, expect) in [(false, "HTTP 403): the REST API may be disabled"), (true, "answered with a web page (a login page?) instead of JSON: enable the REST API")] {
+    for (html, expect) in [
+        (false, "HTTP 403): the REST API may be disabled"),
+        (true, "answered with a web page (a login page?) instead of JSON: enable the REST API"),
+    ] {
         let (url, seen, handle) = rest_disabled_server(html);
         rb(&t, &["report", &dir, "--redmine", &url, "--issue", "5"], &[("REDMINE_API_KEY", "k")]).code(2).stderr_has(expect);
         rb(&t, &["import", "--redmine", &url, "--issue", "5", "-o", "x.yaml"], &[("REDMINE_API_KEY", "k")]).code(2).stderr_has(expect);

@@ -94,7 +94,10 @@ fn pg_state(db: &ServerDb) -> (String, Vec<Vec<String>>) {
     let cols = db.scalar("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'all_users' AND table_schema = current_schema()");
     let idx = db.scalar("SELECT coalesce(string_agg(indexname, ',' ORDER BY indexname), '') FROM pg_indexes WHERE tablename = 'all_users' AND schemaname = current_schema()");
     let has = db.has_column("all_users", "pcc_user_uuid");
-    let data = db.rows(&format!("SELECT id, email, coalesce(name, '<null>'){} FROM all_users ORDER BY id", if has { ", coalesce(pcc_user_uuid, '<null>')" } else { "" }));
+    let data = db.rows(&format!(
+        "SELECT id, email, coalesce(name, '<null>'){} FROM all_users ORDER BY id",
+        if has { ", coalesce(pcc_user_uuid, '<null>')" } else { "" }
+    ));
     (format!("{cols} | {idx}"), data)
 }
 
@@ -167,7 +170,11 @@ fn postgres_ctrl_c_sends_a_cancel_request_and_exits_3() {
     let out = child.wait_with_output().unwrap();
     assert!(sent.elapsed() < Duration::from_secs(5), "the cancel request did not stop the statement promptly");
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'"), "0", "the statement still runs on the server");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'"),
+        "0",
+        "the statement still runs on the server"
+    );
     let j = journal(&t.run_dirs("runs")[0]);
     assert_eq!(events(&j, "interrupted").len(), 1);
     assert_eq!(j.last().unwrap()["outcome"], "interrupted");
@@ -183,13 +190,23 @@ struct PrivatePg {
 
 impl PrivatePg {
     fn start() -> Option<PrivatePg> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).find(|b| b.join("initdb").exists())?;
+        let bin =
+            std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).find(|b| b.join("initdb").exists())?;
         let dir = std::env::temp_dir().join(format!("runbook-pg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).ok()?;
         Command::new("chown").args(["postgres:postgres", dir.to_str()?]).status().ok()?;
         let port = 25432 + (std::process::id() % 1000) as u16;
-        let as_pg = |args: &[&str]| Command::new("runuser").args(["-u", "postgres", "--"]).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().ok().filter(|s| s.success());
+        let as_pg = |args: &[&str]| {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .ok()
+                .filter(|s| s.success())
+        };
         as_pg(&[bin.join("initdb").to_str()?, "-D", dir.join("data").to_str()?, "-A", "trust", "-U", "postgres"])?;
         let pg = PrivatePg { dir, port, bin };
         pg.ctl("start")?;
@@ -199,12 +216,27 @@ impl PrivatePg {
     fn ctl(&self, what: &str) -> Option<()> {
         let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
         let data = self.dir.join("data");
-        let mut args = vec![self.bin.join("pg_ctl").display().to_string(), "-D".into(), data.display().to_string(), "-w".into(), "-l".into(), self.dir.join("log").display().to_string()];
+        let mut args = vec![
+            self.bin.join("pg_ctl").display().to_string(),
+            "-D".into(),
+            data.display().to_string(),
+            "-w".into(),
+            "-l".into(),
+            self.dir.join("log").display().to_string(),
+        ];
         match what {
             "start" => args.extend(["-o".into(), opts, "start".into()]),
             _ => args.extend(["-m".into(), "immediate".into(), "stop".into()]),
         }
-        Command::new("runuser").args(["-u", "postgres", "--"]).args(&args).stdout(Stdio::null()).stderr(Stdio::null()).status().ok().filter(|s| s.success()).map(|_| ())
+        Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .ok()
+            .filter(|s| s.success())
+            .map(|_| ())
     }
 
     fn url(&self) -> String {

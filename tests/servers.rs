@@ -11,8 +11,7 @@ use crate::support::servers::ServerDb;
 use crate::support::{events, journal, Test, SEED};
 
 /// The seed runbook's steps that need the application (command) or wall time (monitor).
-const SEED_SKIPS: [&str; 6] =
-    ["--skip", "data-sync-test", "--skip", "post-deployment-monitoring", "--skip", "monitor-after-rollback"];
+const SEED_SKIPS: [&str; 6] = ["--skip", "data-sync-test", "--skip", "post-deployment-monitoring", "--skip", "monitor-after-rollback"];
 
 fn sha256_file(p: &Path) -> String {
     use sha2::{Digest, Sha256};
@@ -41,10 +40,18 @@ fn seed_plan_run_rollback(db: &ServerDb, run_url: &str, rollback_url: &str, ext:
     let digest = db.data_digest();
     let t = Test::new();
 
-    t.again(["plan", SEED, "--db", run_url]).run().code(0).stdout_has("nothing was written").stdout_has("column all_users.pcc_user_uuid is absent");
+    t.again(["plan", SEED, "--db", run_url])
+        .run()
+        .code(0)
+        .stdout_has("nothing was written")
+        .stdout_has("column all_users.pcc_user_uuid is absent");
     assert!(!db.has_column("all_users", "pcc_user_uuid"), "plan wrote nothing");
 
-    t.again(["run", SEED, "--db", run_url, "--yes", "--runs-dir", "runs", "--operator", "alice"]).args(SEED_SKIPS).run().code(0).stdout_has("succeeded");
+    t.again(["run", SEED, "--db", run_url, "--yes", "--runs-dir", "runs", "--operator", "alice"])
+        .args(SEED_SKIPS)
+        .run()
+        .code(0)
+        .stdout_has("succeeded");
     assert!(db.has_column("all_users", "pcc_user_uuid"), "column added");
     assert!(db.has_index("ux_all_users_pcc_user_uuid"), "unique index added");
     assert_eq!(db.data_digest(), digest, "existing data unchanged by the run");
@@ -105,11 +112,12 @@ rollback:
 "#;
 
 /// Start a run that holds the lock; returns the child and its run id once the lock is held.
+#[allow(clippy::zombie_processes)] // the caller owns the child and waits for it
 fn start_holder(t: &Test, url: &str) -> (std::process::Child, String) {
     let mut c = t.command();
     c.args(["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "held", "--operator", "alice"]);
     c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    let child = c.spawn().expect("spawn the holder");
+    let mut child = c.spawn().expect("spawn the holder");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(dir) = t.run_dirs("held").first() {
@@ -119,7 +127,11 @@ fn start_holder(t: &Test, url: &str) -> (std::process::Child, String) {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "the holder never took the lock");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the holder never took the lock");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -129,8 +141,10 @@ fn second_operator_is_refused(db: &ServerDb, url: &str) {
     let t = Test::new().runbook(HOLD_LOCK);
     let (mut holder, run_id) = start_holder(&t, url);
     let started = Instant::now();
-    let second = t.command().args(["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "second", "--operator", "bob"]).output().unwrap();
-    let rollback = t.command().args(["rollback", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "second", "--operator", "bob"]).output().unwrap();
+    let second =
+        t.command().args(["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "second", "--operator", "bob"]).output().unwrap();
+    let rollback =
+        t.command().args(["rollback", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "second", "--operator", "bob"]).output().unwrap();
     let quick = started.elapsed();
     let _ = holder.kill();
     let _ = holder.wait();
@@ -192,7 +206,8 @@ fn lock_timeout_retried_until_blocker_ends(db: &ServerDb, lock_timeout: &str, ho
     out.code(0);
     assert!(db.has_column("all_users", "extra"), "the column was added once the blocker let go");
     let j = journal(&t.run_dirs("runs")[0]);
-    let retried: Vec<_> = events(&j, "info").into_iter().filter(|e| e["message"].as_str().unwrap_or("").contains("retried with backoff")).collect();
+    let retried: Vec<_> =
+        events(&j, "info").into_iter().filter(|e| e["message"].as_str().unwrap_or("").contains("retried with backoff")).collect();
     assert_eq!(retried.len(), 1, "the journal records the retries: {j:?}");
 }
 
@@ -306,9 +321,7 @@ fn mariadb_fingerprint_split_into_key_ranges_matches_one_query() {
         .parse()
         .unwrap();
     assert!(estimate >= 200_000, "the server estimates {estimate} rows: too few to take the parallel path");
-    let one_query = db.rows(
-        "SELECT COUNT(*), BIT_XOR(CRC32(CONCAT_WS(0x1f, `id`, `email`, `name`, ISNULL(`name`)))) FROM all_users",
-    );
+    let one_query = db.rows("SELECT COUNT(*), BIT_XOR(CRC32(CONCAT_WS(0x1f, `id`, `email`, `name`, ISNULL(`name`)))) FROM all_users");
     let want_hash = format!("x{:031x}", one_query[0][1].parse::<u128>().unwrap());
     let rb = r#"
 version: 1
@@ -422,10 +435,7 @@ fn backup_without_dump_tool(db: &ServerDb, tool: &str) {
         .stdout_has("the backup step will fail");
     // … and with the tools on PATH it names the one it will use.
     t.again(["plan", "runbook.yaml", "--db", &db.url()]).run().code(0).stdout_has("matches the server");
-    let out = t
-        .again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"])
-        .env("PATH", empty.to_str().unwrap())
-        .run();
+    let out = t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).env("PATH", empty.to_str().unwrap()).run();
     out.code(1).stdout_has(&format!("{tool} is"));
     let dir = &t.run_dirs("runs")[0];
     let leftovers: Vec<_> = std::fs::read_dir(dir)

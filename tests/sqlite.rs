@@ -194,7 +194,8 @@ fn failing_step_exits_1_is_journaled_and_stops_the_plan() {
 fn on_failure_rollback_runs_the_rollback_plan_and_reports_both() {
     let t = Test::new().runbook(FAILING);
     let db = SqliteFile::users(t.dir.path(), 3);
-    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--on-failure", "rollback", "--allow-no-backup"]);
+    let out =
+        t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--on-failure", "rollback", "--allow-no-backup"]);
     out.code(1).stdout_has("Step 1/1 · Drop table · sql").stdout_has("failed, rolled back");
     assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name='t'"), "0", "rollback did not drop t");
     let run = &t.run_dirs("runs")[0];
@@ -342,7 +343,11 @@ plan:
         let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
         out.code(1).stdout_has(&format!("table {table}: content hash"));
         let j = journal(&t.run_dirs("runs")[0]);
-        let failed: Vec<_> = events(&j, "assertion").into_iter().filter(|a| a["passed"] == false).map(|a| a["check"].as_str().unwrap().to_string()).collect();
+        let failed: Vec<_> = events(&j, "assertion")
+            .into_iter()
+            .filter(|a| a["passed"] == false)
+            .map(|a| a["check"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(failed.len(), 1, "{failed:?}");
         assert!(failed[0].starts_with(&format!("{table} content hash")), "{failed:?}");
     }

@@ -343,7 +343,9 @@ fn http_step_fails_on_wrong_status_and_json_and_stops_the_plan() {
     t.run().code(1).stdout_has("expected 200, got 503").stdout_has("6 HTTP assertion(s) failed");
     let j = journal(&t.run_dirs("runbook-runs")[0]);
     let a = assertions(&j, "call");
-    let by = |label: &str| a.iter().find(|x| x["check"].as_str().unwrap().starts_with(label)).cloned().unwrap_or_else(|| panic!("{label}: {a:?}"));
+    let by = |label: &str| {
+        a.iter().find(|x| x["check"].as_str().unwrap().starts_with(label)).cloned().unwrap_or_else(|| panic!("{label}: {a:?}"))
+    };
     assert_eq!(by("GET")["actual"], "503");
     assert_eq!(by("/status")["actual"], "\"degraded\"");
     assert_eq!(by("/data/count")["actual"], "2");
@@ -359,9 +361,13 @@ fn http_step_fails_when_the_response_is_not_json() {
     let server = Loopback::start(|_, _| (200, "<html>maintenance</html>".into()));
     let t = Test::new();
     let db = SqliteFile::users(t.dir.path(), 5);
-    let t = t
-        .runbook(&http_runbook(&server.url, "    expect_json:\n      - pointer: /status\n        equals: ok"))
-        .args(["run", "runbook.yaml", "--db", &db.url(), "--yes"]);
+    let t = t.runbook(&http_runbook(&server.url, "    expect_json:\n      - pointer: /status\n        equals: ok")).args([
+        "run",
+        "runbook.yaml",
+        "--db",
+        &db.url(),
+        "--yes",
+    ]);
     t.run().code(1).stdout_has("the response is not JSON");
 }
 
@@ -371,7 +377,8 @@ fn http_step_fails_cleanly_when_nothing_listens() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let t = Test::new();
     let db = SqliteFile::users(t.dir.path(), 5);
-    let t = t.runbook(&http_runbook(&format!("http://127.0.0.1:{port}/health"), "")).args(["run", "runbook.yaml", "--db", &db.url(), "--yes"]);
+    let t =
+        t.runbook(&http_runbook(&format!("http://127.0.0.1:{port}/health"), "")).args(["run", "runbook.yaml", "--db", &db.url(), "--yes"]);
     let out = t.run();
     out.code(1).stdout_has(&format!("GET http://127.0.0.1:{port}/health"));
     let j = journal(&t.run_dirs("runbook-runs")[0]);
@@ -545,10 +552,8 @@ fn monitor_log_counts_only_lines_written_after_the_step_began() {
     let log = t.dir.join("app.log");
     // Old errors, and a line still being written when the step begins (no newline yet).
     std::fs::write(&log, "ERROR old 1\nERROR old 2\nINFO ok\nERROR old 3\nERROR old line being writ").unwrap();
-    let checks = format!(
-        "      - name: errors in the log\n        log: {}\n        pattern: \"(ERROR|FATAL)\"\n        max: 2",
-        log.display()
-    );
+    let checks =
+        format!("      - name: errors in the log\n        log: {}\n        pattern: \"(ERROR|FATAL)\"\n        max: 2", log.display());
     let t = t.runbook(&monitor_runbook(&checks, "2s", "250ms")).args(["run", "runbook.yaml", "--db", &db.url(), "--yes"]);
     let child = spawn(&t);
     wait_for_step(&t.dir.join("runbook-runs"), "watch", Duration::from_secs(20));

@@ -108,7 +108,11 @@ pub async fn run(dir: Option<PathBuf>, interactive: bool, with_rollback: bool, u
         )),
     }
     if let Some(d) = &run_dir {
-        ui::out(format!("  render a report again: runbook report {}   check its audit trail: runbook audit verify {}", d.display(), d.display()));
+        ui::out(format!(
+            "  render a report again: runbook report {}   check its audit trail: runbook audit verify {}",
+            d.display(),
+            d.display()
+        ));
     }
     ui::out(format!("  the demo stand-ins are stopped; {} is yours to inspect or delete", dir.display()));
     Ok(code)
@@ -142,12 +146,8 @@ fn report_line(label: &str, code: i32, run_dir: Option<&Path>) {
 
 /// The newest run folder under `runs`, other than `not`.
 fn newest_run(runs: &Path, not: Option<&Path>) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && Some(p.as_path()) != not)
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(runs).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir() && Some(p.as_path()) != not).collect();
     dirs.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
     dirs.pop()
 }
@@ -167,7 +167,9 @@ async fn name_counts(db: &Path) -> Result<(i64, i64)> {
 fn synced_users(run_dir: &Path) -> Option<i64> {
     let (entries, _) = crate::journal::read(run_dir).ok()?;
     entries.into_iter().find_map(|e| match e.event {
-        crate::journal::Event::Assertion { check, actual, .. } if check == "pcc_user_uuid is populated for synced users" => actual.parse().ok(),
+        crate::journal::Event::Assertion { check, actual, .. } if check == "pcc_user_uuid is populated for synced users" => {
+            actual.parse().ok()
+        }
         _ => None,
     })
 }
@@ -253,7 +255,10 @@ pub async fn stand_in(args: &[String]) -> Result<i32> {
             let users = data::pcc_fixture(&db).await?;
             let n = users.len();
             let api = PccApi::start(users, port, log)?;
-            ui::out(format!("demo stand-in: PCC API at {} serving {n} fixture users (not the real PointClickCare API); stop with Ctrl-C", api.url));
+            ui::out(format!(
+                "demo stand-in: PCC API at {} serving {n} fixture users (not the real PointClickCare API); stop with Ctrl-C",
+                api.url
+            ));
             tokio::task::block_in_place(|| api.wait());
             Ok(EXIT_OK)
         }

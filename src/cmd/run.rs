@@ -8,7 +8,14 @@ use crate::error::Result;
 use crate::exec::{self, RunOptions};
 use crate::runbook::PlanKind;
 
-pub async fn run(file: &Path, which: PlanKind, connect: &ConnectOpts, var_opts: &VarOpts, confirm: &Confirmation, opts: &RunOpts) -> Result<i32> {
+pub async fn run(
+    file: &Path,
+    which: PlanKind,
+    connect: &ConnectOpts,
+    var_opts: &VarOpts,
+    confirm: &Confirmation,
+    opts: &RunOpts,
+) -> Result<i32> {
     let loaded = Arc::new(crate::load::load(file)?);
     let prompter = super::prompter(confirm.yes)?;
     let (vars, target) = super::vars_and_target(&loaded, var_opts, connect.db.as_deref())?;

@@ -160,7 +160,11 @@ pub struct Scratch {
 pub enum Cleanup {
     RemoveFile(std::path::PathBuf),
     /// Drop a database through an administrative connection (URL without the database's name).
-    DropDatabase { admin_url: String, name: String, engine: Engine },
+    DropDatabase {
+        admin_url: String,
+        name: String,
+        engine: Engine,
+    },
 }
 
 /// Remove a scratch copy; used at the end of a rehearsal whatever its result.

@@ -76,9 +76,8 @@ impl MysqlDb {
             .map_err(|e| Error::usage(format!("bad MariaDB/MySQL URL {}: {e}", target.display())))?
             .pipes_as_concat(false)
             .timezone(None);
-        let mut conn = MySqlConnection::connect_with(&options)
-            .await
-            .map_err(|e| Error::db(format!("cannot connect to {}: {e}", target.display())))?;
+        let mut conn =
+            MySqlConnection::connect_with(&options).await.map_err(|e| Error::db(format!("cannot connect to {}: {e}", target.display())))?;
         if read_only {
             // `plan` promises not to write; the server enforces it.
             conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
@@ -363,7 +362,9 @@ impl Database for MysqlDb {
                 .columns
                 .push(column);
         }
-        for r in self.rows("SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1").await? {
+        for r in
+            self.rows("SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1").await?
+        {
             s.views.insert(r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default());
         }
         for r in self
@@ -482,7 +483,8 @@ impl Database for MysqlDb {
         // With the whole primary key among the hashed columns no two rows are equal, so the cheap
         // BIT_XOR (as pt-table-checksum uses) cannot cancel rows out; otherwise a SUM keeps
         // duplicate rows counted. The hash says which one it is, so the two never compare equal.
-        let unique_rows = !meta.primary_key.is_empty() && meta.primary_key.iter().all(|k| columns.iter().any(|c| c.eq_ignore_ascii_case(k)));
+        let unique_rows =
+            !meta.primary_key.is_empty() && meta.primary_key.iter().all(|k| columns.iter().any(|c| c.eq_ignore_ascii_case(k)));
         let aggregate = if unique_rows { "BIT_XOR" } else { "SUM" };
         let base = format!(
             "SELECT COUNT(*), COALESCE({aggregate}(CRC32(CONCAT_WS(0x1f, {}{flags}))), 0) FROM {}",
@@ -586,8 +588,12 @@ impl Database for MysqlDb {
         let info = self.backup(work_dir, "rehearsal-source").await?;
         // Our own session is read-only (the target is only read); the scratch database is created
         // through a session of its own.
-        let mut admin = MySqlConnection::connect_with(&self.options).await.map_err(|e| Error::db(format!("cannot connect to create the scratch database: {e}")))?;
-        admin.execute(sqlx::raw_sql(&format!("CREATE DATABASE {} CHARACTER SET utf8mb4", super::quote_ident(Engine::Mysql, &name)))).await?;
+        let mut admin = MySqlConnection::connect_with(&self.options)
+            .await
+            .map_err(|e| Error::db(format!("cannot connect to create the scratch database: {e}")))?;
+        admin
+            .execute(sqlx::raw_sql(&format!("CREATE DATABASE {} CHARACTER SET utf8mb4", super::quote_ident(Engine::Mysql, &name))))
+            .await?;
         let _ = admin.close().await;
         let url = with_database(&self.target.url, &name);
         let scratch = super::Scratch {

@@ -50,9 +50,8 @@ impl PostgresDb {
         let options = PgConnectOptions::from_str(&target.driver_url())
             .map_err(|e| Error::usage(format!("bad PostgreSQL URL {}: {e}", target.display())))?
             .application_name("runbook");
-        let mut conn = PgConnection::connect_with(&options)
-            .await
-            .map_err(|e| Error::db(format!("cannot connect to {}: {e}", target.display())))?;
+        let mut conn =
+            PgConnection::connect_with(&options).await.map_err(|e| Error::db(format!("cannot connect to {}: {e}", target.display())))?;
         if read_only {
             // `plan` promises not to write; the server enforces it.
             conn.execute("SET default_transaction_read_only = on").await?;
@@ -137,12 +136,13 @@ async fn attempt_in_transaction(
 ) -> std::result::Result<Vec<StatementResult>, sqlx::Error> {
     let mut tx = conn.begin().await?;
     let body = async {
-        (&mut *tx).execute(sqlx::raw_sql(&format!(
-            "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{}ms'",
-            ms(opts.lock_timeout),
-            ms(opts.statement_timeout)
-        )))
-        .await?;
+        (&mut *tx)
+            .execute(sqlx::raw_sql(&format!(
+                "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{}ms'",
+                ms(opts.lock_timeout),
+                ms(opts.statement_timeout)
+            )))
+            .await?;
         let mut out = Vec::new();
         for s in statements {
             out.push(timed(&mut tx, s).await?);
@@ -177,7 +177,8 @@ async fn drop_invalid_index(conn: &mut PgConnection, name: &str) {
     .map(|r| !r.is_empty())
     .unwrap_or(false);
     if invalid {
-        let _ = conn.execute(sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", super::quote_ident(Engine::Postgres, name)))).await;
+        let _ =
+            conn.execute(sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", super::quote_ident(Engine::Postgres, name)))).await;
     }
 }
 
@@ -393,7 +394,10 @@ impl Database for PostgresDb {
             size: out.size,
             sha256: out.sha256,
             method: format!("pg_dump -Fc ({})", banner.trim()),
-            verified: format!("pg_restore --list read the archive: {} entries, {tables} table(s) with data", toc.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).count()),
+            verified: format!(
+                "pg_restore --list read the archive: {} entries, {tables} table(s) with data",
+                toc.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).count()
+            ),
             tables: Vec::new(),
         })
     }
@@ -449,9 +453,10 @@ impl Database for PostgresDb {
         // The scratch database is created through the maintenance database, on the same server.
         let admin = super::mysql::with_database(&self.target.url, "postgres");
         let info = self.backup(work_dir, "rehearsal-source").await?;
-        let mut conn = PgConnection::connect_with(&PgConnectOptions::from_str(&admin).map_err(|e| Error::usage(format!("bad PostgreSQL URL: {e}")))?)
-            .await
-            .map_err(|e| Error::db(format!("cannot connect to create the scratch database: {e}")))?;
+        let mut conn =
+            PgConnection::connect_with(&PgConnectOptions::from_str(&admin).map_err(|e| Error::usage(format!("bad PostgreSQL URL: {e}")))?)
+                .await
+                .map_err(|e| Error::db(format!("cannot connect to create the scratch database: {e}")))?;
         conn.execute(sqlx::raw_sql(&format!("CREATE DATABASE {}", super::quote_ident(Engine::Postgres, &name)))).await?;
         let _ = conn.close().await;
         let url = super::mysql::with_database(&self.target.url, &name);

@@ -86,12 +86,9 @@ impl Schema {
                     for c in &t.columns {
                         match t2.columns.iter().find(|x| x.name == c.name) {
                             None => out.push(format!("- column {name}.{} was dropped", c.name)),
-                            Some(c2) if c2 != c => out.push(format!(
-                                "~ column {name}.{} changed: {} → {}",
-                                c.name,
-                                describe(c),
-                                describe(c2)
-                            )),
+                            Some(c2) if c2 != c => {
+                                out.push(format!("~ column {name}.{} changed: {} → {}", c.name, describe(c), describe(c2)))
+                            }
                             _ => {}
                         }
                     }
@@ -187,10 +184,8 @@ mod tests {
     #[test]
     fn diff_names_added_and_dropped_objects() {
         let mut a = Schema::default();
-        a.tables.insert(
-            "t".into(),
-            Table { columns: vec![Column { name: "id".into(), type_: "int".into(), nullable: false, default: None }] },
-        );
+        a.tables
+            .insert("t".into(), Table { columns: vec![Column { name: "id".into(), type_: "int".into(), nullable: false, default: None }] });
         let mut b = a.clone();
         b.tables.get_mut("t").unwrap().columns.push(Column { name: "x".into(), type_: "text".into(), nullable: true, default: None });
         b.indexes.insert("ix".into(), Index { table: "t".into(), columns: vec!["x".into()], unique: true });

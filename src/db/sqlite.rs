@@ -51,9 +51,7 @@ async fn open_conn(path: &Path, read_only: bool) -> Result<SqliteConnection> {
         .create_if_missing(false)
         .foreign_keys(false)
         .busy_timeout(Duration::from_secs(5));
-    SqliteConnection::connect_with(&opts)
-        .await
-        .map_err(|e| Error::db(format!("cannot open SQLite database {}: {e}", path.display())))
+    SqliteConnection::connect_with(&opts).await.map_err(|e| Error::db(format!("cannot open SQLite database {}: {e}", path.display())))
 }
 
 /// Decode any SQLite value as text, the way assertions compare it.
@@ -97,11 +95,10 @@ impl Database for SqliteDb {
 
     async fn schema(&mut self) -> Result<Schema> {
         let mut s = Schema::default();
-        let objects: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
-        )
-        .fetch_all(&mut self.conn)
-        .await?;
+        let objects: Vec<(String, String, String, Option<String>)> =
+            sqlx::query_as("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
+                .fetch_all(&mut self.conn)
+                .await?;
         for (ty, name, tbl, sql) in &objects {
             match ty.as_str() {
                 "table" => {
@@ -110,10 +107,8 @@ impl Database for SqliteDb {
                             .bind(name)
                             .fetch_all(&mut self.conn)
                             .await?;
-                    let columns = cols
-                        .into_iter()
-                        .map(|(n, t, nn, d)| Column { name: n, type_: t, nullable: nn == 0, default: d })
-                        .collect();
+                    let columns =
+                        cols.into_iter().map(|(n, t, nn, d)| Column { name: n, type_: t, nullable: nn == 0, default: d }).collect();
                     s.tables.insert(name.clone(), Table { columns });
                 }
                 "view" => {
@@ -128,10 +123,8 @@ impl Database for SqliteDb {
         // Indexes, including the implicit ones behind UNIQUE constraints.
         let tables: Vec<String> = s.tables.keys().cloned().collect();
         for t in tables {
-            let list: Vec<(String, i64)> = sqlx::query_as("SELECT name, \"unique\" FROM pragma_index_list(?1)")
-                .bind(&t)
-                .fetch_all(&mut self.conn)
-                .await?;
+            let list: Vec<(String, i64)> =
+                sqlx::query_as("SELECT name, \"unique\" FROM pragma_index_list(?1)").bind(&t).fetch_all(&mut self.conn).await?;
             for (name, unique) in list {
                 let cols: Vec<(Option<String>,)> =
                     sqlx::query_as("SELECT name FROM pragma_index_info(?1) ORDER BY seqno").bind(&name).fetch_all(&mut self.conn).await?;
@@ -149,9 +142,7 @@ impl Database for SqliteDb {
     }
 
     async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
-        sqlx::query(&format!("PRAGMA busy_timeout = {}", opts.lock_timeout.as_millis()))
-            .execute(&mut self.conn)
-            .await?;
+        sqlx::query(&format!("PRAGMA busy_timeout = {}", opts.lock_timeout.as_millis())).execute(&mut self.conn).await?;
         let mut retries = 0;
         loop {
             match run_statements(&mut self.conn, statements, opts).await {
@@ -188,7 +179,10 @@ impl Database for SqliteDb {
             // VACUUM INTO accepts an existing empty file, so the 0600 mode is set before any data lands.
             OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(|e| Error::write(&path, e))?;
             let p = path.display().to_string().replace('\'', "''");
-            sqlx::query(&format!("VACUUM INTO '{p}'")).execute(&mut self.conn).await.map_err(|e| Error::db(format!("backup failed: {e}")))?;
+            sqlx::query(&format!("VACUUM INTO '{p}'"))
+                .execute(&mut self.conn)
+                .await
+                .map_err(|e| Error::db(format!("backup failed: {e}")))?;
             let (size, sha256) = super::hash_file(&path)?;
             let mut check = open_conn(&path, true).await?;
             let verdict: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut check).await?;
@@ -365,7 +359,10 @@ async fn fingerprint_chunked(conn: &mut SqliteConnection, table: &str, row: &str
             let mut i = 0;
             while i < bytes.len() {
                 let colon = bytes[i..].iter().position(|b| *b == b':').ok_or_else(|| Error::db("malformed fingerprint chunk"))? + i;
-                let n: usize = std::str::from_utf8(&bytes[i..colon]).ok().and_then(|d| d.parse().ok()).ok_or_else(|| Error::db("malformed fingerprint chunk"))?;
+                let n: usize = std::str::from_utf8(&bytes[i..colon])
+                    .ok()
+                    .and_then(|d| d.parse().ok())
+                    .ok_or_else(|| Error::db("malformed fingerprint chunk"))?;
                 let body = bytes.get(colon + 1..colon + 1 + n).ok_or_else(|| Error::db("malformed fingerprint chunk"))?;
                 acc.add(body);
                 i = colon + 1 + n;

@@ -16,25 +16,70 @@ use sqlx::{Connection, Row};
 use crate::error::{Error, Result};
 
 const FIRST: &[(&str, &str)] = &[
-    ("Zoë", "zoe"), ("José", "jose"), ("Łukasz", "lukasz"), ("Søren", "soren"), ("François", "francois"),
-    ("Ngọc", "ngoc"), ("Aoife", "aoife"), ("Björn", "bjorn"), ("Małgorzata", "malgorzata"), ("Chloé", "chloe"),
-    ("Jürgen", "jurgen"), ("Siobhán", "siobhan"), ("İlkay", "ilkay"), ("María", "maria"), ("Þórunn", "thorunn"),
-    ("John", "john"), ("Mary", "mary"), ("David", "david"), ("Linda", "linda"), ("Ahmed", "ahmed"),
-    ("Priya", "priya"), ("Wei", "wei"), ("Yuki", "yuki"), ("Olga", "olga"), ("Kwame", "kwame"),
-    ("Fatima", "fatima"), ("Liam", "liam"), ("Emma", "emma"), ("Noah", "noah"), ("Grace", "grace"),
+    ("Zoë", "zoe"),
+    ("José", "jose"),
+    ("Łukasz", "lukasz"),
+    ("Søren", "soren"),
+    ("François", "francois"),
+    ("Ngọc", "ngoc"),
+    ("Aoife", "aoife"),
+    ("Björn", "bjorn"),
+    ("Małgorzata", "malgorzata"),
+    ("Chloé", "chloe"),
+    ("Jürgen", "jurgen"),
+    ("Siobhán", "siobhan"),
+    ("İlkay", "ilkay"),
+    ("María", "maria"),
+    ("Þórunn", "thorunn"),
+    ("John", "john"),
+    ("Mary", "mary"),
+    ("David", "david"),
+    ("Linda", "linda"),
+    ("Ahmed", "ahmed"),
+    ("Priya", "priya"),
+    ("Wei", "wei"),
+    ("Yuki", "yuki"),
+    ("Olga", "olga"),
+    ("Kwame", "kwame"),
+    ("Fatima", "fatima"),
+    ("Liam", "liam"),
+    ("Emma", "emma"),
+    ("Noah", "noah"),
+    ("Grace", "grace"),
 ];
 
 const LAST: &[(&str, &str)] = &[
-    ("Müller", "muller"), ("García", "garcia"), ("O'Brien", "obrien"), ("Nguyễn", "nguyen"), ("Núñez", "nunez"),
-    ("Kowalski", "kowalski"), ("Søndergaard", "sondergaard"), ("Dubois", "dubois"), ("Smith", "smith"),
-    ("Johnson", "johnson"), ("Brown", "brown"), ("Okafor", "okafor"), ("Patel", "patel"), ("Wang", "wang"),
-    ("Tanaka", "tanaka"), ("Ivanova", "ivanova"), ("Schröder", "schroder"), ("Fernández", "fernandez"),
-    ("Ó Súilleabháin", "osuilleabhain"), ("李", "li"), ("Æbelø", "aebelo"), ("Williams", "williams"),
+    ("Müller", "muller"),
+    ("García", "garcia"),
+    ("O'Brien", "obrien"),
+    ("Nguyễn", "nguyen"),
+    ("Núñez", "nunez"),
+    ("Kowalski", "kowalski"),
+    ("Søndergaard", "sondergaard"),
+    ("Dubois", "dubois"),
+    ("Smith", "smith"),
+    ("Johnson", "johnson"),
+    ("Brown", "brown"),
+    ("Okafor", "okafor"),
+    ("Patel", "patel"),
+    ("Wang", "wang"),
+    ("Tanaka", "tanaka"),
+    ("Ivanova", "ivanova"),
+    ("Schröder", "schroder"),
+    ("Fernández", "fernandez"),
+    ("Ó Súilleabháin", "osuilleabhain"),
+    ("李", "li"),
+    ("Æbelø", "aebelo"),
+    ("Williams", "williams"),
 ];
 
 const FACILITIES: &[&str] = &[
-    "Sunrise Care Center", "Maple Grove SNF", "Lakeside Rehabilitation", "St. Brigid's Home",
-    "Résidence Les Érables", "Pine Hollow Assisted Living",
+    "Sunrise Care Center",
+    "Maple Grove SNF",
+    "Lakeside Rehabilitation",
+    "St. Brigid's Home",
+    "Résidence Les Érables",
+    "Pine Hollow Assisted Living",
 ];
 
 const DOMAINS: &[&str] = &["ddxrx.com", "sunrise-care.example", "maplegrove.example", "mail.example.net"];
@@ -129,13 +174,20 @@ pub async fn create_users_db(path: &Path, users: u32) -> Result<()> {
     while next <= users as i64 {
         let n = (users as i64 - next + 1).min(BATCH as i64);
         let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n as usize].join(", ");
-        let sql = format!(
-            "INSERT INTO all_users (id, email, name, facility, role, created_at, last_login_at, is_active) VALUES {placeholders}"
-        );
+        let sql =
+            format!("INSERT INTO all_users (id, email, name, facility, role, created_at, last_login_at, is_active) VALUES {placeholders}");
         let mut q = sqlx::query(&sql);
         for id in next..next + n {
             let u = user(&mut rng, id);
-            q = q.bind(u.id).bind(u.email).bind(u.name).bind(u.facility).bind(u.role).bind(u.created_at).bind(u.last_login_at).bind(u.is_active);
+            q = q
+                .bind(u.id)
+                .bind(u.email)
+                .bind(u.name)
+                .bind(u.facility)
+                .bind(u.role)
+                .bind(u.created_at)
+                .bind(u.last_login_at)
+                .bind(u.is_active);
         }
         q.execute(&mut *tx).await?;
         next += n;
@@ -199,7 +251,12 @@ pub async fn pcc_fixture(db: &Path) -> Result<Vec<PccUser>> {
     let strangers = (out.len() / 150).max(3);
     for n in 1..=strangers {
         let email = format!("agency.nurse{n}@pcc-only.example");
-        out.push(PccUser { pcc_user_uuid: pcc_uuid_for(&email), email, first_name: Some("Agency".into()), last_name: Some(format!("Nurse {n}")) });
+        out.push(PccUser {
+            pcc_user_uuid: pcc_uuid_for(&email),
+            email,
+            first_name: Some("Agency".into()),
+            last_name: Some(format!("Nurse {n}")),
+        });
     }
     conn.close().await.ok();
     Ok(out)

@@ -77,7 +77,10 @@ pub async fn run(job: &Job) -> Result<Summary> {
                 &job.log,
                 "INFO",
                 COMPONENT,
-                &format!("sync finished: {} record(s) in {} page(s), {} user(s) linked, {} already linked, {} without a local account", s.records, s.pages, s.linked, s.already_linked, s.unmatched),
+                &format!(
+                    "sync finished: {} record(s) in {} page(s), {} user(s) linked, {} already linked, {} without a local account",
+                    s.records, s.pages, s.linked, s.already_linked, s.unmatched
+                ),
             );
             if job.bug == Some(Bug::LogError) {
                 applog::append(&job.log, "ERROR", COMPONENT, "simulated failure after the sync (--bug log-error)");

@@ -247,11 +247,7 @@ impl Runner {
     }
 
     pub(crate) fn outline(&self, plan: PlanKind) -> Vec<StepOutline> {
-        self.loaded
-            .steps(plan)
-            .iter()
-            .map(|s| StepOutline { id: s.id.clone(), name: s.name.clone(), kind: s.kind, plan })
-            .collect()
+        self.loaded.steps(plan).iter().map(|s| StepOutline { id: s.id.clone(), name: s.name.clone(), kind: s.kind, plan }).collect()
     }
 
     async fn drive(&mut self, db_version: &str) -> Result<(Outcome, i32)> {
@@ -259,14 +255,20 @@ impl Runner {
         let masked_vars = doc
             .vars
             .keys()
-            .filter_map(|k| self.vars.get(k).map(|v| (k.clone(), if self.vars.is_secret(k) { crate::load::vars::MASK.to_string() } else { v.to_string() })))
+            .filter_map(|k| {
+                self.vars
+                    .get(k)
+                    .map(|v| (k.clone(), if self.vars.is_secret(k) { crate::load::vars::MASK.to_string() } else { v.to_string() }))
+            })
             .collect();
         self.journal.record(Event::RunStarted {
             run_id: self.run_id.clone(),
             runbook_id: doc.id.value.clone(),
             title: self.loaded.title(),
             // Absolute, so that `resume` finds the runbook from any folder.
-            runbook_path: std::path::absolute(&self.loaded.path).map(|p| p.display().to_string()).unwrap_or_else(|_| self.loaded.path.clone()),
+            runbook_path: std::path::absolute(&self.loaded.path)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| self.loaded.path.clone()),
             runbook_sha256: self.loaded.sha256.clone(),
             plan: self.opts.plan,
             mode: self.opts.mode.clone(),
@@ -284,13 +286,7 @@ impl Runner {
             steps: self.outline(self.opts.plan),
         })?;
         self.journal.record(Event::LockAcquired { target: self.target.display() })?;
-        ui::out(format!(
-            "{} · {} · {} · run {}",
-            self.loaded.title(),
-            self.opts.plan.label(),
-            self.target.display(),
-            self.run_id
-        ));
+        ui::out(format!("{} · {} · {} · run {}", self.loaded.title(), self.opts.plan.label(), self.target.display(), self.run_id));
         self.start_schema = self.db.schema().await?;
         self.journal.record(Event::SchemaSnapshot { label: "start".into(), schema: self.start_schema.clone() })?;
         if self.opts.rehearsal.is_some() {
@@ -333,8 +329,13 @@ impl Runner {
                 // want the rollback plan right away.
                 if self.opts.plan == PlanKind::Plan && self.prompter.interactive() && !self.loaded.rollback.is_empty() {
                     let prompter = &mut self.prompter;
-                    let yes = tokio::task::block_in_place(|| prompter.confirm("Interrupted. Run the rollback plan now?", false)).unwrap_or(false);
-                    self.journal.record(Event::RollbackDecision { accepted: yes, by: self.opts.operator.clone(), how: self.prompter.how().into() })?;
+                    let yes =
+                        tokio::task::block_in_place(|| prompter.confirm("Interrupted. Run the rollback plan now?", false)).unwrap_or(false);
+                    self.journal.record(Event::RollbackDecision {
+                        accepted: yes,
+                        by: self.opts.operator.clone(),
+                        how: self.prompter.how().into(),
+                    })?;
                     if yes {
                         self.journal.record(Event::PlanStarted {
                             plan: PlanKind::Rollback,
@@ -421,10 +422,11 @@ impl Runner {
                 StepStatus::Aborted => return Ok(PlanResult::Aborted),
                 StepStatus::Interrupted => return Ok(PlanResult::Interrupted),
                 StepStatus::Failed => {
-                    let mut rollback = plan == PlanKind::Plan
-                        && (self.opts.on_failure_rollback || step.on_failure == crate::runbook::OnFailure::Rollback);
+                    let mut rollback =
+                        plan == PlanKind::Plan && (self.opts.on_failure_rollback || step.on_failure == crate::runbook::OnFailure::Rollback);
                     if plan == PlanKind::Plan && !rollback && self.prompter.interactive() && !self.loaded.rollback.is_empty() {
-                        let yes = tokio::task::block_in_place(|| self.prompter.confirm("The step failed. Run the rollback plan now?", false))?;
+                        let yes =
+                            tokio::task::block_in_place(|| self.prompter.confirm("The step failed. Run the rollback plan now?", false))?;
                         self.journal.record(Event::RollbackDecision {
                             accepted: yes,
                             by: self.opts.operator.clone(),
@@ -435,7 +437,11 @@ impl Runner {
                         self.journal.record(Event::RollbackDecision {
                             accepted: true,
                             by: self.opts.operator.clone(),
-                            how: if self.opts.on_failure_rollback { "--on-failure rollback".into() } else { format!("on_failure: rollback (step `{}`)", step.id) },
+                            how: if self.opts.on_failure_rollback {
+                                "--on-failure rollback".into()
+                            } else {
+                                format!("on_failure: rollback (step `{}`)", step.id)
+                            },
                         })?;
                     }
                     return Ok(PlanResult::Failed { rollback_requested: rollback });
@@ -484,7 +490,8 @@ impl Runner {
         } else {
             let prompter = &mut self.prompter;
             let d = tokio::task::block_in_place(|| prompter.step())?;
-            let reason = if d == Decision::Skip { tokio::task::block_in_place(|| prompter.note("Why is this step skipped?"))? } else { None };
+            let reason =
+                if d == Decision::Skip { tokio::task::block_in_place(|| prompter.note("Why is this step skipped?"))? } else { None };
             self.journal.record(Event::StepDecision {
                 step_id: step.id.clone(),
                 decision: match d {
@@ -595,12 +602,7 @@ impl Runner {
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::write(path, e))?;
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(|e| Error::write(path, e))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::write(path, e))
 }

@@ -17,12 +17,8 @@ pub struct Rehearsal {
 /// Fingerprint every column of every table at the start, so that "all its data" is compared.
 pub async fn take_full_fingerprint(r: &mut Runner) -> Result<()> {
     let mut fps = Vec::new();
-    let tables: Vec<(String, Vec<String>)> = r
-        .start_schema
-        .tables
-        .iter()
-        .map(|(name, t)| (name.clone(), t.columns.iter().map(|c| c.name.clone()).collect()))
-        .collect();
+    let tables: Vec<(String, Vec<String>)> =
+        r.start_schema.tables.iter().map(|(name, t)| (name.clone(), t.columns.iter().map(|c| c.name.clone()).collect())).collect();
     for (name, cols) in tables {
         let fp = r.db.fingerprint(&name, &cols).await?;
         r.baselines.insert(name, fp.clone());
@@ -87,7 +83,13 @@ pub async fn run_both_plans(r: &mut Runner) -> Result<(Outcome, i32)> {
 
     crate::ui::out("");
     crate::ui::out("Rehearsal verdict (scratch copy; the target was not written):");
-    let line = |ok: bool, what: &str| if ok { panel::ok(format!("{what}: equal to the original")) } else { panel::fail(format!("{what}: DIFFERS from the original")) };
+    let line = |ok: bool, what: &str| {
+        if ok {
+            panel::ok(format!("{what}: equal to the original"))
+        } else {
+            panel::fail(format!("{what}: DIFFERS from the original"))
+        }
+    };
     line(schema_equal, "schema after plan + rollback");
     line(data_equal, &format!("data fingerprint of all {} table(s)", r.baselines.len()));
     for d in &differences {

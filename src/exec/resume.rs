@@ -35,8 +35,19 @@ pub struct RunState {
 impl RunState {
     pub fn read(run_dir: &Path) -> Result<RunState> {
         let (entries, _) = journal::read(run_dir)?;
-        let Some(Event::RunStarted { run_id, plan, mode, runbook_path, runbook_sha256, target_id, target, operator, vars, then_rollback, .. }) =
-            entries.first().map(|e| e.event.clone())
+        let Some(Event::RunStarted {
+            run_id,
+            plan,
+            mode,
+            runbook_path,
+            runbook_sha256,
+            target_id,
+            target,
+            operator,
+            vars,
+            then_rollback,
+            ..
+        }) = entries.first().map(|e| e.event.clone())
         else {
             return Err(Error::usage(format!("{}: no run_started event: not a run folder", run_dir.display())));
         };
@@ -47,7 +58,20 @@ impl RunState {
             _ => None,
         });
         let finished = finished.flatten();
-        Ok(RunState { run_id, plan, mode, runbook_path, runbook_sha256, target_id, target, operator, vars, then_rollback, finished, entries })
+        Ok(RunState {
+            run_id,
+            plan,
+            mode,
+            runbook_path,
+            runbook_sha256,
+            target_id,
+            target,
+            operator,
+            vars,
+            then_rollback,
+            finished,
+            entries,
+        })
     }
 }
 
@@ -60,7 +84,14 @@ pub struct ResumeOptions {
 }
 
 /// Continue the run in `opts.run_dir`.
-pub async fn resume(state: RunState, loaded: Arc<Loaded>, target: Target, mut vars: Vars, opts: ResumeOptions, mut prompter: Box<dyn Prompter>) -> Result<i32> {
+pub async fn resume(
+    state: RunState,
+    loaded: Arc<Loaded>,
+    target: Target,
+    mut vars: Vars,
+    opts: ResumeOptions,
+    mut prompter: Box<dyn Prompter>,
+) -> Result<i32> {
     let started = Instant::now();
     if loaded.sha256 != state.runbook_sha256 {
         return Err(Error::usage(format!(
@@ -118,7 +149,8 @@ pub async fn resume(state: RunState, loaded: Arc<Loaded>, target: Target, mut va
             _ => {}
         }
     }
-    let start_schema = start_schema.ok_or_else(|| Error::usage("the journal has no start snapshot: the run died before its first step; start a new run"))?;
+    let start_schema = start_schema
+        .ok_or_else(|| Error::usage("the journal has no start snapshot: the run died before its first step; start a new run"))?;
 
     for (k, v) in &state.vars {
         if vars.get(k).is_none() && v != crate::load::vars::MASK {
@@ -163,7 +195,9 @@ pub async fn resume(state: RunState, loaded: Arc<Loaded>, target: Target, mut va
             0
         } else {
             let p = &mut prompter;
-            tokio::task::block_in_place(|| p.choose("What about this step?", &["Run it again", "Mark it done (I checked the database)", "Abort"]))?
+            tokio::task::block_in_place(|| {
+                p.choose("What about this step?", &["Run it again", "Mark it done (I checked the database)", "Abort"])
+            })?
         };
         decision = Some(match choice {
             0 => format!("run again ({})", if opts.yes { "--rerun-in-flight" } else { "interactive" }),
@@ -244,11 +278,15 @@ fn step_of(e: &Event) -> Option<&str> {
 fn describe(e: &Event) -> String {
     match e {
         Event::StepDecision { decision, by, how, .. } => format!("decision: {decision} by {by} ({how})"),
-        Event::Statement { sql, rows_affected, .. } => format!("statement done: {} ({rows_affected} rows)", sql.lines().next().unwrap_or("")),
+        Event::Statement { sql, rows_affected, .. } => {
+            format!("statement done: {} ({rows_affected} rows)", sql.lines().next().unwrap_or(""))
+        }
         Event::Assertion { check, passed, .. } => format!("assertion {check}: {}", if *passed { "passed" } else { "failed" }),
         Event::Backup { backup, .. } => format!("backup written and verified: {}", backup.path),
         Event::Command { exit_code, .. } => format!("command finished with {exit_code:?}"),
-        Event::ChecklistItem { item, confirmed, .. } => format!("checklist: {item}: {}", if *confirmed { "confirmed" } else { "not confirmed" }),
+        Event::ChecklistItem { item, confirmed, .. } => {
+            format!("checklist: {item}: {}", if *confirmed { "confirmed" } else { "not confirmed" })
+        }
         Event::Sample { check, value, ok, .. } => format!("sample {check}: {value:?} ({})", if *ok { "ok" } else { "over threshold" }),
         other => format!("{other:?}"),
     }

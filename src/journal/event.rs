@@ -63,6 +63,9 @@ impl Outcome {
     }
 }
 
+// An event lives only from its creation to its journal line, one at a time, so the size of the
+// rare large variant costs nothing worth a Box in every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {

@@ -74,12 +74,7 @@ impl Journal {
     /// Start a new journal in `run_dir`.
     pub fn create(run_dir: &Path, redactor: Redactor) -> Result<Journal> {
         let path = run_dir.join(FILE_NAME);
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| Error::write(&path, e))?;
+        let file = OpenOptions::new().create_new(true).append(true).mode(0o600).open(&path).map_err(|e| Error::write(&path, e))?;
         Ok(Journal { file, path, seq: 0, prev: GENESIS.to_string(), redactor, fault: Fault::from_env() })
     }
 
@@ -95,7 +90,8 @@ impl Journal {
                 break; // a torn last line is left for `audit verify` to report
             }
             let body = &line[..line.len() - 1];
-            let entry: Entry = serde_json::from_str(body).map_err(|e| Error::failed(format!("{}: unreadable line {}: {e}", path.display(), seq + 1)))?;
+            let entry: Entry =
+                serde_json::from_str(body).map_err(|e| Error::failed(format!("{}: unreadable line {}: {e}", path.display(), seq + 1)))?;
             seq = entry.seq;
             prev = line_hash(body);
             good_len += line.len();

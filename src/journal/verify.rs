@@ -121,10 +121,7 @@ fn broken_link(lines: &[Line], hashes: &[String], i: usize, entry: &Entry, seal:
         let gone = entry.seq - expected;
         return Verdict::Broken {
             line: n,
-            reason: format!(
-                "{gone} line(s) were removed just before line {n} (sequence numbers {expected}–{} are missing)",
-                entry.seq - 1
-            ),
+            reason: format!("{gone} line(s) were removed just before line {n} (sequence numbers {expected}–{} are missing)", entry.seq - 1),
         };
     }
     // Either line n-1 changed (so its hash no longer matches), or line n's `prev` did. The
@@ -197,7 +194,10 @@ fn seal_mismatch(hashes: &[String], want: &str) -> Verdict {
         if j < lines {
             return Verdict::Broken {
                 line: j + 1,
-                reason: format!("the report's seal is the hash of line {j}: line(s) {}–{lines} were added after the report was made", j + 1),
+                reason: format!(
+                    "the report's seal is the hash of line {j}: line(s) {}–{lines} were added after the report was made",
+                    j + 1
+                ),
             };
         }
     }

@@ -24,7 +24,12 @@ impl Warning {
     pub fn render(&self, path: &str) -> String {
         format!(
             "warning: {}\n  --> {path}:{}:{} (step `{}`)\n  why: {}\n  instead: {}",
-            self.message, self.pos.line, self.pos.column.max(1), self.step_id, self.why, self.instead
+            self.message,
+            self.pos.line,
+            self.pos.column.max(1),
+            self.step_id,
+            self.why,
+            self.instead
         )
     }
 }
@@ -122,15 +127,12 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
 fn texts(src: &SqlSource, engine: Option<Engine>) -> Vec<(Option<Engine>, String)> {
     match (src, engine) {
         (_, Some(e)) => sql_for(src, e).map(|t| vec![(Some(e), t)]).unwrap_or_default(),
-        (SqlSource::PerEngine(p), None) => [
-            (Some(Engine::Sqlite), &p.sqlite),
-            (Some(Engine::Postgres), &p.postgres),
-            (Some(Engine::Mysql), &p.mysql),
-            (None, &p.default),
-        ]
-        .into_iter()
-        .filter_map(|(e, t)| t.clone().map(|t| (e, t)))
-        .collect(),
+        (SqlSource::PerEngine(p), None) => {
+            [(Some(Engine::Sqlite), &p.sqlite), (Some(Engine::Postgres), &p.postgres), (Some(Engine::Mysql), &p.mysql), (None, &p.default)]
+                .into_iter()
+                .filter_map(|(e, t)| t.clone().map(|t| (e, t)))
+                .collect()
+        }
         (other, None) => sql_for(other, Engine::Sqlite).map(|t| vec![(None, t)]).unwrap_or_default(),
     }
 }

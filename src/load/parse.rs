@@ -14,10 +14,7 @@ pub fn parse(name: &str, source: &Arc<str>) -> Result<Runbook> {
     match serde_saphyr::from_str_with_options::<Runbook>(source, options) {
         Ok(rb) => Ok(rb),
         Err(e) => {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line() as usize, l.column() as usize))
-                .unwrap_or((0, 0));
+            let (line, column) = e.location().map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((0, 0));
             let message = clean_message(&e.without_snippet().to_string());
             let help = help_for(&message);
             Err(invalid(name, source, line, column, message, help))

@@ -163,14 +163,12 @@ fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
         if COMMON.contains(&field.as_str()) || kind.fields().contains(&field.as_str()) {
             continue;
         }
-        let owner = [
-            Kind::Backup, Kind::Sql, Kind::Verify, Kind::Command, Kind::Manual, Kind::Validate, Kind::Http, Kind::Monitor,
-        ]
-        .into_iter()
-        .filter(|k| k.fields().contains(&field.as_str()))
-        .map(|k| k.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+        let owner = [Kind::Backup, Kind::Sql, Kind::Verify, Kind::Command, Kind::Manual, Kind::Validate, Kind::Http, Kind::Monitor]
+            .into_iter()
+            .filter(|k| k.fields().contains(&field.as_str()))
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let pos = c.key_pos(raw.id.pos, &field);
         c.push(
             pos,
@@ -332,7 +330,11 @@ fn check_schema_check(c: &mut Checker, raw: &RawStep, s: &SchemaCheck) {
     if n > 1 {
         c.push(pos, format!("a schema check names one object: column, index, view or trigger (step `{}`)", *raw.id), None);
     } else if n == 0 && s.table.is_none() {
-        c.push(pos, format!("a schema check needs `table`, `column` (with `table`), `index`, `view` or `trigger` (step `{}`)", *raw.id), None);
+        c.push(
+            pos,
+            format!("a schema check needs `table`, `column` (with `table`), `index`, `view` or `trigger` (step `{}`)", *raw.id),
+            None,
+        );
     }
     if s.column.is_some() && s.table.is_none() {
         c.push(pos, format!("a column check needs its `table` (step `{}`)", *raw.id), None);
@@ -393,10 +395,7 @@ fn check_vars(c: &mut Checker, doc: &Runbook) {
 
 fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
-        serde_json::Value::String(s)
-            if s.contains('$') => {
-                out.push(s.clone())
-            }
+        serde_json::Value::String(s) if s.contains('$') => out.push(s.clone()),
         serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
         serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| {
             if k.contains('$') {

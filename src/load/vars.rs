@@ -40,10 +40,10 @@ pub fn references(s: &str) -> std::result::Result<Vec<Ref>, BadRef> {
         }
         if b[i] == b'$' && b[i + 1] == b'{' {
             let start = i + 2;
-            let end = s[start..].find('}').map(|e| start + e).ok_or_else(|| BadRef {
-                offset: i,
-                message: "`${` without a closing `}`".into(),
-            })?;
+            let end = s[start..]
+                .find('}')
+                .map(|e| start + e)
+                .ok_or_else(|| BadRef { offset: i, message: "`${` without a closing `}`".into() })?;
             let name = &s[start..end];
             if !valid_name(name) {
                 return Err(BadRef {
@@ -62,8 +62,7 @@ pub fn references(s: &str) -> std::result::Result<Vec<Ref>, BadRef> {
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Resolved variable values for one run.
@@ -145,12 +144,7 @@ impl Vars {
 
     /// Names referenced by `s` that have no value.
     pub fn missing_in(&self, s: &str) -> Vec<String> {
-        references(s)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| !self.values.contains_key(&r.name))
-            .map(|r| r.name)
-            .collect()
+        references(s).unwrap_or_default().into_iter().filter(|r| !self.values.contains_key(&r.name)).map(|r| r.name).collect()
     }
 
     fn substitute(&self, s: &str, masked: bool) -> Result<String> {
@@ -178,9 +172,7 @@ impl Vars {
 
     fn unset_error(&self, name: &str) -> Error {
         if self.unset.contains(name) {
-            Error::usage(format!(
-                "variable `{name}` has no value: pass --var {name}=VALUE (or set its `env` or `default` in the runbook)"
-            ))
+            Error::usage(format!("variable `{name}` has no value: pass --var {name}=VALUE (or set its `env` or `default` in the runbook)"))
         } else {
             Error::usage(format!("variable `{name}` is not defined"))
         }

@@ -79,12 +79,7 @@ impl Client {
     pub async fn upload(&self, filename: &str, bytes: Vec<u8>) -> Result<String> {
         let mut url = self.url("uploads.json")?;
         url.query_pairs_mut().append_pair("filename", filename);
-        let req = self
-            .http
-            .post(url)
-            .header("X-Redmine-API-Key", &self.key)
-            .header("Content-Type", "application/octet-stream")
-            .body(bytes);
+        let req = self.http.post(url).header("X-Redmine-API-Key", &self.key).header("Content-Type", "application/octet-stream").body(bytes);
         let what = format!("uploading {filename}");
         let v = self.send(req, &what).await?.ok_or_else(|| self.not_json(&what))?;
         v.pointer("/upload/token")
@@ -109,11 +104,8 @@ impl Client {
             Error::failed(format!("{what}: cannot reach Redmine at {}: {why}", self.base))
         })?;
         let status = resp.status();
-        let html = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("text/html"));
+        let html =
+            resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/html"));
         let body = resp.text().await.unwrap_or_default();
         let looks_html = html || body.trim_start().starts_with("<!DOCTYPE") || body.trim_start().starts_with("<html");
         match status {

@@ -4,7 +4,8 @@
 use super::ticket::{heading, ChangeTicket};
 
 /// Lines that end the ticket's text on the page (the history and the page's own chrome).
-const END: &[&str] = &["no data to display", "history", "actions", "also available in", "related issues", "associated revisions", "files", "subtasks"];
+const END: &[&str] =
+    &["no data to display", "history", "actions", "also available in", "related issues", "associated revisions", "files", "subtasks"];
 
 /// Headings whose text is part of the ticket.
 const TEXT: &[&str] = &["description", "reason for change", "change plan", "rollback plan"];

@@ -169,7 +169,8 @@ pub fn render(t: &ChangeTicket, source: &str) -> String {
     // Statements written outside the plans (description, reason) go to the first SQL step of the
     // change plan that has none; if there is no such step, they are listed in a comment.
     let placed: BTreeSet<String> = plan.iter().chain(&rollback).flat_map(|s| s.sql.clone()).collect();
-    let loose: Vec<String> = sql_statements(&format!("{}\n{}", t.description, t.reason)).into_iter().filter(|s| !placed.contains(s)).collect();
+    let loose: Vec<String> =
+        sql_statements(&format!("{}\n{}", t.description, t.reason)).into_iter().filter(|s| !placed.contains(s)).collect();
     let mut plan = plan;
     let mut unplaced = Vec::new();
     if !loose.is_empty() {
@@ -293,7 +294,10 @@ fn step_yaml(o: &mut String, s: &SkeletonStep, vars: &mut Vec<Var>, todos: &mut 
         }
         Kind::Verify => {
             *todos += 1;
-            let _ = writeln!(o, "    # TODO: turn this into schema: or queries: assertions; the query below must return 1 when the step holds.");
+            let _ = writeln!(
+                o,
+                "    # TODO: turn this into schema: or queries: assertions; the query below must return 1 when the step holds."
+            );
             o.push_str("    queries:\n");
             let _ = writeln!(o, "      - name: {}", q(&format!("TODO: {summary}")));
             match s.sql.first() {

@@ -33,7 +33,9 @@ pub const SECTIONS: &[&str] = &["description", "reason for change", "change plan
 pub fn heading<'a>(line: &str, known: &[&'a str]) -> Option<&'a str> {
     let mut t = line.trim();
     t = t.trim_start_matches('#').trim();
-    if let Some(rest) = t.strip_prefix(|c: char| c == 'h').and_then(|r| r.strip_prefix(|c: char| c.is_ascii_digit())).and_then(|r| r.strip_prefix(". ")) {
+    if let Some(rest) =
+        t.strip_prefix(|c: char| c == 'h').and_then(|r| r.strip_prefix(|c: char| c.is_ascii_digit())).and_then(|r| r.strip_prefix(". "))
+    {
         t = rest.trim();
     }
     let t = t.trim_matches('*').trim_end_matches(':').trim().to_lowercase();
@@ -84,11 +86,13 @@ impl ChangeTicket {
     /// Read an issue as the REST API returns it (`GET /issues/N.json`). The plans come from
     /// custom fields named like the sections, else from the description's sections.
     pub fn from_rest(issue: &Value, web_url: Option<String>) -> ChangeTicket {
-        let s = |p: &str| issue.pointer(p).and_then(|v| match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
+        let s = |p: &str| {
+            issue.pointer(p).and_then(|v| match v {
+                Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+        };
         let mut t = ChangeTicket {
             id: s("/id"),
             url: web_url,

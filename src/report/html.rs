@@ -138,12 +138,7 @@ pub fn render(r: &RunRecord) -> String {
 fn header(o: &mut String, r: &RunRecord) {
     let rehearsal = if r.mode == "rehearsal" { " — rehearsal" } else { "" };
     let _ = writeln!(o, "<h1>{}</h1>", h(&r.title));
-    let _ = writeln!(
-        o,
-        "<p class=\"sub\">Runbook report{rehearsal} · run <code>{}</code> · {}</p>",
-        h(&r.run_id),
-        h(&r.plans_label())
-    );
+    let _ = writeln!(o, "<p class=\"sub\">Runbook report{rehearsal} · run <code>{}</code> · {}</p>", h(&r.run_id), h(&r.plans_label()));
     let (class, text) = match r.outcome {
         Some(crate::journal::Outcome::Succeeded) => ("ok", r.outcome.map(|x| x.as_str()).unwrap_or_default()),
         Some(x) => ("fail", x.as_str()),
@@ -308,10 +303,16 @@ fn timeline(o: &mut String, r: &RunRecord) {
                 } else {
                     (x(*a) - 5.0, "end", "#59636e")
                 };
-                let _ = writeln!(o, "<text x=\"{lx:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{fill}\" text-anchor=\"{anchor}\">{}</text>", y + 16.0, h(&label));
+                let _ = writeln!(
+                    o,
+                    "<text x=\"{lx:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{fill}\" text-anchor=\"{anchor}\">{}</text>",
+                    y + 16.0,
+                    h(&label)
+                );
             }
             None => {
-                let _ = writeln!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#8c959f\">not run</text>", label_w + 4.0, y + 16.0);
+                let _ =
+                    writeln!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#8c959f\">not run</text>", label_w + 4.0, y + 16.0);
             }
         }
     }
@@ -398,7 +399,14 @@ fn evidence(o: &mut String, ev: &Evidence) {
             let _ = writeln!(o, "<pre><code>{}</code></pre><p>Rows affected: {rows_affected} · {duration_ms} ms</p>", h(sql));
         }
         Evidence::Assertion { check, expected, actual, passed } => {
-            let _ = writeln!(o, "<li>{} {}: expected <code>{}</code>, actual <code>{}</code></li>", mark(*passed), h(check), h(expected), h(actual));
+            let _ = writeln!(
+                o,
+                "<li>{} {}: expected <code>{}</code>, actual <code>{}</code></li>",
+                mark(*passed),
+                h(check),
+                h(expected),
+                h(actual)
+            );
         }
         Evidence::Backup { backup: b } => {
             let _ = writeln!(
@@ -459,9 +467,12 @@ fn evidence(o: &mut String, ev: &Evidence) {
     }
 }
 
+/// One monitor sample as charted: elapsed ms, value, passed, min, max.
+type Point = (u64, Option<f64>, bool, Option<f64>, Option<f64>);
+
 /// One chart per monitor check: the samples over time, and the threshold(s) as dashed lines.
 fn monitor_charts(o: &mut String, samples: &[&Evidence]) {
-    let mut checks: Vec<(&str, Vec<(u64, Option<f64>, bool, Option<f64>, Option<f64>)>)> = Vec::new();
+    let mut checks: Vec<(&str, Vec<Point>)> = Vec::new();
     for ev in samples {
         if let Evidence::Sample { check, value, min, max, ok, elapsed_ms, .. } = ev {
             match checks.iter_mut().find(|(c, _)| c == check) {
@@ -496,7 +507,8 @@ fn monitor_charts(o: &mut String, samples: &[&Evidence]) {
             (None, Some(b)) => format!("must stay ≤ {b}"),
             _ => "no threshold".into(),
         };
-        let verdict = if bad == 0 { "all samples within the threshold".to_string() } else { format!("{bad} sample(s) crossed the threshold") };
+        let verdict =
+            if bad == 0 { "all samples within the threshold".to_string() } else { format!("{bad} sample(s) crossed the threshold") };
         let _ = writeln!(
             o,
             "<div class=\"chart\"><p><strong>{}</strong> — {} sample(s), {}; {}</p>",
@@ -528,7 +540,12 @@ fn monitor_charts(o: &mut String, samples: &[&Evidence]) {
         let mut t = 0.0;
         while t <= t_end + 1e-9 {
             let px = left + t / t_end * pw;
-            let _ = writeln!(o, "<text x=\"{px:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#59636e\" text-anchor=\"middle\">t+{}</text>", hgt - 10.0, h(&fmt_secs(t)));
+            let _ = writeln!(
+                o,
+                "<text x=\"{px:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#59636e\" text-anchor=\"middle\">t+{}</text>",
+                hgt - 10.0,
+                h(&fmt_secs(t))
+            );
             t += xstep;
         }
         let line: Vec<String> = pts.iter().filter_map(|p| p.1.map(|v| format!("{:.1},{:.1}", x(p.0), y(v)))).collect();

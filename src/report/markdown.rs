@@ -134,17 +134,28 @@ fn evidence(o: &mut String, ev: &Evidence) {
             let _ = writeln!(o, "{}\n\nRows affected: {rows_affected} ({duration_ms} ms)\n", fence("sql", sql));
         }
         Evidence::Assertion { check, expected, actual, passed } => {
-            let _ = writeln!(o, "- {} {}: expected {}, actual {}", if *passed { "✅" } else { "❌" }, esc(check), code(expected), code(actual));
+            let _ =
+                writeln!(o, "- {} {}: expected {}, actual {}", if *passed { "✅" } else { "❌" }, esc(check), code(expected), code(actual));
         }
         Evidence::Backup { backup: b } => {
-            let _ = writeln!(o, "- Backup: `{}`\n- Size: {} bytes\n- sha256: `{}`\n- Method: {}; verified: {}", b.path, b.size, b.sha256, b.method, b.verified);
+            let _ = writeln!(
+                o,
+                "- Backup: `{}`\n- Size: {} bytes\n- sha256: `{}`\n- Method: {}; verified: {}",
+                b.path, b.size, b.sha256, b.method, b.verified
+            );
             if !b.tables.is_empty() {
                 let t: Vec<String> = b.tables.iter().map(|(n, c)| format!("{n}: {c} rows")).collect();
                 let _ = writeln!(o, "- Tables in the backup: {}", esc(&t.join(", ")));
             }
         }
         Evidence::Command { command, exit_code, stdout, stderr, truncated } => {
-            let _ = writeln!(o, "- Command: {}\n- Exit code: {}{}", code(command), exit_code.map(|c| c.to_string()).unwrap_or_else(|| "none (killed)".into()), if *truncated { " (output truncated)" } else { "" });
+            let _ = writeln!(
+                o,
+                "- Command: {}\n- Exit code: {}{}",
+                code(command),
+                exit_code.map(|c| c.to_string()).unwrap_or_else(|| "none (killed)".into()),
+                if *truncated { " (output truncated)" } else { "" }
+            );
             if !stdout.trim().is_empty() {
                 let _ = writeln!(o, "\n{}", fence("text", stdout.trim_end()));
             }
@@ -178,7 +189,13 @@ fn evidence(o: &mut String, ev: &Evidence) {
             );
         }
         Evidence::Decision { decision, by, how, reason } => {
-            let _ = writeln!(o, "- Decision: **{decision}** by {} ({}){}", esc(by), esc(how), reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default());
+            let _ = writeln!(
+                o,
+                "- Decision: **{decision}** by {} ({}){}",
+                esc(by),
+                esc(how),
+                reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default()
+            );
         }
         Evidence::Info { message } => {
             let _ = writeln!(o, "- {}", esc(message));

@@ -153,8 +153,23 @@ impl RunRecord {
     pub fn from_entries(entries: &[Entry], seal: String) -> Option<RunRecord> {
         let first = entries.first()?;
         let Event::RunStarted {
-            run_id, runbook_id, title, runbook_path, runbook_sha256, plan, mode, operator, host, target, engine,
-            db_version, tool_version, confirmation, ticket, steps, ..
+            run_id,
+            runbook_id,
+            title,
+            runbook_path,
+            runbook_sha256,
+            plan,
+            mode,
+            operator,
+            host,
+            target,
+            engine,
+            db_version,
+            tool_version,
+            confirmation,
+            ticket,
+            steps,
+            ..
         } = &first.event
         else {
             return None;
@@ -227,17 +242,52 @@ impl RunRecord {
                     if decision == "run" {
                         s.confirmed_by = Some(format!("{by} ({how})"));
                     }
-                    s.evidence.push(Evidence::Decision { decision: decision.clone(), by: by.clone(), how: how.clone(), reason: reason.clone() });
+                    s.evidence.push(Evidence::Decision {
+                        decision: decision.clone(),
+                        by: by.clone(),
+                        how: how.clone(),
+                        reason: reason.clone(),
+                    });
                 }
             }
-            Event::Statement { step_id, sql, rows_affected, duration_ms } => self.push(step_id, Evidence::Statement { sql: sql.clone(), rows_affected: *rows_affected, duration_ms: *duration_ms }),
-            Event::Assertion { step_id, check, expected, actual, passed } => self.push(step_id, Evidence::Assertion { check: check.clone(), expected: expected.clone(), actual: actual.clone(), passed: *passed }),
+            Event::Statement { step_id, sql, rows_affected, duration_ms } => {
+                self.push(step_id, Evidence::Statement { sql: sql.clone(), rows_affected: *rows_affected, duration_ms: *duration_ms })
+            }
+            Event::Assertion { step_id, check, expected, actual, passed } => self.push(
+                step_id,
+                Evidence::Assertion { check: check.clone(), expected: expected.clone(), actual: actual.clone(), passed: *passed },
+            ),
             Event::Backup { step_id, backup } => self.push(step_id, Evidence::Backup { backup: backup.clone() }),
-            Event::Command { step_id, command, exit_code, stdout, stderr, truncated, .. } => self.push(step_id, Evidence::Command { command: command.clone(), exit_code: *exit_code, stdout: stdout.clone(), stderr: stderr.clone(), truncated: *truncated }),
-            Event::Http { step_id, method, url, status, body_excerpt, .. } => self.push(step_id, Evidence::Http { method: method.clone(), url: url.clone(), status: *status, body_excerpt: body_excerpt.clone() }),
-            Event::ChecklistItem { step_id, item, confirmed, by, how } => self.push(step_id, Evidence::Checklist { item: item.clone(), confirmed: *confirmed, by: by.clone(), how: how.clone() }),
+            Event::Command { step_id, command, exit_code, stdout, stderr, truncated, .. } => self.push(
+                step_id,
+                Evidence::Command {
+                    command: command.clone(),
+                    exit_code: *exit_code,
+                    stdout: stdout.clone(),
+                    stderr: stderr.clone(),
+                    truncated: *truncated,
+                },
+            ),
+            Event::Http { step_id, method, url, status, body_excerpt, .. } => self.push(
+                step_id,
+                Evidence::Http { method: method.clone(), url: url.clone(), status: *status, body_excerpt: body_excerpt.clone() },
+            ),
+            Event::ChecklistItem { step_id, item, confirmed, by, how } => {
+                self.push(step_id, Evidence::Checklist { item: item.clone(), confirmed: *confirmed, by: by.clone(), how: how.clone() })
+            }
             Event::Note { step_id, by, text } => self.push(step_id, Evidence::Note { by: by.clone(), text: text.clone() }),
-            Event::Sample { step_id, check, value, min, max, ok, elapsed_ms, detail } => self.push(step_id, Evidence::Sample { check: check.clone(), value: *value, min: *min, max: *max, ok: *ok, elapsed_ms: *elapsed_ms, detail: detail.clone() }),
+            Event::Sample { step_id, check, value, min, max, ok, elapsed_ms, detail } => self.push(
+                step_id,
+                Evidence::Sample {
+                    check: check.clone(),
+                    value: *value,
+                    min: *min,
+                    max: *max,
+                    ok: *ok,
+                    elapsed_ms: *elapsed_ms,
+                    detail: detail.clone(),
+                },
+            ),
             Event::Info { step_id: Some(id), message } => self.push(id, Evidence::Info { message: message.clone() }),
             Event::Info { step_id: None, message } => self.notes.push(message.clone()),
             Event::StepFinished { step_id, status, error, duration_ms } => {
@@ -263,10 +313,9 @@ impl RunRecord {
                     evidence: Vec::new(),
                 }));
             }
-            Event::RollbackDecision { accepted, by, how } => self.notes.push(format!(
-                "rollback plan {} by {by} ({how})",
-                if *accepted { "accepted" } else { "declined" }
-            )),
+            Event::RollbackDecision { accepted, by, how } => {
+                self.notes.push(format!("rollback plan {} by {by} ({how})", if *accepted { "accepted" } else { "declined" }))
+            }
             Event::RunResumed { by, how, in_flight, decision } => self.notes.push(format!(
                 "run resumed by {by} ({how}){}",
                 match (in_flight, decision) {
@@ -274,10 +323,9 @@ impl RunRecord {
                     _ => String::new(),
                 }
             )),
-            Event::Interrupted { step_id, signal } => self.notes.push(format!(
-                "interrupted by {signal}{}",
-                step_id.as_ref().map(|s| format!(" during step `{s}`")).unwrap_or_default()
-            )),
+            Event::Interrupted { step_id, signal } => self
+                .notes
+                .push(format!("interrupted by {signal}{}", step_id.as_ref().map(|s| format!(" during step `{s}`")).unwrap_or_default())),
             Event::RehearsalVerdict { schema_equal, data_equal, differences, copy_method } => {
                 self.notes.push(format!(
                     "REHEARSAL on a scratch copy ({copy_method}): schema after plan + rollback {}; data fingerprint of every table {}",
@@ -337,7 +385,9 @@ pub fn load(run_dir: &Path) -> Result<RunRecord> {
     let mut rec = RunRecord::from_entries(&entries, seal)
         .ok_or_else(|| crate::Error::usage(format!("{}: the journal does not start with a run_started event", run_dir.display())))?;
     rec.chain = match journal::verify::verify(run_dir, None)? {
-        Verdict::Intact { lines, .. } => Chain { status: "intact".into(), line: None, detail: format!("all {lines} lines chain to the line before them") },
+        Verdict::Intact { lines, .. } => {
+            Chain { status: "intact".into(), line: None, detail: format!("all {lines} lines chain to the line before them") }
+        }
         Verdict::Torn { lines, .. } => Chain {
             status: "torn".into(),
             line: Some(lines + 1),

@@ -156,7 +156,8 @@ fn evidence(o: &mut String, ev: &Evidence, list: bool) -> bool {
             false
         }
         Evidence::Assertion { check, expected, actual, passed } => {
-            let _ = writeln!(o, "* {} {}: expected {}, actual {}", if *passed { "✅" } else { "❌" }, esc(check), code(expected), code(actual));
+            let _ =
+                writeln!(o, "* {} {}: expected {}, actual {}", if *passed { "✅" } else { "❌" }, esc(check), code(expected), code(actual));
             true
         }
         Evidence::Backup { backup: b } => {
@@ -251,7 +252,8 @@ pub fn esc(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '|' | '*' | '_' | '+' | '-' | '^' | '~' | '@' | '!' | '%' | '[' | ']' | '{' | '}' | '"' | '\'' | '#' | '=' | '(' | ')' | ':' => {
+            '|' | '*' | '_' | '+' | '-' | '^' | '~' | '@' | '!' | '%' | '[' | ']' | '{' | '}' | '"' | '\'' | '#' | '=' | '(' | ')'
+            | ':' => {
                 let _ = write!(out, "&#{};", c as u32);
             }
             '\n' | '\r' => out.push(' '),

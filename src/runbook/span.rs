@@ -66,10 +66,7 @@ impl<T: fmt::Display> fmt::Display for Sp<T> {
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
-        Ok(Sp {
-            value: s.value,
-            pos: Pos { line: s.referenced.line() as usize, column: s.referenced.column() as usize },
-        })
+        Ok(Sp { value: s.value, pos: Pos { line: s.referenced.line() as usize, column: s.referenced.column() as usize } })
     }
 }
 

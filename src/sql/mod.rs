@@ -172,17 +172,34 @@ pub fn classify(stmt: &str) -> Effect {
             let g = |i: usize| c.get(i).map(|m| unquote(m.as_str())).unwrap_or_default();
             let has_where = |i: usize| c.get(i).is_some_and(|m| m.as_str().to_ascii_uppercase().contains(" WHERE "));
             return match id {
-                1 if g(2).eq_ignore_ascii_case("CONSTRAINT") || g(2).eq_ignore_ascii_case("INDEX") || g(2).eq_ignore_ascii_case("PRIMARY") || g(2).eq_ignore_ascii_case("UNIQUE") || g(2).eq_ignore_ascii_case("FOREIGN") => Effect::Other,
-                1 => Effect::AddColumn { table: g(1), column: g(2), definition: c.get(3).map(|m| m.as_str().trim().to_string()).unwrap_or_default() },
+                1 if g(2).eq_ignore_ascii_case("CONSTRAINT")
+                    || g(2).eq_ignore_ascii_case("INDEX")
+                    || g(2).eq_ignore_ascii_case("PRIMARY")
+                    || g(2).eq_ignore_ascii_case("UNIQUE")
+                    || g(2).eq_ignore_ascii_case("FOREIGN") =>
+                {
+                    Effect::Other
+                }
+                1 => Effect::AddColumn {
+                    table: g(1),
+                    column: g(2),
+                    definition: c.get(3).map(|m| m.as_str().trim().to_string()).unwrap_or_default(),
+                },
                 2 if g(2).eq_ignore_ascii_case("CONSTRAINT") || g(2).eq_ignore_ascii_case("INDEX") => Effect::Other,
                 2 => Effect::DropColumn { table: g(1), column: g(2) },
-                3 => Effect::AlterColumnType { table: g(1), column: [g(2), g(3), g(4)].into_iter().find(|x| !x.is_empty()).unwrap_or_default() },
+                3 => Effect::AlterColumnType {
+                    table: g(1),
+                    column: [g(2), g(3), g(4)].into_iter().find(|x| !x.is_empty()).unwrap_or_default(),
+                },
                 4 => Effect::CreateIndex { unique: c.get(1).is_some(), concurrently: c.get(2).is_some(), name: g(3), table: g(4) },
                 5 => Effect::DropIndex { name: g(1) },
                 6 => Effect::CreateTable { table: g(1) },
                 7 => Effect::DropTable { table: g(1) },
                 8 => Effect::Truncate { table: g(1) },
-                9 => Effect::Delete { table: g(1), has_where: has_where(2) || c.get(2).is_some_and(|m| m.as_str().to_ascii_uppercase().trim_start().starts_with("WHERE")) },
+                9 => Effect::Delete {
+                    table: g(1),
+                    has_where: has_where(2) || c.get(2).is_some_and(|m| m.as_str().to_ascii_uppercase().trim_start().starts_with("WHERE")),
+                },
                 10 => Effect::Update { table: g(1), has_where: has_where(2) },
                 _ => Effect::Other,
             };

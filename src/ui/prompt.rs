@@ -65,7 +65,6 @@ pub struct InteractivePrompter {
     theme: ColorfulTheme,
 }
 
-
 fn io(e: dialoguer::Error) -> Error {
     // Losing the terminal mid-prompt (closed window, EOF) is treated as the operator stopping.
     Error::Stopped { message: format!("prompt aborted: {e}") }

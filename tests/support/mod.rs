@@ -11,7 +11,6 @@ use std::process::{Command, Stdio};
 
 pub use db::SqliteFile;
 
-
 /// A runbook whose rollback forgets the index its plan created: rehearsal must catch it.
 pub const FORGETFUL_ROLLBACK: &str = r#"
 version: 1

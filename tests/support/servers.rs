@@ -326,7 +326,9 @@ impl ServerDb {
     pub fn has_table(&self, table: &str) -> bool {
         let sql = match self.server {
             Server::Postgres => format!("SELECT count(*) FROM pg_tables WHERE tablename = '{table}' AND schemaname = current_schema()"),
-            Server::Mysql => format!("SELECT count(*) FROM information_schema.TABLES WHERE TABLE_NAME = '{table}' AND TABLE_SCHEMA = DATABASE()"),
+            Server::Mysql => {
+                format!("SELECT count(*) FROM information_schema.TABLES WHERE TABLE_NAME = '{table}' AND TABLE_SCHEMA = DATABASE()")
+            }
         };
         self.scalar(&sql) != "0"
     }

@@ -11,7 +11,9 @@ pub fn describe(engine: Engine) -> String {
     match engine {
         Engine::Sqlite => "VACUUM INTO <run folder>/backup-<step>.sqlite3 (mode 0600), then PRAGMA integrity_check".into(),
         Engine::Postgres => "pg_dump -Fc into <run folder>/backup-<step>.dump (mode 0600), then pg_restore --list".into(),
-        Engine::Mysql => "mariadb-dump --single-transaction into <run folder>/backup-<step>.sql (mode 0600), then check the completion marker".into(),
+        Engine::Mysql => {
+            "mariadb-dump --single-transaction into <run folder>/backup-<step>.sql (mode 0600), then check the completion marker".into()
+        }
     }
 }
 

@@ -71,7 +71,8 @@ pub fn sql_for(src: &SqlSource, engine: Engine) -> Option<String> {
 
 /// Statements of `src` for `engine`, rendered with real values (`masked` false) or for display.
 pub fn statements(src: &SqlSource, engine: Engine, vars: &Vars, masked: bool) -> Result<Vec<String>> {
-    let text = sql_for(src, engine).ok_or_else(|| Error::failed(format!("no SQL is given for {engine} (add a `{engine}:` or `default:` entry)")))?;
+    let text = sql_for(src, engine)
+        .ok_or_else(|| Error::failed(format!("no SQL is given for {engine} (add a `{engine}:` or `default:` entry)")))?;
     match src {
         SqlSource::List(l) => l.iter().map(|s| if masked { Ok(vars.mask(s)) } else { vars.render(s) }).collect(),
         _ => {

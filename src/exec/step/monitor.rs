@@ -140,7 +140,10 @@ impl LogCursor {
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!("log file {} disappeared after the step began (deleted, or rotated without a new file)", self.path.display()));
+                return Err(format!(
+                    "log file {} disappeared after the step began (deleted, or rotated without a new file)",
+                    self.path.display()
+                ));
             }
             Err(e) => return Err(format!("cannot read {}: {e}", self.path.display())),
         }
@@ -221,13 +224,15 @@ enum Probe {
 
 pub async fn run(r: &mut Runner, step: &Step, a: &MonitorAction) -> Result<()> {
     // A rehearsal samples each check once: it proves the checks work, not the production load.
-    let total = if r.opts.rehearsal.is_some() { Duration::ZERO } else { duration::parse(&r.vars.render(&a.duration)?).map_err(Error::usage)? };
+    let total =
+        if r.opts.rehearsal.is_some() { Duration::ZERO } else { duration::parse(&r.vars.render(&a.duration)?).map_err(Error::usage)? };
     let interval = duration::parse(&r.vars.render(&a.interval)?).map_err(Error::usage)?.max(MIN_INTERVAL);
     let mut probes = Vec::new();
     for c in &a.checks {
         probes.push(match (&c.log, &c.pattern, &c.query, &c.http) {
             (Some(log), Some(p), _, _) => {
-                let re = regex::Regex::new(&r.vars.render(p)?).map_err(|e| Error::usage(format!("monitor check `{}`: bad pattern: {e}", c.name)))?;
+                let re = regex::Regex::new(&r.vars.render(p)?)
+                    .map_err(|e| Error::usage(format!("monitor check `{}`: bad pattern: {e}", c.name)))?;
                 Probe::Log(Box::new(LogCursor::start(PathBuf::from(r.vars.render(log)?))), re)
             }
             (_, _, Some(_), _) => Probe::Query,

@@ -71,13 +71,22 @@ pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
     if report.lock_retries > 0 {
         r.journal.record(Event::Info {
             step_id: Some(step.id.clone()),
-            message: format!("lock timeout ({}) hit {} time(s); retried with backoff", duration::human(opts.lock_timeout), report.lock_retries),
+            message: format!(
+                "lock timeout ({}) hit {} time(s); retried with backoff",
+                duration::human(opts.lock_timeout),
+                report.lock_retries
+            ),
         })?;
     }
     for (i, res) in report.statements.iter().enumerate() {
         let sql = shown.get(i).cloned().unwrap_or_else(|| r.journal.redactor().text(&res.sql));
         panel::ok(format!("{} — {} row(s) affected", first_line(&sql), res.rows_affected));
-        r.journal.record(Event::Statement { step_id: step.id.clone(), sql, rows_affected: res.rows_affected, duration_ms: res.duration_ms })?;
+        r.journal.record(Event::Statement {
+            step_id: step.id.clone(),
+            sql,
+            rows_affected: res.rows_affected,
+            duration_ms: res.duration_ms,
+        })?;
     }
     Ok(())
 }
@@ -99,11 +108,13 @@ pub fn precheck(schema: &Schema, a: &SqlAction, index: usize, vars: &Vars, engin
     let mut out = Vec::new();
     for s in stmts {
         match classify(&s) {
-            Effect::AddColumn { table, column, .. } => out.push(match (schema.table(&table).is_some(), schema.column(&table, &column).is_some()) {
-                (false, _) => format!("✘ table {table} does not exist: step {index} will fail"),
-                (true, true) => format!("✘ column {table}.{column} already exists: step {index} will fail"),
-                (true, false) => format!("✔ column {table}.{column} is absent: step {index} will add it"),
-            }),
+            Effect::AddColumn { table, column, .. } => {
+                out.push(match (schema.table(&table).is_some(), schema.column(&table, &column).is_some()) {
+                    (false, _) => format!("✘ table {table} does not exist: step {index} will fail"),
+                    (true, true) => format!("✘ column {table}.{column} already exists: step {index} will fail"),
+                    (true, false) => format!("✔ column {table}.{column} is absent: step {index} will add it"),
+                })
+            }
             Effect::DropColumn { table, column } => out.push(match schema.column(&table, &column) {
                 Some(_) => {
                     let deps = schema.dependents(&table, &column);
@@ -119,7 +130,9 @@ pub fn precheck(schema: &Schema, a: &SqlAction, index: usize, vars: &Vars, engin
             }),
             Effect::DropIndex { name } => out.push(match schema.index(&name) {
                 Some(ix) => format!("✔ index {name} is present on {}: step {index} will drop it", ix.table),
-                None if s.to_ascii_uppercase().contains("IF EXISTS") => format!("• index {name} is absent: step {index} will do nothing (IF EXISTS)"),
+                None if s.to_ascii_uppercase().contains("IF EXISTS") => {
+                    format!("• index {name} is absent: step {index} will do nothing (IF EXISTS)")
+                }
                 None => format!("✘ index {name} is absent: step {index} will fail"),
             }),
             Effect::CreateTable { table } => out.push(match schema.table(&table) {

@@ -56,12 +56,9 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         match (rows_ok, hash_ok) {
             (true, true) => {}
             (false, true) => failed.push(format!("table {t}: row count {} → {}", before.rows, now.rows)),
-            (true, false) => failed.push(format!(
-                "table {t}: content hash {} → {} (same {} rows)",
-                short(&before.hash),
-                short(&now.hash),
-                now.rows
-            )),
+            (true, false) => {
+                failed.push(format!("table {t}: content hash {} → {} (same {} rows)", short(&before.hash), short(&now.hash), now.rows))
+            }
             (false, false) => failed.push(format!(
                 "table {t}: row count {} → {}, content hash {} → {}",
                 before.rows,
