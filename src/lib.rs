@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod db;
 pub mod demo;
+pub mod durable;
 pub mod error;
 pub mod exec;
 pub mod journal;

@@ -336,3 +336,66 @@ fn journal_lines_parse_but_maybe_the_last(run: &std::path::Path) -> bool {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     lines.iter().take(lines.len().saturating_sub(1)).all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
 }
+
+/// What a run flushed to disk, from an `strace` of it: the paths that were open on the
+/// descriptor at each fsync or fdatasync.
+fn flushed_paths(trace: &str) -> std::collections::BTreeSet<String> {
+    let mut open: std::collections::HashMap<String, String> = Default::default();
+    let mut flushed = std::collections::BTreeSet::new();
+    for line in trace.lines() {
+        let call = line.split_once(' ').map_or(line, |(_, rest)| rest.trim_start());
+        let ret = call.rsplit_once(" = ").map(|(_, r)| r.split_whitespace().next().unwrap_or("")).unwrap_or("");
+        if let Some(args) = call.strip_prefix("openat(") {
+            if let Some(path) = args.split('"').nth(1) {
+                if ret.parse::<i32>().is_ok_and(|fd| fd >= 0) {
+                    open.insert(ret.to_string(), path.to_string());
+                }
+            }
+        } else if let Some(args) = call.strip_prefix("close(") {
+            open.remove(args.split(')').next().unwrap_or(""));
+        } else if let Some(args) = call.strip_prefix("fsync(").or_else(|| call.strip_prefix("fdatasync(")) {
+            if let Some(path) = open.get(args.split(')').next().unwrap_or("")) {
+                flushed.insert(path.clone());
+            }
+        }
+    }
+    flushed
+}
+
+/// A power cut right after a step must not lose what the journal says exists: the journal,
+/// the backup and the new run folder are flushed, and so are the directory entries naming them.
+#[test]
+fn new_run_folder_journal_and_backup_are_flushed_with_their_directory_entries() {
+    if std::process::Command::new("strace").arg("-V").output().is_err() {
+        assert!(!crate::support::servers_required(), "strace is required under RUNBOOK_REQUIRE_SERVERS=1");
+        eprintln!("skipped: strace is not installed");
+        return;
+    }
+    let t = Test::new().runbook("version: 1\nid: backup-only\nplan:\n  - id: backup\n    name: Backup\n    kind: backup\n");
+    let db = SqliteFile::users(t.dir.path(), 100);
+    let t = t.args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    let base = t.command();
+    let trace = t.dir.join("trace.txt");
+    let mut c = std::process::Command::new("strace");
+    c.args(["-f", "-qq", "-e", "trace=openat,close,fsync,fdatasync", "-o"]).arg(&trace).arg(base.get_program()).args(base.get_args());
+    c.current_dir(t.dir.path());
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let out = c.stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = t.run_dirs("runs")[0].canonicalize().unwrap();
+    let flushed = flushed_paths(&std::fs::read_to_string(&trace).unwrap());
+    let backup = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("backup-"));
+    for want in [run.join("journal.jsonl"), run.clone(), run.parent().unwrap().to_path_buf(), backup.expect("a backup file")] {
+        let want = want.display().to_string();
+        assert!(flushed.contains(&want), "{want} was never flushed; flushed: {flushed:#?}");
+    }
+}

@@ -420,6 +420,42 @@ plan:
     kind: backup
 "#;
 
+/// The backup's evidence names the program that made it. A pg_dump on PATH is used as found;
+/// Debian's version-choosing wrapper is bypassed for the real program it would have started.
+#[test]
+fn postgres_backup_names_the_pg_dump_it_ran() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(10);
+    let t = Test::new().runbook(BACKUP_ONLY);
+    let method = |runs: &str| {
+        let j = journal(&t.run_dirs(runs)[0]);
+        events(&j, "backup")[0]["backup"]["method"].as_str().unwrap().to_string()
+    };
+    let on_path = which::which("pg_dump").expect("pg_dump on PATH");
+    let real = |name: &str| -> std::path::PathBuf {
+        let found = which::which(name).unwrap();
+        if std::fs::canonicalize(&found).unwrap().ends_with("pg_wrapper") {
+            let major = db.scalar("SHOW server_version_num").parse::<u32>().unwrap() / 10000;
+            std::path::PathBuf::from(format!("/usr/lib/postgresql/{major}/bin/{name}"))
+        } else {
+            std::fs::canonicalize(found).unwrap()
+        }
+    };
+    let tools = t.dir.join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    for name in ["pg_dump", "pg_restore"] {
+        std::os::unix::fs::symlink(real(name), tools.join(name)).unwrap();
+    }
+    t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "own"]).env("PATH", tools.to_str().unwrap()).run().code(0);
+    let own = method("own");
+    assert!(own.starts_with(&format!("pg_dump -Fc ({}: pg_dump (PostgreSQL) ", tools.join("pg_dump").display())), "{own}");
+    if std::fs::canonicalize(&on_path).unwrap().ends_with("pg_wrapper") {
+        t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "debian"]).run().code(0);
+        let debian = method("debian");
+        assert!(debian.starts_with("pg_dump -Fc (/usr/lib/postgresql/") && debian.contains("/bin/pg_dump: "), "{debian}");
+    }
+}
+
 /// Without the dump tool the step fails with a clear message and leaves no partial file.
 fn backup_without_dump_tool(db: &ServerDb, tool: &str) {
     db.users(10);

@@ -24,7 +24,7 @@ pub async fn run(dir: Option<PathBuf>, interactive: bool, with_rollback: bool, u
     let db = dir.join(demo::DB_FILE);
     let log = dir.join(demo::APP_LOG_FILE);
     let runs = dir.join(demo::RUNS_DIR);
-    crate::exec::write_private(&runbook, demo::SEED_RUNBOOK.as_bytes())?;
+    crate::durable::write_private(&runbook, demo::SEED_RUNBOOK.as_bytes())?;
     data::create_users_db(&db, users).await?;
     demo::applog::append(&log, "INFO", "ddxrx-app (demo stand-in)", "application log opened");
     let (no_name, non_ascii) = name_counts(&db).await?;

@@ -10,7 +10,7 @@ pub fn run(run_dir: &Path, format: Format, output: Option<&Path>) -> Result<i32>
     let text = report::render(&rec, format);
     match output {
         Some(p) => {
-            crate::exec::write_private(p, text.as_bytes())?;
+            crate::durable::write_private(p, text.as_bytes())?;
             crate::ui::panel::ok(format!("wrote {}", p.display()));
         }
         None => crate::ui::out(text.trim_end()),

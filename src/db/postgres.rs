@@ -36,6 +36,13 @@ use crate::sql::{classify, Effect};
 /// per database, so one key serves every target.
 const LOCK_KEY: i64 = 0x72_75_6e_62_6f_6f_6b;
 
+/// The client programs a backup runs, and `pg_dump --version` as found.
+struct DumpTools {
+    pg_dump: std::path::PathBuf,
+    pg_restore: std::path::PathBuf,
+    banner: String,
+}
+
 pub struct PostgresDb {
     conn: PgConnection,
     options: PgConnectOptions,
@@ -68,6 +75,25 @@ impl PostgresDb {
         let v = self.rows("SHOW server_version_num").await?;
         let n: u32 = v.first().and_then(|r| r.first().cloned().flatten()).and_then(|s| s.parse().ok()).unwrap_or(0);
         Ok(n / 10000)
+    }
+
+    /// `pg_dump` and `pg_restore` for this server, checked to be installed and new enough.
+    async fn dump_tools(&mut self) -> Result<DumpTools> {
+        let server = self.server_major().await?;
+        let pg_dump = super::dump::pg_tool("pg_dump", server);
+        let banner = super::dump::tool_version(&pg_dump.to_string_lossy()).await?.ok_or_else(|| {
+            Error::failed(format!(
+                "pg_dump is not installed (or not on PATH): install the PostgreSQL {server} client tools (e.g. postgresql-client-{server})"
+            ))
+        })?;
+        let tool = super::dump::version_numbers(&banner).and_then(|v| v.first().copied()).unwrap_or(0);
+        // pg_dump refuses servers newer than itself; an older major is the same failure, said early.
+        if tool < server {
+            return Err(Error::failed(format!(
+                "pg_dump major version {tool} does not match the server's ({server}): install postgresql-client-{server} and put its pg_dump first on PATH ({banner})"
+            )));
+        }
+        Ok(DumpTools { pg_restore: super::dump::pg_tool("pg_restore", tool), pg_dump, banner })
     }
 
     async fn holder(&mut self) -> Result<Option<(String, String)>> {
@@ -346,24 +372,11 @@ impl Database for PostgresDb {
     }
 
     async fn backup_tool(&mut self) -> Result<String> {
-        let server = self.server_major().await?;
-        let banner = super::dump::tool_version("pg_dump").await?.ok_or_else(|| {
-            Error::failed(format!(
-                "pg_dump is not installed (or not on PATH): install the PostgreSQL {server} client tools (e.g. postgresql-client-{server})"
-            ))
-        })?;
-        let tool = super::dump::version_numbers(&banner).and_then(|v| v.first().copied()).unwrap_or(0);
-        // pg_dump refuses servers newer than itself; an older major is the same failure, said early.
-        if tool < server {
-            return Err(Error::failed(format!(
-                "pg_dump major version {tool} does not match the server's ({server}): install postgresql-client-{server} and put its pg_dump first on PATH ({banner})"
-            )));
-        }
-        Ok(banner)
+        Ok(self.dump_tools().await?.banner)
     }
 
     async fn backup(&mut self, dir: &Path, stem: &str) -> Result<BackupInfo> {
-        let banner = self.backup_tool().await?;
+        let DumpTools { pg_dump, pg_restore, banner } = self.dump_tools().await?;
         let path = dir.join(format!("{stem}.dump"));
         let guard = super::dump::RemoveOnDrop::new(&path);
         let url = url_without_password(&self.target.url);
@@ -371,8 +384,9 @@ impl Database for PostgresDb {
         if let Some(p) = &self.target.password {
             envs.push(("PGPASSWORD", p.clone()));
         }
-        let out = super::dump::stream_to_file("pg_dump", ["-Fc", "--no-password", "--dbname", url.as_str()], &envs, &path).await?;
-        let list = tokio::process::Command::new("pg_restore")
+        let out = super::dump::stream_to_file(&pg_dump.to_string_lossy(), ["-Fc", "--no-password", "--dbname", url.as_str()], &envs, &path)
+            .await?;
+        let list = tokio::process::Command::new(&pg_restore)
             .arg("--list")
             .arg(&path)
             .stdin(std::process::Stdio::null())
@@ -393,7 +407,7 @@ impl Database for PostgresDb {
             path: path.display().to_string(),
             size: out.size,
             sha256: out.sha256,
-            method: format!("pg_dump -Fc ({})", banner.trim()),
+            method: format!("pg_dump -Fc ({}: {})", pg_dump.display(), banner.trim()),
             verified: format!(
                 "pg_restore --list read the archive: {} entries, {tables} table(s) with data",
                 toc.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).count()
@@ -469,7 +483,8 @@ impl Database for PostgresDb {
         if let Some(p) = &self.target.password {
             envs.push(("PGPASSWORD", p.clone()));
         }
-        let out = tokio::process::Command::new("pg_restore")
+        let pg_restore = super::dump::pg_tool("pg_restore", self.server_major().await?);
+        let out = tokio::process::Command::new(&pg_restore)
             .args(["--no-owner", "--exit-on-error", "--no-password", "--dbname"])
             .arg(url_without_password(&url))
             .arg(&info.path)

@@ -183,6 +183,9 @@ impl Database for SqliteDb {
                 .execute(&mut self.conn)
                 .await
                 .map_err(|e| Error::db(format!("backup failed: {e}")))?;
+            // Not every SQLite version syncs the VACUUM INTO copy; a backup counts once it is on disk.
+            crate::durable::sync_file(&path)?;
+            crate::durable::sync_parent(&path)?;
             let (size, sha256) = super::hash_file(&path)?;
             let mut check = open_conn(&path, true).await?;
             let verdict: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut check).await?;

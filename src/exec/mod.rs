@@ -597,12 +597,3 @@ impl Runner {
         crate::report::write_all(&self.run_dir)
     }
 }
-
-/// Write a file readable by its owner only.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(|e| Error::write(path, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::write(path, e))
-}

@@ -75,6 +75,9 @@ impl Journal {
     pub fn create(run_dir: &Path, redactor: Redactor) -> Result<Journal> {
         let path = run_dir.join(FILE_NAME);
         let file = OpenOptions::new().create_new(true).append(true).mode(0o600).open(&path).map_err(|e| Error::write(&path, e))?;
+        // The run folder is new too: its own entry must be as durable as the journal's.
+        crate::durable::sync_parent(&path)?;
+        crate::durable::sync_parent(run_dir)?;
         Ok(Journal { file, path, seq: 0, prev: GENESIS.to_string(), redactor, fault: Fault::from_env() })
     }
 

@@ -436,7 +436,7 @@ pub fn render(rec: &RunRecord, format: Format) -> String {
 pub fn write_all(run_dir: &Path) -> Result<std::path::PathBuf> {
     let rec = load(run_dir)?;
     for f in [Format::Html, Format::Json, Format::Markdown] {
-        crate::exec::write_private(&run_dir.join(f.file_name()), render(&rec, f).as_bytes())?;
+        crate::durable::write_private(&run_dir.join(f.file_name()), render(&rec, f).as_bytes())?;
     }
     Ok(run_dir.join(Format::Markdown.file_name()))
 }

@@ -1,0 +1,35 @@
+//! Making what runbook writes survive a crash or a power cut: a file counts as written only once
+//! its bytes are on disk, and a new file only once the directory entry that names it is too.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Write a file readable by its owner only, and flush it and its directory entry to disk.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(|e| Error::write(path, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::write(path, e))?;
+    sync_parent(path)
+}
+
+/// Flush a file that something else wrote (SQLite's `VACUUM INTO`, say) to disk.
+pub fn sync_file(path: &Path) -> Result<()> {
+    std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| Error::write(path, e))
+}
+
+/// Flush the directory holding `path`, so a file created there is still named after a power
+/// cut. fsync on the file alone makes its bytes durable but not, on every filesystem, its name.
+pub fn sync_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(dir) => sync_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }),
+        None => Ok(()),
+    }
+}
+
+/// Flush a directory's entries to disk.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::write(dir, e))
+}
