@@ -199,8 +199,10 @@ impl MysqlDb {
             Some(sock) => body.push_str(&format!("socket={}\n", quote(&sock.display().to_string()))),
             None => body.push_str(&format!("host={}\nport={}\nprotocol=TCP\n", quote(self.options.get_host()), self.options.get_port())),
         }
+        // Not fsync'd: the file lives for one tool run, and forcing it to disk would only leave
+        // the password on the platter after the file is gone.
         let mut f = super::dump::create_private(cnf)?;
-        f.write_all(body.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| Error::write(cnf, e))?;
+        f.write_all(body.as_bytes()).map_err(|e| Error::write(cnf, e))?;
         Ok(guard)
     }
 
