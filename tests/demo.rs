@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::support::{events, journal, SqliteFile, Test};
+use crate::support::{events, journal, SqliteFile, Test, SEED_PLAN_STEPS, SEED_ROLLBACK_STEPS};
 
 /// The PCC UUID the PCC API stand-in gives a user (see src/demo/data.rs).
 fn expected_pcc_uuid(email: &str) -> String {
@@ -32,22 +32,7 @@ fn demo_runs_the_plan_and_the_rollback_end_to_end() {
     );
 
     // Every step passed, with evidence, in the one report: 8 + 6 = the ticket's 14 steps.
-    let ids = [
-        "backup",
-        "add-column",
-        "verify-column",
-        "update-app-logic",
-        "data-sync-test",
-        "validation",
-        "deployment",
-        "post-deployment-monitoring",
-        "check-dependencies",
-        "rollback-backup",
-        "drop-column",
-        "revert-app",
-        "verify-schema-restored",
-        "monitor-after-rollback",
-    ];
+    let ids: Vec<&str> = SEED_PLAN_STEPS.iter().chain(SEED_ROLLBACK_STEPS.iter()).copied().collect();
     let j = journal(run);
     let finished: Vec<(&str, &str)> =
         events(&j, "step_finished").iter().map(|e| (e["step_id"].as_str().unwrap(), e["status"].as_str().unwrap())).collect();

@@ -5,7 +5,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{events, journal, SqliteFile, Test, SEED};
+use crate::support::{events, journal, SqliteFile, Test, SEED, SEED_PLAN_STEPS, SEED_ROLLBACK_STEPS};
 
 /// A deterministic stand-in for the sync job: every tenth user gets a UUID derived from its id.
 fn sync_command(_db: &SqliteFile) -> String {
@@ -105,29 +105,16 @@ fn kill_and_resume(cmd: &str, fault: &str, rerun: bool, prepare_plan: bool) -> S
     state(&db)
 }
 
-const PLAN: [&str; 8] = [
-    "backup",
-    "add-column",
-    "verify-column",
-    "update-app-logic",
-    "data-sync-test",
-    "validation",
-    "deployment",
-    "post-deployment-monitoring",
-];
-const ROLLBACK: [&str; 6] =
-    ["check-dependencies", "rollback-backup", "drop-column", "revert-app", "verify-schema-restored", "monitor-after-rollback"];
-
 #[test]
 fn kill_9_at_every_step_boundary_then_resume_ends_like_an_uninterrupted_run() {
     let (after_plan, after_rollback) = reference();
     // The last step's boundary is the end of the run; killing after each step but the last
     // leaves work to resume.
-    for id in &PLAN[..7] {
+    for id in &SEED_PLAN_STEPS[..7] {
         let got = kill_and_resume("run", &format!("kill-after=step_finished:{id}"), false, false);
         assert_eq!(got, after_plan, "plan killed after {id}");
     }
-    for id in &ROLLBACK[..5] {
+    for id in &SEED_ROLLBACK_STEPS[..5] {
         let got = kill_and_resume("rollback", &format!("kill-after=step_finished:{id}"), false, true);
         assert_eq!(got, after_rollback, "rollback killed after {id}");
     }

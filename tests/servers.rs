@@ -248,23 +248,29 @@ fn mariadb_lock_timeout_fails_cleanly_after_its_retries() {
     lock_timeout_fails_cleanly_after_retries(&db, "1s", Duration::from_secs(9));
 }
 
-/// A NULL turned into '' must change the fingerprint: the row text keeps them apart.
-fn fingerprint_catches_null_becoming_empty(db: &ServerDb, url: &str) {
-    db.users(2000);
-    let rb = r#"
+/// A runbook that changes existing data with `update`, then checks that it did not.
+fn touch_then_validate(update: &str) -> String {
+    format!(
+        r#"
 version: 1
 id: touch-a-row
 plan:
   - id: touch
     name: Touch one row
     kind: sql
-    sql: UPDATE all_users SET name = '' WHERE id = 9
+    sql: {update}
   - id: check
     name: Existing data unchanged
     kind: validate
     tables: [all_users]
-"#;
-    let t = Test::new().runbook(rb);
+"#
+    )
+}
+
+/// A NULL turned into '' must change the fingerprint: the row text keeps them apart.
+fn fingerprint_catches_null_becoming_empty(db: &ServerDb, url: &str) {
+    db.users(2000);
+    let t = Test::new().runbook(&touch_then_validate("UPDATE all_users SET name = '' WHERE id = 9"));
     let out = t.again(["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "runs"]).run();
     out.code(1).stdout_has("all_users row count: 2000").stdout_has("content hash");
     let j = journal(&t.run_dirs("runs")[0]);
@@ -323,20 +329,7 @@ fn mariadb_fingerprint_split_into_key_ranges_matches_one_query() {
     assert!(estimate >= 200_000, "the server estimates {estimate} rows: too few to take the parallel path");
     let one_query = db.rows("SELECT COUNT(*), BIT_XOR(CRC32(CONCAT_WS(0x1f, `id`, `email`, `name`, ISNULL(`name`)))) FROM all_users");
     let want_hash = format!("x{:031x}", one_query[0][1].parse::<u128>().unwrap());
-    let rb = r#"
-version: 1
-id: touch-last-range
-plan:
-  - id: touch
-    name: Touch one row near the end of the key space
-    kind: sql
-    sql: UPDATE all_users SET email = 'moved@example.org' WHERE id = 299999
-  - id: check
-    name: Existing data unchanged
-    kind: validate
-    tables: [all_users]
-"#;
-    let t = Test::new().runbook(rb);
+    let t = Test::new().runbook(&touch_then_validate("UPDATE all_users SET email = 'moved@example.org' WHERE id = 299999"));
     let out = t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).run();
     out.code(1).stdout_has("all_users row count: 300000").stdout_has("table all_users: content hash");
     let j = journal(&t.run_dirs("runs")[0]);

@@ -35,6 +35,20 @@ rollback:
     sql: ALTER TABLE all_users DROP COLUMN pcc_user_uuid
 "#;
 
+/// The seed runbook's step ids, in the ticket's order.
+pub const SEED_PLAN_STEPS: [&str; 8] = [
+    "backup",
+    "add-column",
+    "verify-column",
+    "update-app-logic",
+    "data-sync-test",
+    "validation",
+    "deployment",
+    "post-deployment-monitoring",
+];
+pub const SEED_ROLLBACK_STEPS: [&str; 6] =
+    ["check-dependencies", "rollback-backup", "drop-column", "revert-app", "verify-schema-restored", "monitor-after-rollback"];
+
 pub const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks/add-pcc-user-uuid.yaml");
 
 /// A temporary folder that is kept (and its path printed) when the test fails.
