@@ -339,6 +339,34 @@ fn mariadb_fingerprint_split_into_key_ranges_matches_one_query() {
     assert_eq!(db.scalar("SELECT email FROM all_users WHERE id = 299999"), "moved@example.org");
 }
 
+/// A MariaDB account allowed only the connections a run itself needs (query, lock, lock
+/// announcer) still gets its fingerprint: the split falls back to the single query.
+#[test]
+fn mariadb_fingerprint_with_no_spare_connections_falls_back_to_one_query() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.users(300_000);
+    db.exec("ANALYZE TABLE all_users");
+    let user = format!("{}_u", db.name);
+    struct DropUser<'a>(&'a ServerDb, String);
+    impl Drop for DropUser<'_> {
+        fn drop(&mut self) {
+            self.0.exec(&format!("DROP USER IF EXISTS '{}'@'%'", self.1));
+        }
+    }
+    db.exec(&format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 3"));
+    let _cleanup = DropUser(&db, user.clone());
+    db.exec(&format!("GRANT ALL ON `{}`.* TO '{user}'@'%'", db.name));
+    let url = db.url().replacen("://root@", &format!("://{user}:pw@"), 1);
+    assert_ne!(url, db.url(), "the test URL names root");
+    let one_query = db.scalar("SELECT BIT_XOR(CRC32(CONCAT_WS(0x1f, `id`, `email`, `name`, ISNULL(`name`)))) FROM all_users");
+    let t =
+        Test::new().runbook("version: 1\nid: fp\nplan:\n  - id: check\n    name: Unchanged\n    kind: validate\n    tables: [all_users]\n");
+    t.again(["run", "runbook.yaml", "--db", &url, "--yes", "--runs-dir", "runs"]).run().code(0).stdout_has("all_users row count: 300000");
+    let j = journal(&t.run_dirs("runs")[0]);
+    let base = &events(&j, "fingerprint_baseline")[0]["fingerprints"][0];
+    assert_eq!(base["hash"], format!("x{:031x}", one_query.parse::<u128>().unwrap()).as_str());
+}
+
 /// Query assertions on types the `Any` driver cannot decode compare as the server's text.
 fn query_assertions_read_any_type(db: &ServerDb, queries: &str) {
     db.users(10);

@@ -497,26 +497,27 @@ impl Database for MysqlDb {
             (Some(key), true) if meta.estimated_rows >= PARALLEL_FINGERPRINT_ROWS => self.key_ranges(table, key).await?,
             _ => Vec::new(),
         };
-        let parts = if ranges.is_empty() {
-            self.rows(&base).await?
-        } else {
-            // One server thread scans one range; the parts combine exactly (XOR and +), so the
-            // hash is the same as a single query's. Each part is one autocommit SELECT, read
-            // at its own instant: a table written during the fingerprint shows as changed anyway.
-            let queries: Vec<String> = ranges.iter().map(|w| format!("{base} WHERE {w}")).collect();
-            let (first, rest) = queries.split_first().expect("at least two ranges");
-            let others = futures_util::future::try_join_all(rest.iter().map(|q| {
-                let options = self.options.clone();
-                async move {
-                    let mut conn = MySqlConnection::connect_with(&options).await?;
-                    let rows = text_rows(&mut conn, q).await;
-                    let _ = conn.close().await;
-                    rows
+        // One server thread scans one range; the parts combine exactly (XOR and +), so the hash
+        // is the same as a single query's. Each part is one autocommit SELECT, read at its own
+        // instant: a table written during the fingerprint shows as changed anyway. A user
+        // allowed too few connections (max_user_connections) gets the single query instead.
+        let extra = match ranges.len() {
+            0 => None,
+            n => futures_util::future::try_join_all((1..n).map(|_| MySqlConnection::connect_with(&self.options))).await.ok(),
+        };
+        let parts = match extra {
+            None => self.rows(&base).await?,
+            Some(mut conns) => {
+                let queries: Vec<String> = ranges.iter().map(|w| format!("{base} WHERE {w}")).collect();
+                let others = futures_util::future::try_join_all(conns.iter_mut().zip(&queries[1..]).map(|(c, q)| text_rows(c, q)));
+                let result = futures_util::future::try_join(text_rows(&mut self.conn, &queries[0]), others).await;
+                for c in conns {
+                    let _ = c.close().await;
                 }
-            }));
-            let (mut head, tail) = futures_util::future::try_join(text_rows(&mut self.conn, first), others).await?;
-            head.extend(tail.into_iter().flatten());
-            head
+                let (mut head, tail) = result?;
+                head.extend(tail.into_iter().flatten());
+                head
+            }
         };
         let (mut count, mut sum, mut xor) = (0u64, 0u128, 0u128);
         for r in &parts {
