@@ -204,3 +204,30 @@ rollback:
     assert_eq!(events(&j, "rollback_decision")[0]["accepted"], true);
     assert_eq!(j.last().unwrap()["outcome"], "interrupted");
 }
+
+/// Regression: a step's duration and start time included the time the operator spent at its
+/// prompt, so a 3 ms backup confirmed after a minute showed as a one-minute step.
+#[test]
+fn time_spent_at_the_prompt_is_not_the_steps_duration() {
+    let t = Test::new().runbook(MANUAL);
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let url = db.url();
+    let mut s = session(&t, &["run", "runbook.yaml", "--db", &url, "--runs-dir", "runs", "--skip", "check"]);
+    s.expect("Step 2/2 · Make a table · sql").unwrap();
+    s.expect("Run this step?").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    s.send("\r").unwrap();
+    assert_eq!(exit_code(&mut s), 0);
+    let run = &t.run_dirs("runs")[0];
+    let j = journal(run);
+    let finished = events(&j, "step_finished").into_iter().find(|e| e["step_id"] == "change").unwrap().clone();
+    let ms = finished["duration_ms"].as_u64().unwrap();
+    assert!(ms < 1000, "the step's duration counts the 1.5 s wait at the prompt: {ms} ms");
+    let shown = events(&j, "step_started").into_iter().find(|e| e["step_id"] == "change").unwrap()["ts"].as_str().unwrap().to_string();
+    let confirmed = events(&j, "step_decision").into_iter().find(|e| e["step_id"] == "change").unwrap()["ts"].as_str().unwrap().to_string();
+    assert!(confirmed > shown, "decision {confirmed} after showing {shown}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    let step = report["steps"].as_array().unwrap().iter().find(|s| s["id"] == "change").unwrap();
+    assert_eq!(step["started"], confirmed.as_str(), "the report's start is the confirmation");
+    assert_eq!(step["duration_ms"], ms);
+}

@@ -472,8 +472,6 @@ impl Runner {
             action: &action,
         }
         .print();
-        let started = Instant::now();
-        self.step_started = started;
 
         let skip = self.opts.skips.iter().find(|(id, _)| id == &step.id).cloned();
         let decision = if let Some((_, reason)) = skip {
@@ -509,6 +507,10 @@ impl Runner {
             }
             d
         };
+        // The step's time is its work, from the decision on: the minutes an operator spends
+        // reading the panel belong to the decision's own timestamp, not to the step's duration.
+        let started = Instant::now();
+        self.step_started = started;
         let status = match decision {
             Decision::Skip => StepStatus::Skipped,
             Decision::Abort => StepStatus::Aborted,

@@ -100,7 +100,8 @@ pub struct StepRecord {
     pub plan: PlanKind,
     /// Absent when the step was never reached.
     pub status: Option<StepStatus>,
-    /// When the step started (RFC 3339, UTC).
+    /// When the step started (RFC 3339, UTC): when it was confirmed to run, or when it was
+    /// shown if it never ran.
     pub started: Option<String>,
     pub duration_ms: Option<u64>,
     /// Who confirmed running it, and how (`interactive` or `auto-confirmed (--yes)`).
@@ -241,6 +242,8 @@ impl RunRecord {
                 if let Some(s) = self.step(step_id) {
                     if decision == "run" {
                         s.confirmed_by = Some(format!("{by} ({how})"));
+                        // A step starts when it is confirmed; before that it was only shown.
+                        s.started = Some(ts);
                     }
                     s.evidence.push(Evidence::Decision {
                         decision: decision.clone(),
