@@ -454,10 +454,9 @@ fn evidence(o: &mut String, ev: &Evidence) {
         Evidence::Decision { decision, by, how, reason } => {
             let _ = writeln!(
                 o,
-                "<li>Decision: <strong>{}</strong> by {} ({}){}</li>",
+                "<li>Decision: <strong>{}</strong> by {}{}</li>",
                 h(decision),
-                h(by),
-                h(how),
+                h(&super::by_how(by, how)),
                 reason.as_deref().map(|r| format!(": {}", h(r))).unwrap_or_default()
             );
         }

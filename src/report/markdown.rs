@@ -191,9 +191,8 @@ fn evidence(o: &mut String, ev: &Evidence) {
         Evidence::Decision { decision, by, how, reason } => {
             let _ = writeln!(
                 o,
-                "- Decision: **{decision}** by {} ({}){}",
-                esc(by),
-                esc(how),
+                "- Decision: **{decision}** by {}{}",
+                esc(&super::by_how(by, how)),
                 reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default()
             );
         }

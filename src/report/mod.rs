@@ -241,7 +241,7 @@ impl RunRecord {
             Event::StepDecision { step_id, decision, by, how, reason } => {
                 if let Some(s) = self.step(step_id) {
                     if decision == "run" {
-                        s.confirmed_by = Some(format!("{by} ({how})"));
+                        s.confirmed_by = Some(by_how(by, how));
                         // A step starts when it is confirmed; before that it was only shown.
                         s.started = Some(ts);
                     }
@@ -317,10 +317,11 @@ impl RunRecord {
                 }));
             }
             Event::RollbackDecision { accepted, by, how } => {
-                self.notes.push(format!("rollback plan {} by {by} ({how})", if *accepted { "accepted" } else { "declined" }))
+                self.notes.push(format!("rollback plan {} by {}", if *accepted { "accepted" } else { "declined" }, by_how(by, how)))
             }
             Event::RunResumed { by, how, in_flight, decision } => self.notes.push(format!(
-                "run resumed by {by} ({how}){}",
+                "run resumed by {}{}",
+                by_how(by, how),
                 match (in_flight, decision) {
                     (Some(step), Some(d)) => format!("; step `{step}` was in flight: {d}"),
                     _ => String::new(),
@@ -442,4 +443,14 @@ pub fn write_all(run_dir: &Path) -> Result<std::path::PathBuf> {
         crate::durable::write_private(&run_dir.join(f.file_name()), render(&rec, f).as_bytes())?;
     }
     Ok(run_dir.join(Format::Markdown.file_name()))
+}
+
+/// "carol (interactive)"; a `how` that carries its own parentheses, such as "auto-confirmed
+/// (--yes)", follows a comma instead, so the report never shows "((…))".
+pub fn by_how(by: &str, how: &str) -> String {
+    if how.contains('(') {
+        format!("{by}, {how}")
+    } else {
+        format!("{by} ({how})")
+    }
 }

@@ -228,10 +228,9 @@ fn evidence(o: &mut String, ev: &Evidence, list: bool) -> bool {
         Evidence::Decision { decision, by, how, reason } => {
             let _ = writeln!(
                 o,
-                "* Decision: *{}* by {} ({}){}",
+                "* Decision: *{}* by {}{}",
                 esc(decision),
-                esc(by),
-                esc(how),
+                esc(&super::by_how(by, how)),
                 reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default()
             );
             true
