@@ -367,6 +367,32 @@ fn mariadb_fingerprint_with_no_spare_connections_falls_back_to_one_query() {
     assert_eq!(base["hash"], format!("x{:031x}", one_query.parse::<u128>().unwrap()).as_str());
 }
 
+/// Regression: a UNIQUE NOT NULL key added to a table without a primary key made MariaDB call
+/// its column "PRI", so the validate step hashed differently from the baseline and failed a
+/// change that touched no data.
+#[test]
+fn mariadb_validate_passes_when_a_unique_key_is_added_to_a_keyless_table() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.exec("CREATE TABLE contacts(email VARCHAR(50) NOT NULL, n INT); INSERT INTO contacts VALUES ('a@x', 1), ('b@x', 2), ('c@x', NULL)");
+    let t = Test::new().runbook(
+        r#"
+version: 1
+id: unique-key
+plan:
+  - id: key
+    name: Add a unique key
+    kind: sql
+    sql: ALTER TABLE contacts ADD UNIQUE KEY contacts_email (email)
+  - id: check
+    name: Existing data unchanged
+    kind: validate
+    tables: [contacts]
+"#,
+    );
+    t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).run().code(0).stdout_has("contacts row count: 3");
+    assert!(db.has_index("contacts_email"), "the key was added");
+}
+
 /// Query assertions on types the `Any` driver cannot decode compare as the server's text.
 fn query_assertions_read_any_type(db: &ServerDb, queries: &str) {
     db.users(10);

@@ -96,10 +96,14 @@ impl MysqlDb {
         let t = sql_lit(table);
         let rows = self
             .rows(&format!(
-                "SELECT COLUMN_NAME, IS_NULLABLE, COLUMN_KEY, DATA_TYPE, \
+                "SELECT c.COLUMN_NAME, c.IS_NULLABLE, \
+                   EXISTS(SELECT 1 FROM information_schema.STATISTICS s \
+                     WHERE s.TABLE_SCHEMA = DATABASE() AND s.TABLE_NAME = '{t}' \
+                       AND s.INDEX_NAME = 'PRIMARY' AND s.COLUMN_NAME = c.COLUMN_NAME), \
+                   c.DATA_TYPE, \
                    (SELECT TABLE_ROWS FROM information_schema.TABLES \
                      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{t}') \
-                 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{t}'"
+                 FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = '{t}'"
             ))
             .await?;
         let mut meta = FingerprintMeta::default();
@@ -110,7 +114,10 @@ impl MysqlDb {
             if get(1) == "YES" {
                 meta.nullable.push(name.clone());
             }
-            if get(2) == "PRI" {
+            // The index named PRIMARY, not COLUMN_KEY = 'PRI': MariaDB also says PRI for the
+            // first UNIQUE NOT NULL index of a table without a primary key, so adding such an
+            // index during the change would switch the hash from SUM to BIT_XOR mid-run.
+            if get(2) == "1" {
                 if matches!(get(3).to_ascii_lowercase().as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint") {
                     integer_keys.push(name.clone());
                 }
