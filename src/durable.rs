@@ -1,17 +1,22 @@
 //! Making what runbook writes survive a crash or a power cut: a file counts as written only once
 //! its bytes are on disk, and a new file only once the directory entry that names it is too.
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 
 /// Write a file readable by its owner only, and flush it and its directory entry to disk.
+/// A pipe or device (`-o /dev/stdout`) is written but has nothing to flush.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f =
         std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(|e| Error::write(path, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::write(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::write(path, e))?;
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    f.sync_all().map_err(|e| Error::write(path, e))?;
     sync_parent(path)
 }
 
@@ -29,7 +34,17 @@ pub fn sync_parent(path: &Path) -> Result<()> {
     }
 }
 
-/// Flush a directory's entries to disk.
+/// Flush a directory's entries to disk. A folder the user may write but not read cannot be
+/// opened to flush, and some filesystems cannot flush directories at all: the file itself is
+/// written and flushed by then, so neither is a reason to fail the command.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::write(dir, e))
+    let d = match std::fs::File::open(dir) {
+        Ok(d) => d,
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => return Ok(()),
+        Err(e) => return Err(Error::write(dir, e)),
+    };
+    match d.sync_all() {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+        other => other.map_err(|e| Error::write(dir, e)),
+    }
 }

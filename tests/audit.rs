@@ -114,6 +114,19 @@ fn intact_journal_verifies_and_matches_the_reports_seal() {
     }
 }
 
+/// Regression: `-o /dev/stdout` into a pipe, or `-o /dev/null`, failed with "Invalid argument"
+/// because the report was fsync'd, which pipes and devices do not support.
+#[test]
+fn report_output_to_a_pipe_or_device_is_written_without_fsync_errors() {
+    let (t, dir) = small_run(&[]);
+    let d = dir.display().to_string();
+    rb(&t, &["report", &d, "-o", "/dev/null"]).code(0);
+    let out = rb(&t, &["report", &d, "-o", "/dev/stdout"]);
+    out.code(0).stdout_has("# Runbook report:");
+    rb(&t, &["report", &d, "-o", "copy.md"]).code(0);
+    assert!(std::fs::read_to_string(t.dir.join("copy.md")).unwrap().starts_with("# Runbook report:"));
+}
+
 #[test]
 fn a_flipped_byte_anywhere_in_the_journal_is_caught_and_located() {
     let (t, dir) = small_run(&[]);

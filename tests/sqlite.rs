@@ -86,6 +86,7 @@ fn run_adds_the_column_and_the_unique_index_and_writes_the_run_folder() {
         "**Outcome: succeeded**",
         "| 2 | Add New Column | sql | ✅ passed |",
         "alice, auto-confirmed (--yes)",
+        "- [x] The release with these changes is reviewed and ready to deploy — alice, auto-confirmed (--yes)",
         "Rows affected: 0",
         "column all\\_users.pcc\\_user\\_uuid type: expected `varchar(36)`, actual `VARCHAR(36)`",
         "Journal seal",

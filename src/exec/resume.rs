@@ -277,7 +277,7 @@ fn step_of(e: &Event) -> Option<&str> {
 
 fn describe(e: &Event) -> String {
     match e {
-        Event::StepDecision { decision, by, how, .. } => format!("decision: {decision} by {by} ({how})"),
+        Event::StepDecision { decision, by, how, .. } => format!("decision: {decision} by {}", crate::report::by_how(by, how)),
         Event::Statement { sql, rows_affected, .. } => {
             format!("statement done: {} ({rows_affected} rows)", sql.lines().next().unwrap_or(""))
         }

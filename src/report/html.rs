@@ -445,7 +445,7 @@ fn evidence(o: &mut String, ev: &Evidence) {
             }
         }
         Evidence::Checklist { item, confirmed, by, how } => {
-            let _ = writeln!(o, "<li>{} {} — {} ({})</li>", if *confirmed { "☑" } else { "☐" }, h(item), h(by), h(how));
+            let _ = writeln!(o, "<li>{} {} — {}</li>", if *confirmed { "☑" } else { "☐" }, h(item), h(&super::by_how(by, how)));
         }
         Evidence::Note { by, text } => {
             let _ = writeln!(o, "<div class=\"note\"><strong>Note by {}:</strong> {}</div>", h(by), h(text));

@@ -170,7 +170,7 @@ fn evidence(o: &mut String, ev: &Evidence) {
             }
         }
         Evidence::Checklist { item, confirmed, by, how } => {
-            let _ = writeln!(o, "- [{}] {} — {} ({})", if *confirmed { "x" } else { " " }, esc(item), esc(by), esc(how));
+            let _ = writeln!(o, "- [{}] {} — {}", if *confirmed { "x" } else { " " }, esc(item), esc(&super::by_how(by, how)));
         }
         Evidence::Note { by, text } => {
             let _ = writeln!(o, "- Note by {}: {}", esc(by), esc(text));

@@ -204,7 +204,7 @@ fn evidence(o: &mut String, ev: &Evidence, list: bool) -> bool {
             true
         }
         Evidence::Checklist { item, confirmed, by, how } => {
-            let _ = writeln!(o, "* {} {} — {} ({})", if *confirmed { "☑" } else { "☐" }, esc(item), esc(by), esc(how));
+            let _ = writeln!(o, "* {} {} — {}", if *confirmed { "☑" } else { "☐" }, esc(item), esc(&super::by_how(by, how)));
             true
         }
         Evidence::Note { by, text } => {
