@@ -69,7 +69,9 @@ impl Target {
                 )))
             }
         };
-        let password = url.password().map(percent_decode);
+        // sqlx also takes the password as a query parameter; it is as secret there.
+        let password =
+            url.password().map(percent_decode).or_else(|| url.query_pairs().find(|(k, _)| k == "password").map(|(_, v)| v.into_owned()));
         Ok(Target { engine, url: raw.to_string(), path: None, password })
     }
 
@@ -110,33 +112,44 @@ impl Target {
     }
 }
 
-/// Replace the password of a URL with `***`.
+/// Replace the password of a URL with `***`: in the user part and in a `password` query
+/// parameter. A string that does not parse as a URL still has whatever sits between
+/// `scheme://user:` and `@` masked, since a typo elsewhere must not print the password.
 pub fn redact_url(raw: &str) -> String {
     match Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            // A database URL has no fragment: one there is most likely a password with a `#`.
+            if u.fragment().is_some() {
+                u.set_fragment(Some("***"));
+            }
+            if u.query_pairs().any(|(k, _)| k == "password") {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k == "password" { "***".to_string() } else { v.into_owned() };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
-        _ => raw.to_string(),
+        Err(_) => unparsed_userinfo().replace(raw, "${1}***@").into_owned(),
     }
 }
 
+/// `scheme://user:` then anything up to the last `@` before the host: the password of a URL
+/// too broken to parse.
+fn unparsed_userinfo() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)[^\s]*@").expect("valid pattern"))
+}
+
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -158,5 +171,26 @@ mod tests {
         assert_eq!(t.password.as_deref(), Some("p@ss"));
         assert!(!t.display().contains("p%40ss"));
         assert!(!t.identity().contains("p%40ss"));
+    }
+
+    #[test]
+    fn masks_query_passwords_and_urls_too_broken_to_parse() {
+        let t = Target::parse("postgres://app@db:5432/prod?sslmode=disable&password=QuerySecr3t").unwrap();
+        assert_eq!(t.password.as_deref(), Some("QuerySecr3t"));
+        assert_eq!(t.display(), "postgres://app@db:5432/prod?sslmode=disable&password=***");
+        for broken in [
+            "mysql://qauser:Pw#Secr3t@127.0.0.1:3306/qa_1",
+            "mysql://u:123#Secr3t@h/db",
+            "postgresql://u:PgSecr3t@[::1:5432/db",
+            "mysql://u:a/b?c@h/db",
+        ] {
+            let shown = redact_url(broken);
+            assert!(!shown.contains("Secr3t") && !shown.contains("a/b?c"), "{broken} shown as {shown}");
+            let said = match Target::parse(broken) {
+                Ok(t) => t.display(),
+                Err(e) => e.to_string(),
+            };
+            assert!(!said.contains("Secr3t") && !said.contains("a/b?c"), "{said}");
+        }
     }
 }

@@ -156,6 +156,10 @@ pub fn redactor(vars: &Vars, target: &Target) -> Redactor {
     if let Some(p) = &target.password {
         redactor.add(p);
     }
+    // The password as typed in the URL, percent-encoded in whatever way its author chose.
+    if let Some(raw) = url::Url::parse(&target.url).ok().and_then(|u| u.password().map(str::to_string)) {
+        redactor.add(&raw);
+    }
     redactor
 }
 
