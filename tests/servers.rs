@@ -560,3 +560,34 @@ plan:
     t.again(["plan", "runbook.yaml", "--db", &db.url()]).run().code(0);
     assert_eq!(db.scalar("SELECT count(*) FROM all_users"), "10");
 }
+
+/// Regression: the backup guard let these through on PostgreSQL. A backslash before a quote
+/// glued `DELETE FROM acct` to the UPDATE before it, and DROP SCHEMA, an aliased UPDATE and a
+/// DELETE inside WITH were not known as destructive.
+#[test]
+fn postgres_backup_guard_sees_every_shape_of_destruction() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.exec(
+        "CREATE SCHEMA app; CREATE TABLE app.keep(id int); CREATE TABLE acct(id int, bal int); INSERT INTO acct VALUES (1, 10), (2, 20)",
+    );
+    for (i, sql) in [
+        "UPDATE acct SET bal = 0 WHERE id = 99 AND 'C:\\' <> '';\nDELETE FROM acct;",
+        "DROP SCHEMA app CASCADE",
+        "UPDATE acct AS a SET bal = 0",
+        "WITH d AS (DELETE FROM acct RETURNING 1) SELECT count(*) FROM d",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let t = Test::new().runbook(&format!(
+            "version: 1\nid: guard-{i}\nplan:\n  - id: change\n    name: Change\n    kind: sql\n    sql: |\n      {}\n",
+            sql.replace('\n', "\n      ")
+        ));
+        t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).run().code(1).stdout_has("backup guard");
+        assert_eq!(db.scalar("SELECT count(*) FROM acct WHERE bal > 0"), "2", "{sql} changed data");
+        assert!(
+            db.has_table("app.keep") || db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app'") == "1",
+            "{sql} dropped the schema"
+        );
+    }
+}

@@ -66,7 +66,8 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
             };
             for (eng, text) in texts(&sql_src.value, engine) {
                 let from = engine_entry(loaded, sql_src.pos, &sql_src.value, eng);
-                for stmt in split(&text) {
+                // Shared SQL of unknown engine splits as SQLite does: no backslash escapes.
+                for stmt in split(&text, eng.unwrap_or(Engine::Sqlite)) {
                     let pos = locate(loaded, from, &stmt);
                     let mut warn = |message: String, why: &str, instead: String| {
                         out.push(Warning { step_id: step.id.clone(), pos, message, why: why.into(), instead })
@@ -112,6 +113,11 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
                         Effect::DropTable { table } if !backup_seen => warn(
                             format!("DROP TABLE {table} with no earlier backup step in the {}", plan.label()),
                             "the table's data is gone once the statement commits",
+                            "add a `kind: backup` step before this one".into(),
+                        ),
+                        Effect::DropObject { what, name } if !backup_seen => warn(
+                            format!("DROP {what} {name} with no earlier backup step in the {}", plan.label()),
+                            "what it holds is gone once the statement commits",
                             "add a `kind: backup` step before this one".into(),
                         ),
                         _ => {}

@@ -8,18 +8,29 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use crate::db::Engine;
+
 /// Split a script into statements on `;`, respecting quotes, comments, PostgreSQL
-/// dollar-quoting and `BEGIN … END` bodies of triggers.
-pub fn split(script: &str) -> Vec<String> {
+/// dollar-quoting and `BEGIN … END` bodies of triggers and routines, as `engine` reads them.
+pub fn split(script: &str, engine: Engine) -> Vec<String> {
     let b = script.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
-    let mut depth = 0i32; // BEGIN … END nesting inside CREATE TRIGGER
+    let mut depth = 0i32; // BEGIN … END (and CASE … END) nesting inside a trigger or routine body
     while i < b.len() {
         let c = b[i];
         match c {
             b'\'' | b'"' | b'`' => {
+                // A backslash escapes a quote only where the engine says so: always in MySQL and
+                // MariaDB strings, in PostgreSQL only in E'…' strings, never in SQLite. Reading
+                // `'C:\'` as unterminated would glue the next statement to this one.
+                let backslash = c == b'\''
+                    && match engine {
+                        Engine::Mysql => true,
+                        Engine::Postgres => i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e') && (i < 2 || !is_word(b[i - 2])),
+                        Engine::Sqlite => false,
+                    };
                 i += 1;
                 while i < b.len() {
                     if b[i] == c {
@@ -29,7 +40,7 @@ pub fn split(script: &str) -> Vec<String> {
                         }
                         break;
                     }
-                    if b[i] == b'\\' && c == b'\'' {
+                    if b[i] == b'\\' && backslash {
                         i += 1;
                     }
                     i += 1;
@@ -72,10 +83,20 @@ pub fn split(script: &str) -> Vec<String> {
                 let end = (i..b.len()).find(|&j| !is_word(b[j])).unwrap_or(b.len());
                 let word = script[i..end].to_ascii_uppercase();
                 let stmt_so_far = script[start..i].to_ascii_uppercase();
-                if word == "BEGIN" && stmt_so_far.contains("TRIGGER") {
+                let body = ["TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"].iter().any(|k| stmt_so_far.contains(k));
+                if (word == "BEGIN" && body) || (word == "CASE" && depth > 0) {
                     depth += 1;
                 } else if word == "END" && depth > 0 {
-                    depth -= 1;
+                    // `END IF`, `END LOOP`, … close blocks that were never counted; a plain `END`
+                    // or `END CASE` closes a BEGIN or a CASE.
+                    let next = script[end..].trim_start();
+                    let closes_uncounted = ["IF", "LOOP", "WHILE", "REPEAT"].iter().any(|k| {
+                        next.get(..k.len()).is_some_and(|w| w.eq_ignore_ascii_case(k))
+                            && !next.as_bytes().get(k.len()).is_some_and(|c| is_word(*c))
+                    });
+                    if !closes_uncounted {
+                        depth -= 1;
+                    }
                 }
                 i = end;
                 continue;
@@ -113,16 +134,50 @@ pub fn strip_comments(s: &str) -> String {
 /// What a statement does, as far as prechecks, the guard and the lint need to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    AddColumn { table: String, column: String, definition: String },
-    DropColumn { table: String, column: String },
-    AlterColumnType { table: String, column: String },
-    CreateIndex { name: String, table: String, unique: bool, concurrently: bool },
-    DropIndex { name: String },
-    CreateTable { table: String },
-    DropTable { table: String },
-    Truncate { table: String },
-    Delete { table: String, has_where: bool },
-    Update { table: String, has_where: bool },
+    AddColumn {
+        table: String,
+        column: String,
+        definition: String,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    AlterColumnType {
+        table: String,
+        column: String,
+    },
+    CreateIndex {
+        name: String,
+        table: String,
+        unique: bool,
+        concurrently: bool,
+    },
+    DropIndex {
+        name: String,
+    },
+    CreateTable {
+        table: String,
+    },
+    DropTable {
+        table: String,
+    },
+    Truncate {
+        table: String,
+    },
+    Delete {
+        table: String,
+        has_where: bool,
+    },
+    Update {
+        table: String,
+        has_where: bool,
+    },
+    /// `DROP SCHEMA`, `DROP VIEW`, `DROP DATABASE`, …: anything dropped but a table or an index.
+    DropObject {
+        what: String,
+        name: String,
+    },
     Other,
 }
 
@@ -136,6 +191,7 @@ impl Effect {
                 | Effect::Truncate { .. }
                 | Effect::Delete { has_where: false, .. }
                 | Effect::Update { has_where: false, .. }
+                | Effect::DropObject { .. }
         )
     }
 }
@@ -161,12 +217,27 @@ pub fn classify(stmt: &str) -> Effect {
             (re(r"(?i)^DROP INDEX (?:CONCURRENTLY )?(?:IF EXISTS )?{ID}"), 5),
             (re(r"(?i)^CREATE TABLE (?:IF NOT EXISTS )?{ID}"), 6),
             (re(r"(?i)^DROP TABLE (?:IF EXISTS )?{ID}"), 7),
-            (re(r"(?i)^TRUNCATE (?:TABLE )?{ID}"), 8),
-            (re(r"(?i)^DELETE FROM {ID}(.*)$"), 9),
-            (re(r"(?i)^UPDATE {ID} SET(.*)$"), 10),
+            (re(r"(?i)^TRUNCATE (?:TABLE )?(?:ONLY )?{ID}"), 8),
+            (re(r"(?i)^DELETE FROM (?:ONLY )?{ID}(.*)$"), 9),
+            // An alias, a join or MySQL's modifiers may stand between the table and SET.
+            (re(r"(?i)^UPDATE (?:ONLY |LOW_PRIORITY |IGNORE )*{ID}(?: .*?)? SET(.*)$"), 10),
+            (re(r"(?i)^DROP ((?:MATERIALIZED )?[A-Z]+)(?: IF EXISTS)? {ID}"), 11),
         ]
     });
     let s = strip_comments(stmt);
+    // A data-modifying WITH (`WITH d AS (DELETE FROM t RETURNING 1) SELECT …`) does what its
+    // DELETE or UPDATE does.
+    if s.get(..5).is_some_and(|w| w.eq_ignore_ascii_case("WITH ")) {
+        static INNER: OnceLock<Regex> = OnceLock::new();
+        let inner = INNER.get_or_init(|| Regex::new(r"(?i)\b(?:DELETE\s+FROM|UPDATE)\s").expect("static regex"));
+        return match inner.find(&s) {
+            Some(m) => match classify(&s[m.start()..]) {
+                e @ (Effect::Delete { .. } | Effect::Update { .. }) => e,
+                _ => Effect::Other,
+            },
+            None => Effect::Other,
+        };
+    }
     for (re, id) in pats {
         if let Some(c) = re.captures(&s) {
             let g = |i: usize| c.get(i).map(|m| unquote(m.as_str())).unwrap_or_default();
@@ -201,6 +272,7 @@ pub fn classify(stmt: &str) -> Effect {
                     has_where: has_where(2) || c.get(2).is_some_and(|m| m.as_str().to_ascii_uppercase().trim_start().starts_with("WHERE")),
                 },
                 10 => Effect::Update { table: g(1), has_where: has_where(2) },
+                11 => Effect::DropObject { what: c.get(1).map(|m| m.as_str().to_ascii_uppercase()).unwrap_or_default(), name: g(2) },
                 _ => Effect::Other,
             };
         }
@@ -220,7 +292,10 @@ mod tests {
 
     #[test]
     fn splits_on_semicolons_outside_quotes_and_bodies() {
-        let s = split("CREATE TABLE a(x text default 'a;b'); -- c;\nINSERT INTO a VALUES ('x'';y');\nCREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 1; END;\nSELECT $$a;b$$;");
+        let s = split(
+            "CREATE TABLE a(x text default 'a;b'); -- c;\nINSERT INTO a VALUES ('x'';y');\nCREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 1; END;\nSELECT $$a;b$$;",
+            Engine::Postgres,
+        );
         assert_eq!(s.len(), 4, "{s:#?}");
         assert!(s[2].ends_with("END"));
     }
@@ -245,5 +320,52 @@ mod tests {
         assert!(!classify("UPDATE t SET a = 1 WHERE b = 2").is_destructive());
         assert!(classify("TRUNCATE TABLE t").is_destructive());
         assert_eq!(classify("SELECT 1"), Effect::Other);
+    }
+
+    /// Regression: these destroyed data with no backup, because the guard did not know them.
+    #[test]
+    fn recognises_destruction_in_other_shapes() {
+        for stmt in [
+            "DROP SCHEMA app CASCADE",
+            "DROP VIEW IF EXISTS v",
+            "UPDATE acct AS a SET bal = 0",
+            "UPDATE acct a JOIN b ON a.id = b.id SET a.bal = 0",
+            "WITH d AS (DELETE FROM acct RETURNING 1) SELECT count(*) FROM d",
+            "with u as (update acct set bal = 0 returning id) select 1",
+            "TRUNCATE ONLY acct",
+            "DELETE FROM ONLY acct",
+        ] {
+            assert!(classify(stmt).is_destructive(), "{stmt} is not seen as destructive: {:?}", classify(stmt));
+        }
+        for stmt in [
+            "UPDATE acct AS a SET bal = 0 WHERE a.id = 1",
+            "WITH d AS (DELETE FROM acct WHERE id = 1 RETURNING 1) SELECT count(*) FROM d",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "DROP INDEX ix",
+        ] {
+            assert!(!classify(stmt).is_destructive(), "{stmt} is seen as destructive");
+        }
+    }
+
+    /// Regression: a backslash before a quote is a plain character in PostgreSQL and SQLite
+    /// strings, and reading it as an escape glued `DELETE FROM acct` to the statement before.
+    #[test]
+    fn backslashes_escape_quotes_only_where_the_engine_says_so() {
+        let script = "UPDATE acct SET bal = 0 WHERE note = 'C:\\';\nDELETE FROM acct;";
+        assert_eq!(split(script, Engine::Postgres).len(), 2);
+        assert_eq!(split(script, Engine::Sqlite).len(), 2);
+        assert_eq!(split("SELECT 'it\\'s; fine'; SELECT 2", Engine::Mysql).len(), 2);
+        assert_eq!(split("SELECT E'it\\'s; fine'; SELECT 2", Engine::Postgres).len(), 2);
+    }
+
+    /// Regression: `CASE … END` inside a trigger body closed the body early.
+    #[test]
+    fn trigger_bodies_with_case_and_end_if_stay_whole() {
+        let sqlite = "CREATE TRIGGER t_grade AFTER INSERT ON t BEGIN UPDATE t SET grade = CASE WHEN NEW.id > 10 THEN 'big' ELSE 'small' END WHERE id = NEW.id; INSERT INTO log VALUES (NEW.id); END; SELECT 1";
+        let s = split(sqlite, Engine::Sqlite);
+        assert_eq!(s.len(), 2, "{s:#?}");
+        let mysql = "CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW BEGIN IF NEW.a > 1 THEN SET NEW.b = 1; END IF; SET NEW.c = CASE WHEN NEW.a THEN 1 END; END; SELECT 1";
+        let s = split(mysql, Engine::Mysql);
+        assert_eq!(s.len(), 2, "{s:#?}");
     }
 }

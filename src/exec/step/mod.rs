@@ -77,7 +77,7 @@ pub fn statements(src: &SqlSource, engine: Engine, vars: &Vars, masked: bool) ->
         SqlSource::List(l) => l.iter().map(|s| if masked { Ok(vars.mask(s)) } else { vars.render(s) }).collect(),
         _ => {
             let rendered = if masked { vars.mask(&text) } else { vars.render(&text)? };
-            Ok(crate::sql::split(&rendered))
+            Ok(crate::sql::split(&rendered, engine))
         }
     }
 }
