@@ -373,3 +373,40 @@ fn then_rollback_runs_both_plans_in_one_run_and_one_report() {
     assert!(report.contains("rollback: Remove Column"), "{report}");
     assert!(report.contains("| Plan | change plan, then rollback plan |"), "{report}");
 }
+
+/// Regression: a step timeout taken from a variable was parsed only when its step came up, so
+/// the run stopped with exit 2 after earlier steps had committed, and skipped the rollback.
+#[test]
+fn a_bad_duration_from_a_variable_is_refused_before_anything_runs() {
+    let t = Test::new().runbook(
+        r#"
+version: 1
+id: late-timeout
+vars:
+  step_timeout: {default: "5 minutes"}
+plan:
+  - id: create
+    name: Create
+    kind: sql
+    sql: CREATE TABLE added (id int)
+  - id: slow
+    name: Slow
+    kind: sql
+    timeout: ${step_timeout}
+    sql: INSERT INTO added VALUES (1)
+rollback:
+  - id: drop
+    name: Drop
+    kind: sql
+    sql: DROP TABLE added
+"#,
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--on-failure", "rollback"]);
+    out.code(2).stderr_has("runbook.yaml:14:14").stderr_has("step `slow`: timeout").stderr_has("nothing was run");
+    assert!(!db.has_table("added"), "the first step ran");
+    assert!(t.run_dirs("runs").is_empty(), "no run was started");
+    // With a good value the same runbook runs.
+    t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--var", "step_timeout=5m"]).code(0);
+    assert!(db.has_table("added"));
+}

@@ -109,6 +109,7 @@ pub fn preflight(loaded: &Loaded, vars: &Vars, opts: &RunOptions) -> Result<()> 
         if opts.skips.iter().any(|(id, _)| id == &s.id) {
             continue;
         }
+        check_durations(loaded, vars, s)?;
         let raw = loaded.doc.plan.iter().chain(&loaded.doc.rollback).find(|r| *r.id == s.id);
         let text = raw.and_then(|r| serde_json::to_string(r).ok()).unwrap_or_default();
         let mut missing = vars.missing_in(&text);
@@ -121,6 +122,42 @@ pub fn preflight(loaded: &Loaded, vars: &Vars, opts: &RunOptions) -> Result<()> 
                 "step `{}` uses variable `{name}`, which has no value: pass --var {name}=VALUE (or --skip {})",
                 s.id, s.id
             )));
+        }
+    }
+    Ok(())
+}
+
+/// Every duration a step will read, parsed now: one that comes from a variable can only be
+/// checked once the variables have values, and finding it bad halfway through a run would
+/// leave the steps before it committed.
+fn check_durations(loaded: &Loaded, vars: &Vars, step: &Step) -> Result<()> {
+    let mut fields: Vec<(&str, &crate::runbook::Sp<String>)> = Vec::new();
+    if let Some(t) = &step.timeout {
+        fields.push(("timeout", t));
+    }
+    match &step.action {
+        crate::runbook::Action::Sql(a) => {
+            fields.extend(a.lock_timeout.iter().map(|t| ("lock_timeout", t)));
+            fields.extend(a.statement_timeout.iter().map(|t| ("statement_timeout", t)));
+        }
+        crate::runbook::Action::Monitor(a) => fields.extend([("interval", &a.interval), ("duration", &a.duration)]),
+        _ => {}
+    }
+    for (what, field) in fields {
+        // A missing variable is reported by the caller, with the flag that supplies it.
+        let Ok(text) = vars.render(&field.value) else { continue };
+        if let Err(why) = crate::runbook::duration::parse(&text) {
+            return Err(Error::Invalid {
+                diagnostics: vec![crate::error::Diagnostic {
+                    path: loaded.path.clone(),
+                    source: loaded.source.clone(),
+                    line: field.pos.line,
+                    column: field.pos.column,
+                    message: format!("step `{}`: {what}: {why}", step.id),
+                    label: Some(format!("this is `{}` with the variables filled in", vars.mask(&field.value))),
+                    help: Some("nothing was run".into()),
+                }],
+            });
         }
     }
     Ok(())

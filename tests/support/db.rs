@@ -79,6 +79,10 @@ impl SqliteFile {
         self.scalar(&format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name='{column}'")) == "1"
     }
 
+    pub fn has_table(&self, name: &str) -> bool {
+        self.scalar(&format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{name}'")) == "1"
+    }
+
     pub fn has_index(&self, name: &str) -> bool {
         self.scalar(&format!("SELECT count(*) FROM sqlite_master WHERE type='index' AND name='{name}'")) == "1"
     }
