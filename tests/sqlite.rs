@@ -137,14 +137,22 @@ fn rollback_restores_the_original_schema() {
     assert!(a.iter().any(|e| e["check"].as_str().unwrap().starts_with("schema equals the snapshot") && e["passed"] == true));
 }
 
+/// Regression: without a known change run, the rollback dropped the column first and only then
+/// failed its "schema as before the change" check. It is now refused before anything runs.
 #[test]
-fn rollback_without_a_known_change_run_fails_its_verification_clearly() {
+fn rollback_without_a_known_change_run_is_refused_before_it_starts() {
     let t = Test::new();
     let db = SqliteFile::users(t.dir.path(), 10);
     db.exec("ALTER TABLE all_users ADD COLUMN pcc_user_uuid VARCHAR(36); CREATE UNIQUE INDEX ux_all_users_pcc_user_uuid ON all_users(pcc_user_uuid);");
     let out = t.exec(seed_args("rollback", &db.url(), "runs"));
-    out.code(1).stdout_has("pass --baseline RUN_DIR");
-    assert!(!db.has_column("all_users", "pcc_user_uuid"), "the drop itself ran before the verification");
+    out.code(2).stderr_has("pass --baseline RUN_DIR").stderr_has("--skip verify-schema-restored").stderr_has("nothing was run");
+    assert!(db.has_column("all_users", "pcc_user_uuid"), "the rollback ran");
+    assert!(t.run_dirs("runs").is_empty(), "no run was started");
+    let url = db.url();
+    let mut args = seed_args("rollback", &url, "runs");
+    args.extend(["--skip", "verify-schema-restored"]);
+    t.exec(args).code(0);
+    assert!(!db.has_column("all_users", "pcc_user_uuid"), "the rollback did not drop the column");
 }
 
 const FAILING: &str = r#"

@@ -63,21 +63,24 @@ pub fn before_plan(r: &Runner) -> Result<(Schema, String)> {
     if r.ran_change_plan {
         return Ok((r.start_schema.clone(), format!("this run ({})", r.run_id)));
     }
-    if let Some(dir) = &r.opts.baseline {
-        return Ok((snapshot_of(dir)?, format!("--baseline {}", dir.display())));
+    match recorded_plan_run(&r.loaded.doc.id, &r.target, r.opts.baseline.as_deref()) {
+        Some((dir, source)) => Ok((snapshot_of(&dir)?, source)),
+        None => Err(Error::failed(NO_BASELINE)),
     }
-    if let Some(state) = state_dir() {
-        let file = state.join("plan-runs").join(key(&r.loaded.doc.id, &r.target.identity()));
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                if let Some(dir) = v.get("run_dir").and_then(|d| d.as_str()) {
-                    let run_id = v.get("run_id").and_then(|d| d.as_str()).unwrap_or("?");
-                    return Ok((snapshot_of(Path::new(dir))?, format!("change-plan run {run_id}")));
-                }
-            }
-        }
+}
+
+pub const NO_BASELINE: &str =
+    "no snapshot from before the change plan is known for this runbook and target; pass --baseline RUN_DIR (the run folder of the change)";
+
+/// The run folder holding the schema from before the change plan, for a run that does not
+/// run the plan itself: `--baseline`, else the state index. `None` when neither names one.
+pub fn recorded_plan_run(runbook_id: &str, target: &crate::db::Target, explicit: Option<&Path>) -> Option<(PathBuf, String)> {
+    if let Some(dir) = explicit {
+        return Some((dir.to_path_buf(), format!("--baseline {}", dir.display())));
     }
-    Err(Error::failed(
-        "no snapshot from before the change plan is known for this runbook and target; pass --baseline RUN_DIR (the run folder of the change)",
-    ))
+    let file = state_dir()?.join("plan-runs").join(key(runbook_id, &target.identity()));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
+    let dir = v.get("run_dir")?.as_str()?;
+    let run_id = v.get("run_id").and_then(|d| d.as_str()).unwrap_or("?");
+    Some((PathBuf::from(dir), format!("change-plan run {run_id}")))
 }

@@ -163,6 +163,17 @@ fn check_durations(loaded: &Loaded, vars: &Vars, step: &Step) -> Result<()> {
     Ok(())
 }
 
+/// The steps of the plan being run (not skipped) that verify `schema_unchanged_since: plan`.
+fn plan_baseline_checks(loaded: &Loaded, opts: &RunOptions) -> Vec<String> {
+    loaded
+        .steps(opts.plan)
+        .iter()
+        .filter(|s| !opts.skips.iter().any(|(id, _)| id == &s.id))
+        .filter(|s| matches!(&s.action, crate::runbook::Action::Verify(v) if v.unchanged_since == Some(crate::runbook::Baseline::Plan)))
+        .map(|s| s.id.clone())
+        .collect()
+}
+
 /// Run `opts.plan` of `loaded` against `target`. Returns the exit code.
 pub async fn run(loaded: Arc<Loaded>, target: Target, mut vars: Vars, opts: RunOptions, prompter: Box<dyn Prompter>) -> Result<i32> {
     let started = Instant::now();
@@ -173,6 +184,24 @@ pub async fn run(loaded: Arc<Loaded>, target: Target, mut vars: Vars, opts: RunO
     vars.set("run_dir", run_dir.display().to_string());
     vars.set("operator", opts.operator.clone());
     preflight(&loaded, &vars, &opts)?;
+    // A rollback that will compare with the schema from before the change must know that
+    // schema before its first step changes anything, not after.
+    let checks = plan_baseline_checks(&loaded, &opts);
+    if opts.plan == PlanKind::Rollback && !checks.is_empty() {
+        match baseline::recorded_plan_run(&loaded.doc.id, &target, opts.baseline.as_deref()) {
+            None => {
+                let skips: Vec<String> = checks.iter().map(|id| format!("--skip {id}")).collect();
+                return Err(Error::usage(format!(
+                    "{}, or {} to roll back without comparing; nothing was run",
+                    baseline::NO_BASELINE,
+                    skips.join(" ")
+                )));
+            }
+            Some((dir, _)) => {
+                baseline::snapshot_of(&dir).map_err(|e| Error::usage(format!("the change run's snapshot: {e}; nothing was run")))?;
+            }
+        }
+    }
 
     let mut db = db::connect(&target, false).await?;
     let db_version = db.version().await?;
