@@ -418,3 +418,37 @@ rollback:
     t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--var", "step_timeout=5m"]).code(0);
     assert!(db.has_table("added"));
 }
+
+/// Regression: `${…}` in a query assertion's `expect:`, in a description and in a default that
+/// names another variable stayed as written, though `validate` accepted them.
+#[test]
+fn variables_fill_expectations_descriptions_and_defaults() {
+    let t = Test::new().runbook(
+        r#"
+version: 1
+id: vars-everywhere
+vars:
+  expected_rows: {default: "3"}
+  out_file: {default: "${run_dir}/count.txt"}
+plan:
+  - id: count
+    name: Count the users
+    description: Expect ${expected_rows} users
+    kind: verify
+    queries:
+      - sql: SELECT count(*) FROM all_users
+        op: "="
+        expect: ${expected_rows}
+  - id: write
+    name: Write the count
+    kind: command
+    command: ["sh", "-c", "echo 3 > \"$0\"", "${out_file}"]
+"#,
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    t.exec(["plan", "runbook.yaml", "--db", &db.url()]).code(0).stdout_has("Expect 3 users").stdout_has("= 3");
+    t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).code(0).stdout_has("Expect 3 users");
+    let run = &t.run_dirs("runs")[0];
+    assert_eq!(std::fs::read_to_string(run.join("count.txt")).unwrap().trim(), "3", "the default was expanded to the run folder");
+    t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs2", "--var", "expected_rows=4"]).code(1);
+}

@@ -40,13 +40,14 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
     let mut missing = Vec::new();
     for (i, s) in steps.iter().enumerate() {
         let action = step::describe(s, &vars, target.engine);
+        let description = s.description.as_deref().map(|d| vars.mask(d));
         Panel {
             index: i + 1,
             total: steps.len(),
             name: &s.name,
             kind: s.kind.as_str(),
             plan_label: which.label(),
-            description: s.description.as_deref(),
+            description: description.as_deref(),
             action: &action,
         }
         .print();

@@ -532,13 +532,14 @@ impl Runner {
             kind: step.kind,
             action: action.clone(),
         })?;
+        let description = step.description.as_deref().map(|d| self.vars.mask(d));
         Panel {
             index,
             total,
             name: &step.name,
             kind: step.kind.as_str(),
             plan_label: plan.label(),
-            description: step.description.as_deref(),
+            description: description.as_deref(),
             action: &action,
         }
         .print();

@@ -74,7 +74,13 @@ pub struct Vars {
     unset: BTreeSet<String>,
     /// How a value is shown when it is not secret but holds one (a URL with a password).
     shown: BTreeMap<String, String>,
+    /// Names whose value is the runbook's `default`: runbook text, so its own `${…}` references
+    /// are filled in too. A value from `--var` or the environment is taken as it is.
+    templated: BTreeSet<String>,
 }
+
+/// How deep defaults may refer to defaults; deeper means a cycle.
+const MAX_NESTING: usize = 8;
 
 impl Vars {
     /// Resolve the runbook's vars against `--var` overrides and the environment.
@@ -95,8 +101,12 @@ impl Vars {
             }
             let from_cli = overrides.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
             let from_env = def.env.as_ref().and_then(|e| std::env::var(e).ok());
+            let from_default = from_cli.is_none() && from_env.is_none();
             match from_cli.or(from_env).or_else(|| def.default.as_ref().map(|d| d.0.clone())) {
                 Some(v) => {
+                    if from_default && v.contains("${") {
+                        vars.templated.insert(name.clone());
+                    }
                     vars.values.insert(name.clone(), v);
                 }
                 None => {
@@ -110,6 +120,7 @@ impl Vars {
     /// Set a built-in or computed value.
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         self.unset.remove(name);
+        self.templated.remove(name);
         self.values.insert(name.to_string(), value.into());
     }
 
@@ -144,10 +155,29 @@ impl Vars {
 
     /// Names referenced by `s` that have no value.
     pub fn missing_in(&self, s: &str) -> Vec<String> {
-        references(s).unwrap_or_default().into_iter().filter(|r| !self.values.contains_key(&r.name)).map(|r| r.name).collect()
+        let mut out = Vec::new();
+        self.collect_missing(s, 0, &mut out);
+        out
+    }
+
+    fn collect_missing(&self, s: &str, depth: usize, out: &mut Vec<String>) {
+        for r in references(s).unwrap_or_default() {
+            match self.values.get(&r.name) {
+                None => out.push(r.name),
+                Some(v) if depth < MAX_NESTING && self.templated.contains(&r.name) => self.collect_missing(v, depth + 1, out),
+                Some(_) => {}
+            }
+        }
     }
 
     fn substitute(&self, s: &str, masked: bool) -> Result<String> {
+        self.substitute_at(s, masked, 0)
+    }
+
+    fn substitute_at(&self, s: &str, masked: bool, depth: usize) -> Result<String> {
+        if depth > MAX_NESTING {
+            return Err(Error::usage(format!("variable defaults refer to each other more than {MAX_NESTING} deep (a cycle?): `{s}`")));
+        }
         let refs = references(s).map_err(|e| Error::usage(e.message))?;
         let mut out = String::with_capacity(s.len());
         let mut last = 0;
@@ -156,6 +186,7 @@ impl Vars {
             match self.values.get(&r.name) {
                 Some(_) if masked && self.secret.contains(&r.name) => out.push_str(MASK),
                 Some(_) if masked && self.shown.contains_key(&r.name) => out.push_str(&self.shown[&r.name]),
+                Some(v) if self.templated.contains(&r.name) => out.push_str(&self.substitute_at(v, masked, depth + 1)?),
                 Some(v) => out.push_str(v),
                 None if masked => {
                     out.push_str("${");
@@ -186,6 +217,26 @@ fn unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a default such as `${run_dir}/extract.csv` reached commands unexpanded.
+    #[test]
+    fn defaults_may_refer_to_other_variables_but_given_values_are_taken_as_they_are() {
+        let doc: crate::runbook::Runbook = serde_json::from_value(serde_json::json!({
+            "version": 1, "id": "x",
+            "vars": {"out": {"default": "${run_dir}/extract.csv"}, "given": {"default": "x"}, "a": {"default": "${b}"}, "b": {"default": "${a}"}},
+            "plan": []
+        }))
+        .unwrap();
+        let mut v = Vars::resolve(&doc, &[("given".into(), "$${literal} ${run_dir}".into())]).unwrap();
+        v.set("run_dir", "/runs/1");
+        assert_eq!(v.render("${out}").unwrap(), "/runs/1/extract.csv");
+        assert_eq!(v.render("${given}").unwrap(), "$${literal} ${run_dir}", "a --var value is not expanded");
+        assert!(v.render("${a}").is_err(), "a cycle is an error, not a hang");
+        let mut fresh = Vars::resolve(&doc, &[]).unwrap();
+        assert_eq!(fresh.missing_in("${out}"), vec!["run_dir".to_string()]);
+        fresh.set("run_dir", "/r");
+        assert!(fresh.missing_in("${out}").is_empty());
+    }
 
     #[test]
     fn finds_references_and_skips_escapes() {
