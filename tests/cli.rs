@@ -97,6 +97,26 @@ fn bad_duration_is_refused() {
     );
 }
 
+/// Regression: these passed `validate` and failed only when their step ran, after the change.
+#[test]
+fn bad_regular_expressions_and_http_methods_are_refused() {
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: monitor\n    duration: 1s\n    checks:\n      - {name: errors, log: app.log, pattern: \"(ERROR\", max: 0}\n",
+        "8:5",
+        "`pattern` is not a regular expression: unclosed group",
+    );
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: http\n    url: http://127.0.0.1:1/\n    expect_json: [{pointer: /a, matches: \"[a\"}]\n",
+        "8:5",
+        "`matches` of /a is not a regular expression",
+    );
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: http\n    method: GE T\n    url: http://h/\n",
+        "7:5",
+        "`GE T` is not an HTTP method",
+    );
+}
+
 #[test]
 fn every_problem_is_reported_in_one_pass() {
     let out = Test::new()

@@ -252,6 +252,18 @@ fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
         }
         Kind::Http => {
             require(c, raw.url.is_some(), "`url:`");
+            if let Some(m) = &raw.method {
+                if m.is_empty() || !m.chars().all(|ch| ch.is_ascii_alphabetic()) {
+                    let pos = c.key_pos(raw.id.pos, "method");
+                    c.push(pos, format!("`{m}` is not an HTTP method"), Some("write GET, POST, PUT, PATCH, DELETE or HEAD".into()));
+                }
+            }
+            for e in raw.expect_json.iter().flatten() {
+                if let Some(why) = e.matches.as_deref().and_then(bad_regex) {
+                    let pos = c.key_pos(raw.id.pos, "expect_json");
+                    c.push(pos, format!("`matches` of {} is not a regular expression: {why}", e.pointer), None);
+                }
+            }
             Action::Http(HttpAction {
                 method: raw.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase(),
                 url: raw.url.clone().unwrap_or_default(),
@@ -272,6 +284,10 @@ fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
                 if n != 1 {
                     let pos = c.key_pos(raw.id.pos, "checks");
                     c.push(pos, format!("monitor check `{}` must have exactly one of `query`, `http` or `log`", check.name), None);
+                }
+                if let Some(why) = check.pattern.as_deref().and_then(bad_regex) {
+                    let pos = c.key_pos(raw.id.pos, "checks");
+                    c.push(pos, format!("monitor check `{}`: `pattern` is not a regular expression: {why}", check.name), None);
                 }
                 if check.log.is_some() && check.pattern.is_none() {
                     let pos = c.key_pos(raw.id.pos, "checks");
@@ -314,6 +330,15 @@ fn fields_list(kind: Kind) -> String {
 }
 
 /// A duration with no `${var}` in it must parse now; one with vars is checked when resolved.
+/// Why `pattern` is not a regular expression; `None` when it is, or when it takes a variable
+/// (checked once the value is known).
+fn bad_regex(pattern: &str) -> Option<String> {
+    if pattern.contains("${") {
+        return None;
+    }
+    regex::Regex::new(pattern).err().map(|e| e.to_string().lines().last().unwrap_or("").trim().trim_start_matches("error: ").to_string())
+}
+
 fn check_duration(c: &mut Checker, d: &Sp<String>, what: &str) {
     if d.contains("${") {
         return;
