@@ -97,6 +97,23 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::db(e)
+        Error::db(sqlx_message(&e))
     }
+}
+
+/// A driver error as text, with PostgreSQL's DETAIL and HINT: the useful half of many of its
+/// errors ("Key (email)=(…) already exists.") that sqlx's own message leaves out.
+pub fn sqlx_message(e: &sqlx::Error) -> String {
+    let mut msg = e.to_string();
+    if let sqlx::Error::Database(d) = e {
+        if let Some(pg) = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            if let Some(detail) = pg.detail() {
+                msg.push_str(&format!("; detail: {detail}"));
+            }
+            if let Some(hint) = pg.hint() {
+                msg.push_str(&format!("; hint: {hint}"));
+            }
+        }
+    }
+    msg
 }

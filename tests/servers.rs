@@ -591,3 +591,20 @@ fn postgres_backup_guard_sees_every_shape_of_destruction() {
         );
     }
 }
+
+/// PostgreSQL says which key collided only in DETAIL; the failure must carry it.
+#[test]
+fn postgres_failure_shows_the_servers_detail() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.exec("CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t VALUES (1)");
+    let t = Test::new()
+        .runbook("version: 1\nid: dup\nplan:\n  - id: ins\n    name: Insert\n    kind: sql\n    sql: INSERT INTO t VALUES (1)\n");
+    t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"])
+        .run()
+        .code(1)
+        .stdout_has("detail: Key (id)=(1) already exists")
+        .stdout_has("nothing changed");
+    let j = journal(&t.run_dirs("runs")[0]);
+    let f = &events(&j, "step_finished")[0];
+    assert!(f["error"].as_str().unwrap().contains("Key (id)=(1) already exists"), "{f}");
+}

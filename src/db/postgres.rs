@@ -292,11 +292,17 @@ impl Database for PostgresDb {
                     }
                     Err(e) if is_lock_timeout(&e) => {
                         return Err(Error::db(format!(
-                            "{e} (lock timeout {} ms; retries exhausted: {retries}; the transaction was rolled back, nothing changed)",
+                            "{} (lock timeout {} ms; retries exhausted: {retries}; the transaction was rolled back, nothing changed)",
+                            crate::error::sqlx_message(&e),
                             ms(opts.lock_timeout)
                         )))
                     }
-                    Err(e) => return Err(Error::db(format!("{e} (the transaction was rolled back, nothing changed)"))),
+                    Err(e) => {
+                        return Err(Error::db(format!(
+                            "{} (the transaction was rolled back, nothing changed)",
+                            crate::error::sqlx_message(&e)
+                        )))
+                    }
                 }
             }
         }
@@ -337,9 +343,10 @@ impl Database for PostgresDb {
                             String::new()
                         };
                         failure = Some(format!(
-                            "statement {} of {} failed: {e}{note}; transaction: false, so the {} statement(s) before it stay applied",
+                            "statement {} of {} failed: {}{note}; transaction: false, so the {} statement(s) before it stay applied",
                             n + 1,
                             statements.len(),
+                            crate::error::sqlx_message(&e),
                             done.len()
                         ));
                         break 'stmts;
