@@ -650,3 +650,14 @@ fn monitor_shows_a_progress_bar_with_time_left_on_a_terminal() {
     let j = journal(&t.run_dirs("runbook-runs")[0]);
     assert_eq!(samples(&j, "watch").len(), 4, "samples at 0, 1, 2 and 3 s");
 }
+
+/// Regression: an HTTP step against a closed port said the *database* connection was lost and
+/// to resume once it is back, and hid the cause behind "error sending request".
+#[test]
+fn http_connection_refused_names_its_cause_not_the_database() {
+    let t =
+        Test::new().runbook("version: 1\nid: h\nplan:\n  - id: call\n    name: Call\n    kind: http\n    url: http://127.0.0.1:1/health\n");
+    let db = SqliteFile::users(t.dir.path(), 1);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    out.code(1).stdout_has("Connection refused").lacks("database server");
+}

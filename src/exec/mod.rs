@@ -619,7 +619,10 @@ impl Runner {
                         return Ok(StepStatus::Aborted);
                     }
                     Err(e) => {
-                        let msg = db::explain_failure(&self.journal.redactor().text(&e.to_string()));
+                        let text = self.journal.redactor().text(&e.to_string());
+                        // Only the database's own errors can mean its connection was lost; an
+                        // HTTP or command step's "connection refused" is about something else.
+                        let msg = if matches!(e, Error::Database { .. }) { db::explain_failure(&text) } else { text };
                         self.finish_step(step, StepStatus::Failed, Some(msg), started)?;
                         return Ok(StepStatus::Failed);
                     }

@@ -162,8 +162,19 @@ fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 }
 
 /// reqwest errors print the full URL, which may carry a token in its query.
+/// The error and its causes ("error sending request …: connection refused"), without the URL,
+/// which the caller shows in its own (masked) form.
 pub fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cause = c.source();
+    }
     if let Some(u) = e.url() {
         s = s.replace(u.as_str(), "<url>");
     }
