@@ -117,6 +117,18 @@ fn bad_regular_expressions_and_http_methods_are_refused() {
     );
 }
 
+/// Regression: these passed `validate`, and a step with nothing in it ran as an empty success.
+#[test]
+fn steps_with_nothing_to_do_are_refused() {
+    refused("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: sql\n    sql: []\n", "7:5", "`sql:` holds no statement");
+    refused(
+        "version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: sql\n    sql: \" ; -- nothing\"\n",
+        "7:5",
+        "`sql:` holds no statement",
+    );
+    refused("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: manual\n    checklist: []\n", "6:11", "non-empty `checklist:`");
+}
+
 #[test]
 fn every_problem_is_reported_in_one_pass() {
     let out = Test::new()

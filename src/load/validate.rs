@@ -188,6 +188,19 @@ fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
         Kind::Backup => Action::Backup,
         Kind::Sql => {
             require(c, raw.sql.is_some(), "`sql:` with the statements to run");
+            if let Some(sql) = &raw.sql {
+                let texts: Vec<&String> = match &sql.value {
+                    SqlSource::Text(t) => vec![t],
+                    SqlSource::List(l) if l.is_empty() => vec![],
+                    SqlSource::List(l) => l.iter().collect(),
+                    SqlSource::PerEngine(p) => [&p.sqlite, &p.postgres, &p.mysql, &p.default].into_iter().flatten().collect(),
+                };
+                let empty = |t: &&String| crate::sql::split(t, crate::db::Engine::Sqlite).is_empty();
+                if texts.is_empty() || texts.iter().any(empty) {
+                    let pos = c.key_pos(raw.id.pos, "sql");
+                    c.push(pos, "`sql:` holds no statement", Some("write the statements to run, separated by `;`".into()));
+                }
+            }
             for t in [&raw.lock_timeout, &raw.statement_timeout].into_iter().flatten() {
                 check_duration(c, t, "timeout");
             }
@@ -240,7 +253,11 @@ fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
             })
         }
         Kind::Manual => {
-            require(c, raw.instructions.is_some() || raw.checklist.is_some(), "`instructions:` or a `checklist:`");
+            require(
+                c,
+                raw.instructions.is_some() || raw.checklist.as_ref().is_some_and(|l| !l.is_empty()),
+                "`instructions:` or a non-empty `checklist:`",
+            );
             Action::Manual(ManualAction { instructions: raw.instructions.clone(), checklist: raw.checklist.clone().unwrap_or_default() })
         }
         Kind::Validate => {
