@@ -83,8 +83,15 @@ pub fn split(script: &str, engine: Engine) -> Vec<String> {
                 let end = (i..b.len()).find(|&j| !is_word(b[j])).unwrap_or(b.len());
                 let word = script[i..end].to_ascii_uppercase();
                 let stmt_so_far = script[start..i].to_ascii_uppercase();
-                let body = ["TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"].iter().any(|k| stmt_so_far.contains(k));
-                if (word == "BEGIN" && body) || (word == "CASE" && depth > 0) {
+                // A body opens only in CREATE … TRIGGER / PROCEDURE / FUNCTION / EVENT, named as
+                // whole words: a table called `events` with a column called `begin` is not one.
+                let body = || {
+                    strip_comments(&stmt_so_far).starts_with("CREATE")
+                        && stmt_so_far
+                            .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                            .any(|w| matches!(w, "TRIGGER" | "PROCEDURE" | "FUNCTION" | "EVENT"))
+                };
+                if (word == "BEGIN" && body()) || (word == "CASE" && depth > 0) {
                     depth += 1;
                 } else if word == "END" && depth > 0 {
                     // `END IF`, `END LOOP`, … close blocks that were never counted; a plain `END`
@@ -356,6 +363,12 @@ mod tests {
         assert_eq!(split(script, Engine::Sqlite).len(), 2);
         assert_eq!(split("SELECT 'it\\'s; fine'; SELECT 2", Engine::Mysql).len(), 2);
         assert_eq!(split("SELECT E'it\\'s; fine'; SELECT 2", Engine::Postgres).len(), 2);
+    }
+
+    #[test]
+    fn a_column_named_begin_opens_no_body() {
+        let s = split("CREATE TABLE events (id int, begin datetime); DELETE FROM events WHERE id = 1; SELECT 1", Engine::Mysql);
+        assert_eq!(s.len(), 3, "{s:#?}");
     }
 
     /// Regression: `CASE … END` inside a trigger body closed the body early.
