@@ -541,15 +541,7 @@ fn url_without_password(raw: &str) -> String {
                 return raw.to_string();
             }
             // The password travels in PGPASSWORD; in argv `ps` would show it, query form or not.
-            if u.query_pairs().any(|(k, _)| k == "password") {
-                let pairs: Vec<(String, String)> =
-                    u.query_pairs().filter(|(k, _)| k != "password").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-                if pairs.is_empty() {
-                    u.set_query(None);
-                } else {
-                    u.query_pairs_mut().clear().extend_pairs(pairs);
-                }
-            }
+            super::target::replace_query_password(&mut u, None);
             u.to_string()
         }
         Err(_) => raw.to_string(),

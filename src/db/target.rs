@@ -39,7 +39,7 @@ pub struct Target {
     pub url: String,
     /// For SQLite, the database file.
     pub path: Option<PathBuf>,
-    /// The password in the URL, if any, for redaction.
+    /// The password in the URL, if any, decoded: for the client tools and for redaction.
     pub password: Option<String>,
 }
 
@@ -73,6 +73,13 @@ impl Target {
         let password =
             url.password().map(percent_decode).or_else(|| url.query_pairs().find(|(k, _)| k == "password").map(|(_, v)| v.into_owned()));
         Ok(Target { engine, url: raw.to_string(), path: None, password })
+    }
+
+    /// Every form of the URL's password that output may show: decoded, and as typed (the
+    /// author's own percent-encoding), for the redactor.
+    pub fn secrets(&self) -> Vec<String> {
+        let typed = Url::parse(&self.url).ok().and_then(|u| u.password().map(str::to_string));
+        self.password.iter().cloned().chain(typed).collect()
     }
 
     /// The URL with any password replaced, safe for output and journals.
@@ -125,19 +132,30 @@ pub fn redact_url(raw: &str) -> String {
             if u.fragment().is_some() {
                 u.set_fragment(Some("***"));
             }
-            if u.query_pairs().any(|(k, _)| k == "password") {
-                let pairs: Vec<(String, String)> = u
-                    .query_pairs()
-                    .map(|(k, v)| {
-                        let v = if k == "password" { "***".to_string() } else { v.into_owned() };
-                        (k.into_owned(), v)
-                    })
-                    .collect();
-                u.query_pairs_mut().clear().extend_pairs(pairs);
-            }
+            replace_query_password(&mut u, Some("***"));
             u.to_string()
         }
         Err(_) => unparsed_userinfo().replace(raw, "${1}***@").into_owned(),
+    }
+}
+
+/// Replace the value of a `password` query parameter with `with`, or drop the parameter.
+pub fn replace_query_password(u: &mut Url, with: Option<&str>) {
+    if !u.query_pairs().any(|(k, _)| k == "password") {
+        return;
+    }
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .filter_map(|(k, v)| match (k == "password", with) {
+            (true, None) => None,
+            (true, Some(w)) => Some((k.into_owned(), w.to_string())),
+            (false, _) => Some((k.into_owned(), v.into_owned())),
+        })
+        .collect();
+    if pairs.is_empty() {
+        u.set_query(None);
+    } else {
+        u.query_pairs_mut().clear().extend_pairs(pairs);
     }
 }
 

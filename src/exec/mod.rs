@@ -219,12 +219,8 @@ pub async fn run(loaded: Arc<Loaded>, target: Target, mut vars: Vars, opts: RunO
 /// Everything a journal's redactor must hide for this run.
 pub fn redactor(vars: &Vars, target: &Target) -> Redactor {
     let mut redactor = Redactor::new(vars.secret_values());
-    if let Some(p) = &target.password {
-        redactor.add(p);
-    }
-    // The password as typed in the URL, percent-encoded in whatever way its author chose.
-    if let Some(raw) = url::Url::parse(&target.url).ok().and_then(|u| u.password().map(str::to_string)) {
-        redactor.add(&raw);
+    for p in target.secrets() {
+        redactor.add(&p);
     }
     redactor
 }

@@ -82,10 +82,11 @@ pub fn split(script: &str, engine: Engine) -> Vec<String> {
             _ if c.is_ascii_alphabetic() && (i == 0 || !is_word(b[i - 1])) => {
                 let end = (i..b.len()).find(|&j| !is_word(b[j])).unwrap_or(b.len());
                 let word = script[i..end].to_ascii_uppercase();
-                let stmt_so_far = script[start..i].to_ascii_uppercase();
                 // A body opens only in CREATE … TRIGGER / PROCEDURE / FUNCTION / EVENT, named as
                 // whole words: a table called `events` with a column called `begin` is not one.
+                // Looked at only on BEGIN: doing it for every word made splitting quadratic.
                 let body = || {
+                    let stmt_so_far = script[start..i].to_ascii_uppercase();
                     strip_comments(&stmt_so_far).starts_with("CREATE")
                         && stmt_so_far
                             .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
