@@ -530,7 +530,7 @@ rollback:
     ));
     let out = rb(&t, &["run", "runbook.yaml", "--db", u.as_str(), "--yes", "--allow-no-backup"]);
     if out.stderr.contains("not supported by this build") {
-        eprintln!("skipped: this build has no PostgreSQL target yet");
+        crate::support::skip("this build has no PostgreSQL target yet");
         return;
     }
     rb(&t, &["rollback", "runbook.yaml", "--db", u.as_str(), "--yes", "--allow-no-backup"]);

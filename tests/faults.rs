@@ -355,7 +355,7 @@ fn flushed_paths(trace: &str) -> std::collections::BTreeSet<String> {
 fn new_run_folder_journal_and_backup_are_flushed_with_their_directory_entries() {
     if std::process::Command::new("strace").arg("-V").output().is_err() {
         assert!(!crate::support::servers_required(), "strace is required under RUNBOOK_REQUIRE_SERVERS=1");
-        eprintln!("skipped: strace is not installed");
+        crate::support::skip("strace is not installed");
         return;
     }
     let t = Test::new().runbook("version: 1\nid: backup-only\nplan:\n  - id: backup\n    name: Backup\n    kind: backup\n");

@@ -3,7 +3,7 @@
 //! the issue, once. Plus every way posting can go wrong, each leaving the issue untouched.
 //!
 //! Live tests need `RUNBOOK_TEST_REDMINE_URL` and `RUNBOOK_TEST_REDMINE_API_KEY` (see
-//! `../shared/scripts/redmine-up --change-fields`); they create their own project and issue.
+//! `scripts/redmine-up --change-fields`); they create their own project and issue.
 
 use std::time::Duration;
 
@@ -11,14 +11,14 @@ use serde_json::{json, Value};
 
 use crate::support::{Output, SqliteFile, Test};
 
-/// The seed ticket's page text, from the shared folder beside the project.
-const SEED_TICKET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/seed/change-ticket-pcc-user-uuid.txt");
+/// The seed ticket's page text, kept as a fixture in the repository.
+const SEED_TICKET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/change-ticket-pcc-user-uuid.txt");
 
 fn rb(t: &Test, args: &[&str], env: &[(&str, &str)]) -> Output {
     t.exec_env(args, env)
 }
 
-/// The seed ticket's page text, as shipped beside the project (or a copy kept in the test).
+/// The seed ticket's page text.
 fn seed_text() -> String {
     std::fs::read_to_string(SEED_TICKET).expect("the seed ticket text")
 }
@@ -131,9 +131,9 @@ fn redmine() -> Option<(String, String)> {
         _ => {
             assert!(
                 !crate::support::servers_required(),
-                "RUNBOOK_TEST_REDMINE_URL and RUNBOOK_TEST_REDMINE_API_KEY are required (RUNBOOK_REQUIRE_SERVERS=1); start one with ../shared/scripts/redmine-up --change-fields"
+                "RUNBOOK_TEST_REDMINE_URL and RUNBOOK_TEST_REDMINE_API_KEY are required (RUNBOOK_REQUIRE_SERVERS=1); start one with scripts/redmine-up --change-fields"
             );
-            eprintln!("skipped: set RUNBOOK_TEST_REDMINE_URL and RUNBOOK_TEST_REDMINE_API_KEY to run the live Redmine tests");
+            crate::support::skip("set RUNBOOK_TEST_REDMINE_URL and RUNBOOK_TEST_REDMINE_API_KEY to run the live Redmine tests");
             None
         }
     }

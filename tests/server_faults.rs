@@ -255,7 +255,7 @@ impl Drop for PrivatePg {
 fn postgres_stopped_mid_run_fails_clearly_keeps_the_journal_and_resumes_after_restart() {
     if std::env::var("RUNBOOK_TEST_POSTGRES_URL").is_err() {
         assert!(!crate::support::servers_required(), "RUNBOOK_TEST_POSTGRES_URL is required");
-        eprintln!("skipped: RUNBOOK_TEST_POSTGRES_URL is not set");
+        crate::support::skip("RUNBOOK_TEST_POSTGRES_URL is not set");
         return;
     }
     let pg = PrivatePg::start().expect("a private PostgreSQL server (initdb, pg_ctl, runuser)");

@@ -320,3 +320,32 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn servers_required() -> bool {
     std::env::var("RUNBOOK_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
 }
+
+/// Skipped tests, named with why, for the summary printed when the test binary exits.
+static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Say that the running test is skipped, and why, where `cargo test` shows it.
+///
+/// `eprintln!` is captured by the test harness and dropped when the test passes, so a skipped
+/// server test would look like a passing one. The notes are collected and printed together after
+/// the harness's own summary (at process exit), one line per test, on the uncaptured stderr.
+pub fn skip(why: &str) {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    let name = std::thread::current().name().unwrap_or("a test").to_string();
+    SKIPPED.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{name}: {why}"));
+    // SAFETY: registers a plain `extern "C"` function with no captured state.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(print_skipped);
+    });
+}
+
+extern "C" fn print_skipped() {
+    use std::io::Write;
+    let mut list = std::mem::take(&mut *SKIPPED.lock().unwrap_or_else(|e| e.into_inner()));
+    list.sort();
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "\n{} test(s) skipped:", list.len());
+    for line in list {
+        let _ = writeln!(err, "  skipped: {line}");
+    }
+}

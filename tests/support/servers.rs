@@ -49,7 +49,7 @@ fn unavailable(why: String) -> Option<ServerDb> {
     if super::servers_required() {
         panic!("RUNBOOK_REQUIRE_SERVERS=1: {why}");
     }
-    eprintln!("skipped: {why}");
+    super::skip(&why);
     None
 }
 
