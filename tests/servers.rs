@@ -315,6 +315,45 @@ plan:
     out.code(1).stdout_has("table events_log: content hash");
 }
 
+/// The fingerprint of the test's `all_users` as one query computes it: the sum modulo 2^64 of
+/// the first 64 bits of each row's MD5.
+fn mariadb_one_query_hash(db: &ServerDb) -> String {
+    let sum = db.scalar(
+        "SELECT SUM(CAST(CONV(LEFT(MD5(CONCAT_WS(0x1f, `id`, `email`, `name`, ISNULL(`name`))), 16), 16, 10) AS UNSIGNED)) FROM all_users",
+    );
+    format!("{:016x}", sum.parse::<u128>().unwrap() as u64)
+}
+
+/// An identical flip in an even number of rows changes the fingerprint: with an affine row hash
+/// (CRC32) combined by XOR the two changes cancel out.
+fn mariadb_flip_is_caught(ids: &str) {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.exec(
+        "CREATE TABLE all_users(id int PRIMARY KEY, email varchar(255) NOT NULL, is_active tinyint NOT NULL);
+         INSERT INTO all_users SELECT seq, CONCAT('u', seq, '@example.org'), seq % 2 FROM seq_1_to_3000;",
+    );
+    let t = Test::new().runbook(&touch_then_validate(&format!("UPDATE all_users SET is_active = 1 - is_active WHERE {ids}")));
+    let out = t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).run();
+    out.code(1).stdout_has("all_users row count: 3000").stdout_has("table all_users: content hash");
+    let j = journal(&t.run_dirs("runs")[0]);
+    let hash = events(&j, "assertion").into_iter().find(|a| a["check"].as_str().unwrap().contains("content hash")).cloned().unwrap();
+    assert_eq!(hash["passed"], false, "{hash}");
+    let (before, after) = (hash["expected"].as_str().unwrap(), hash["actual"].as_str().unwrap());
+    assert_eq!((before.len(), after.len()), (16, 16), "{hash}");
+    // The failure message carries both whole hashes, not a prefix.
+    out.stdout_has(&format!("content hash {before} → {after}"));
+}
+
+#[test]
+fn mariadb_fingerprint_catches_a_two_row_flip() {
+    mariadb_flip_is_caught("id IN (2, 3)");
+}
+
+#[test]
+fn mariadb_fingerprint_catches_a_thousand_row_flip() {
+    mariadb_flip_is_caught("id <= 1000");
+}
+
 /// Large MariaDB tables are fingerprinted as primary-key ranges on parallel connections. The
 /// combined hash must equal the single query's, and a change in the last range must show.
 #[test]
@@ -327,8 +366,7 @@ fn mariadb_fingerprint_split_into_key_ranges_matches_one_query() {
         .parse()
         .unwrap();
     assert!(estimate >= 200_000, "the server estimates {estimate} rows: too few to take the parallel path");
-    let one_query = db.rows("SELECT COUNT(*), BIT_XOR(CRC32(CONCAT_WS(0x1f, `id`, `email`, `name`, ISNULL(`name`)))) FROM all_users");
-    let want_hash = format!("x{:031x}", one_query[0][1].parse::<u128>().unwrap());
+    let want_hash = mariadb_one_query_hash(&db);
     let t = Test::new().runbook(&touch_then_validate("UPDATE all_users SET email = 'moved@example.org' WHERE id = 299999"));
     let out = t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).run();
     out.code(1).stdout_has("all_users row count: 300000").stdout_has("table all_users: content hash");
@@ -358,13 +396,13 @@ fn mariadb_fingerprint_with_no_spare_connections_falls_back_to_one_query() {
     db.exec(&format!("GRANT ALL ON `{}`.* TO '{user}'@'%'", db.name));
     let url = db.url().replacen("://root@", &format!("://{user}:pw@"), 1);
     assert_ne!(url, db.url(), "the test URL names root");
-    let one_query = db.scalar("SELECT BIT_XOR(CRC32(CONCAT_WS(0x1f, `id`, `email`, `name`, ISNULL(`name`)))) FROM all_users");
+    let want_hash = mariadb_one_query_hash(&db);
     let t =
         Test::new().runbook("version: 1\nid: fp\nplan:\n  - id: check\n    name: Unchanged\n    kind: validate\n    tables: [all_users]\n");
     t.again(["run", "runbook.yaml", "--db", &url, "--yes", "--runs-dir", "runs"]).run().code(0).stdout_has("all_users row count: 300000");
     let j = journal(&t.run_dirs("runs")[0]);
     let base = &events(&j, "fingerprint_baseline")[0]["fingerprints"][0];
-    assert_eq!(base["hash"], format!("x{:031x}", one_query.parse::<u128>().unwrap()).as_str());
+    assert_eq!(base["hash"], want_hash.as_str());
 }
 
 /// Regression: a UNIQUE NOT NULL key added to a table without a primary key made MariaDB call

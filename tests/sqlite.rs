@@ -452,3 +452,78 @@ plan:
     assert_eq!(std::fs::read_to_string(run.join("count.txt")).unwrap().trim(), "3", "the default was expanded to the run folder");
     t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs2", "--var", "expected_rows=4"]).code(1);
 }
+
+/// A fingerprinted column dropped by the change is named, not hashed as a string literal.
+#[test]
+fn validate_names_a_dropped_column() {
+    let yaml = r#"
+version: 1
+id: drop-a-column
+plan:
+  - id: backup
+    name: Backup
+    kind: backup
+  - id: drop
+    name: Drop a column
+    kind: sql
+    sql: ALTER TABLE all_users DROP COLUMN name
+  - id: check
+    name: Existing data unchanged
+    kind: validate
+    tables: [all_users]
+"#;
+    let t = Test::new().runbook(yaml);
+    let db = SqliteFile::users(t.dir.path(), 50);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    out.code(1).stdout_has("table all_users: column name of all_users no longer exists").lacks("content hash");
+    let j = journal(&t.run_dirs("runs")[0]);
+    let a = events(&j, "assertion").into_iter().find(|a| a["check"] == "all_users columns fingerprinted at run start").cloned();
+    let a = a.expect("the missing column is an assertion in the journal");
+    assert_eq!(
+        (a["expected"].as_str(), a["actual"].as_str(), a["passed"].as_bool()),
+        (Some("id, email, name"), Some("missing: name"), Some(false))
+    );
+}
+
+/// Another process holds the write lock past every retry: the step fails with the servers'
+/// words and the retry count, nothing is changed, and the journal keeps the message.
+#[test]
+fn lock_held_by_another_process_exhausts_the_retries_with_the_servers_words() {
+    let yaml = r#"
+version: 1
+id: add-column-under-load
+plan:
+  - id: add
+    name: Add a column
+    kind: sql
+    lock_timeout: 200ms
+    lock_retries: 2
+    sql: ALTER TABLE all_users ADD COLUMN extra TEXT
+"#;
+    let t = Test::new().runbook(yaml);
+    let db = SqliteFile::users(t.dir.path(), 20);
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let path = db.path.clone();
+    let holder = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            sqlx::raw_sql("BEGIN IMMEDIATE; UPDATE all_users SET email = email WHERE id = 1").execute(&mut c).await.unwrap();
+            ready_tx.send(()).unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+            sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
+        })
+    });
+    ready.recv().unwrap();
+    let started = std::time::Instant::now();
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    let took = started.elapsed();
+    out.code(1)
+        .stdout_has("database is locked (lock timeout 200 ms; retries exhausted: 2; the transaction was rolled back, nothing changed)");
+    assert!(took < std::time::Duration::from_secs(7), "gave up after its retries ({took:?}), not when the holder let go");
+    holder.join().unwrap();
+    assert!(!db.has_column("all_users", "extra"), "nothing changed");
+    let j = journal(&t.run_dirs("runs")[0]);
+    assert!(j.iter().any(|e| e.to_string().contains("retries exhausted: 2")), "the journal keeps the retries: {j:?}");
+}

@@ -13,9 +13,9 @@
 //! - Backups are `mariadb-dump --single-transaction` (else `mysqldump`), with the credentials in
 //!   a 0600 option file passed as `--defaults-extra-file`, checked for the `-- Dump completed`
 //!   marker the tool writes last.
-//! - Fingerprints are one aggregate on the server, in the manner of pt-table-checksum:
-//!   `COUNT(*)` and `SUM(CRC32(CONCAT_WS(0x1f, columns…, null flags of the nullable columns)))`.
-//!   A sum rather than an XOR, so two identical rows do not cancel out.
+//! - Fingerprints are one aggregate on the server: `COUNT(*)` and the sum modulo 2^64 of the
+//!   first 64 bits of `MD5(CONCAT_WS(0x1f, columns…, null flags of the nullable columns))`.
+//!   Not CRC32 (affine: the same flip in two rows cancels out) and not an XOR (equal rows cancel).
 //!
 //! The run lock is `GET_LOCK('runbook:<database>')`, held by a connection kept open for the run.
 //! MariaDB has no per-connection label a second session can read, and user-level locks cannot
@@ -489,14 +489,14 @@ impl Database for MysqlDb {
             1 => format!(", {}", flags[0]),
             _ => format!(", CONCAT({})", flags.join(", ")),
         };
-        // With the whole primary key among the hashed columns no two rows are equal, so the cheap
-        // BIT_XOR (as pt-table-checksum uses) cannot cancel rows out; otherwise a SUM keeps
-        // duplicate rows counted. The hash says which one it is, so the two never compare equal.
+        // Each row's hash is the first 64 bits of its MD5, summed modulo 2^64 on the client from
+        // the server's exact DECIMAL sums. MD5 is not affine like CRC32, so equal bit flips in
+        // two rows do not cancel; and a sum, unlike an XOR, keeps equal rows counted. The whole
+        // primary key among the hashed columns is what makes a key-range split exact.
         let unique_rows =
             !meta.primary_key.is_empty() && meta.primary_key.iter().all(|k| columns.iter().any(|c| c.eq_ignore_ascii_case(k)));
-        let aggregate = if unique_rows { "BIT_XOR" } else { "SUM" };
         let base = format!(
-            "SELECT COUNT(*), COALESCE({aggregate}(CRC32(CONCAT_WS(0x1f, {}{flags}))), 0) FROM {}",
+            "SELECT COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(MD5(CONCAT_WS(0x1f, {}{flags})), 16), 16, 10) AS UNSIGNED)), 0) FROM {}",
             cols.join(", "),
             super::quote_ident(Engine::Mysql, table)
         );
@@ -504,7 +504,7 @@ impl Database for MysqlDb {
             (Some(key), true) if meta.estimated_rows >= PARALLEL_FINGERPRINT_ROWS => self.key_ranges(table, key).await?,
             _ => Vec::new(),
         };
-        // One server thread scans one range; the parts combine exactly (XOR and +), so the hash
+        // One server thread scans one range; the parts add up exactly, so the hash
         // is the same as a single query's. Each part is one autocommit SELECT, read at its own
         // instant: a table written during the fingerprint shows as changed anyway. A user
         // allowed too few connections (max_user_connections) gets the single query instead.
@@ -526,18 +526,17 @@ impl Database for MysqlDb {
                 head
             }
         };
-        let (mut count, mut sum, mut xor) = (0u64, 0u128, 0u128);
+        let (mut count, mut sum) = (0u64, 0u64);
         for r in &parts {
             let n: u64 = r[0].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint row count: {e}")))?;
             let h: u128 = r[1].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint sum: {e}")))?;
             count += n;
-            sum = sum.wrapping_add(h);
-            xor ^= h;
+            sum = sum.wrapping_add(h as u64);
         }
         if parts.is_empty() {
             return Err(Error::db("fingerprint query returned no row"));
         }
-        let hash = if unique_rows { format!("x{xor:031x}") } else { format!("{sum:032x}") };
+        let hash = format!("{sum:016x}");
         Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: count, hash })
     }
 

@@ -434,8 +434,9 @@ impl Database for PostgresDb {
         let rows = self.rows(&sql).await?;
         let r = rows.first().ok_or_else(|| Error::db("fingerprint query returned no row"))?;
         let count: u64 = r[0].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint row count: {e}")))?;
+        // The exact numeric sum, reduced modulo 2^64 (two's complement of a negative sum).
         let sum: i128 = r[1].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint sum: {e}")))?;
-        Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: count, hash: format!("{:032x}", sum as u128) })
+        Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: count, hash: format!("{:016x}", sum as u64) })
     }
 
     async fn lock(&mut self, holder: &LockHolder) -> Result<()> {

@@ -151,6 +151,16 @@ impl Database for SqliteDb {
                     retries += 1;
                     tokio::time::sleep(super::backoff(retries)).await;
                 }
+                // The same words as the servers' lock timeout, so an operator reads one message
+                // whatever the engine, and the journal keeps how often it was tried.
+                Err(e) if is_lock_error(&e) => {
+                    let undone = if opts.transaction { "; the transaction was rolled back, nothing changed" } else { "" };
+                    return Err(Error::db(format!(
+                        "{} (lock timeout {} ms; retries exhausted: {retries}{undone})",
+                        crate::error::sqlx_message(&e),
+                        opts.lock_timeout.as_millis()
+                    )));
+                }
                 Err(e) => return Err(Error::db(e)),
             }
         }
@@ -223,11 +233,7 @@ impl Database for SqliteDb {
 
     async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint> {
         // quote() renders every value with its type (NULL, 1, 1.0, 'x', X'00'), so the row text is unambiguous.
-        let row = columns
-            .iter()
-            .map(|c| format!("quote({})", super::quote_ident(Engine::Sqlite, c)))
-            .collect::<Vec<_>>()
-            .join(" || char(31) || ");
+        let row = columns.iter().map(|c| format!("quote({})", column_ident(c))).collect::<Vec<_>>().join(" || char(31) || ");
         let table_q = super::quote_ident(Engine::Sqlite, table);
         let mut acc = super::RowHashSum::default();
         // One read transaction: every chunk sees the same snapshot of the table.
@@ -338,6 +344,12 @@ where
         .await
         .map_err(|_| sqlx::Error::Protocol(format!("statement timed out after {}", crate::runbook::duration::human(limit))))??;
     Ok(StatementResult { sql: sql.to_string(), rows_affected: res.rows_affected(), duration_ms: start.elapsed().as_millis() as u64 })
+}
+
+/// A column name quoted with backticks: SQLite reads a double-quoted name that matches no column
+/// as a string literal, so a dropped column would be hashed as its own name instead of failing.
+fn column_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
 }
 
 /// Rows per query of a chunked fingerprint: large enough that the driver's per-row hand-off
