@@ -11,6 +11,7 @@ mod audit;
 mod cli;
 mod demo;
 mod faults;
+mod format;
 mod fuzz_regressions;
 mod interactive;
 mod lint;

@@ -37,5 +37,6 @@ pub fn load(path: &Path) -> Result<Loaded> {
 pub fn load_str(name: &str, source: Arc<str>, sha256: String) -> Result<Loaded> {
     let doc = parse::parse(name, &source)?;
     let (plan, rollback) = validate::validate(name, &source, &doc)?;
-    Ok(Loaded { path: name.to_string(), source, sha256, doc, plan, rollback })
+    let undo = crate::runbook::undo::pair(&doc, &plan, &rollback);
+    Ok(Loaded { path: name.to_string(), source, sha256, doc, plan, rollback, undo })
 }

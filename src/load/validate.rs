@@ -117,6 +117,9 @@ pub fn validate(name: &str, source: &Arc<str>, doc: &Runbook) -> Result<(Vec<Ste
         }
     }
 
+    for p in crate::runbook::undo::check(doc) {
+        c.push(p.pos, p.message, p.help);
+    }
     check_vars(&mut c, doc);
 
     if c.out.is_empty() {
@@ -154,7 +157,7 @@ fn set_fields(raw: &RawStep) -> Vec<String> {
     }
 }
 
-const COMMON: &[&str] = &["id", "name", "description", "kind", "timeout", "on_failure"];
+const COMMON: &[&str] = &["id", "name", "description", "kind", "timeout", "on_failure", "undo"];
 
 fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
     let kind = raw.kind.value;

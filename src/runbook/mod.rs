@@ -8,6 +8,7 @@ pub mod duration;
 pub mod scalar;
 pub mod span;
 pub mod step;
+pub mod undo;
 
 use std::collections::BTreeMap;
 
@@ -136,6 +137,8 @@ pub struct Loaded {
     pub doc: Runbook,
     pub plan: Vec<Step>,
     pub rollback: Vec<Step>,
+    /// How each change-plan step is undone, by step id (see [`undo`]).
+    pub undo: BTreeMap<String, undo::Undo>,
 }
 
 impl Loaded {
@@ -144,6 +147,17 @@ impl Loaded {
             PlanKind::Plan => &self.plan,
             PlanKind::Rollback => &self.rollback,
         }
+    }
+    /// How the change-plan step `id` is undone; `NotNeeded` for an id that is not a change step.
+    pub fn undo_of(&self, id: &str) -> &undo::Undo {
+        self.undo.get(id).unwrap_or(&undo::Undo::NotNeeded)
+    }
+    /// The change-plan steps that the rollback step `id` undoes, in change-plan order.
+    pub fn undoes(&self, rollback_id: &str) -> Vec<&Step> {
+        self.plan
+            .iter()
+            .filter(|s| matches!(self.undo_of(&s.id), undo::Undo::By(refs) if refs.iter().any(|r| r.id == rollback_id)))
+            .collect()
     }
     pub fn title(&self) -> String {
         self.doc.title.clone().unwrap_or_else(|| self.doc.id.value.clone())

@@ -287,6 +287,11 @@ pub struct RawStep {
     /// `stop` (default) or `rollback`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailure>,
+    /// (change-plan steps) The rollback steps that undo this step, e.g. `[drop-column]`, or
+    /// `none` for a point of no return. Without it, `sql` steps are paired with the rollback
+    /// `sql` steps that drop what they create (and create what they drop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<Sp<super::undo::UndoSpec>>,
 
     /// (sql) The statements.
     #[serde(default, skip_serializing_if = "Option::is_none")]

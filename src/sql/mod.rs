@@ -10,6 +10,8 @@ use regex::Regex;
 
 use crate::db::Engine;
 
+pub mod objects;
+
 /// Split a script into statements on `;`, respecting quotes, comments, PostgreSQL
 /// dollar-quoting and `BEGIN … END` bodies of triggers and routines, as `engine` reads them.
 pub fn split(script: &str, engine: Engine) -> Vec<String> {
