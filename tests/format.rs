@@ -57,3 +57,113 @@ fn undo_declared_or_none_is_accepted() {
     let out = Test::new().runbook(&yaml).args(["validate", "runbook.yaml"]).run();
     out.code(0);
 }
+
+/// `cd change/elsewhere && runbook run ../runbook.yaml`: the helper next to the runbook is found
+/// by the default working folder, by `${runbook_dir}` (absolute) and by a relative `workdir`.
+#[test]
+fn paths_resolve_once_against_the_runbooks_absolute_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Test::new();
+    let db = crate::support::SqliteFile::users(t.dir.path(), 3);
+    std::fs::create_dir_all(t.dir.join("change/tools")).unwrap();
+    std::fs::create_dir_all(t.dir.join("change/elsewhere")).unwrap();
+    let helper = t.dir.write("change/helper.sh", "#!/bin/sh\necho \"$1 $(pwd)\" >> \"$2\"\n");
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    t.dir.write(
+        "change/runbook.yaml",
+        r#"version: 1
+id: paths
+plan:
+  - id: default-folder
+    name: Helper from the default working folder
+    kind: command
+    command: ["./helper.sh", "default", "calls.txt"]
+  - id: by-variable
+    name: Helper through runbook_dir
+    kind: command
+    command: ["${runbook_dir}/helper.sh", "variable", "${runbook_dir}/calls.txt"]
+  - id: relative-workdir
+    name: Helper from a relative workdir
+    kind: command
+    workdir: tools
+    command: ["../helper.sh", "workdir", "../calls.txt"]
+"#,
+    );
+    let mut c = t.command();
+    c.current_dir(t.dir.join("change/elsewhere")).args(["run", "../runbook.yaml", "--yes", "--db", &db.url()]);
+    let out = c.output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let change = std::fs::canonicalize(t.dir.join("change")).unwrap();
+    let calls = std::fs::read_to_string(change.join("calls.txt")).unwrap();
+    let d = change.display();
+    assert_eq!(calls, format!("default {d}\nvariable {d}\nworkdir {d}/tools\n"));
+    assert!(!t.dir.join("calls.txt").exists() && !t.dir.join("change/elsewhere/calls.txt").exists());
+}
+
+/// A database on each engine that is available: SQLite always, the servers when configured.
+pub(crate) struct EngineDb {
+    pub engine: &'static str,
+    pub url: String,
+    _server: Option<crate::support::servers::ServerDb>,
+}
+
+pub(crate) fn engines(t: &Test) -> Vec<EngineDb> {
+    use crate::support::servers::ServerDb;
+    let mut out = vec![EngineDb { engine: "sqlite", url: crate::support::SqliteFile::users(t.dir.path(), 3).url(), _server: None }];
+    if let Some(db) = ServerDb::postgres() {
+        out.push(EngineDb { engine: "postgres", url: db.url(), _server: Some(db) });
+    }
+    if let Some(db) = ServerDb::mysql() {
+        out.push(EngineDb { engine: "mysql", url: db.url(), _server: Some(db) });
+    }
+    out
+}
+
+/// The common key and text shapes read the same on every engine: an auto-numbered primary key
+/// is a NOT NULL `int`, VARCHAR(n) is not TEXT, BOOLEAN is `bool`, DECIMAL is NUMERIC.
+#[test]
+fn types_and_nullability_agree_across_engines() {
+    let yaml = r#"version: 1
+id: types
+plan:
+  - id: create
+    name: Create tables
+    kind: sql
+    sql:
+      sqlite: |
+        CREATE TABLE shapes (id INTEGER PRIMARY KEY, code VARCHAR(12) NOT NULL, note TEXT, flag BOOLEAN, amount DECIMAL(10,2));
+        CREATE TABLE big (id INTEGER PRIMARY KEY AUTOINCREMENT, n BIGINT);
+      postgres: |
+        CREATE TABLE shapes (id SERIAL PRIMARY KEY, code VARCHAR(12) NOT NULL, note TEXT, flag BOOLEAN, amount DECIMAL(10,2));
+        CREATE TABLE big (id INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY, n BIGINT);
+      mysql: |
+        CREATE TABLE shapes (id INT AUTO_INCREMENT PRIMARY KEY, code VARCHAR(12) NOT NULL, note TEXT, flag BOOLEAN, amount DECIMAL(10,2));
+        CREATE TABLE big (id INTEGER NOT NULL AUTO_INCREMENT, n BIGINT, PRIMARY KEY (id));
+  - id: check
+    name: Check the shapes
+    kind: verify
+    schema:
+      - {table: shapes, column: id, type: integer, nullable: false}
+      - {table: shapes, column: code, type: varchar(12), nullable: false}
+      - {table: shapes, column: note, type: text, nullable: true}
+      - {table: shapes, column: flag, type: boolean, nullable: true}
+      - {table: shapes, column: amount, type: "numeric(10,2)", nullable: true}
+      - {table: big, column: id, type: serial, nullable: false}
+      - {table: big, column: n, type: bigint, nullable: true}
+"#;
+    let t = Test::new().runbook(yaml);
+    for db in engines(&t) {
+        let out = t.exec(["run", "runbook.yaml", "--yes", "--db", &db.url, "--runs-dir", &format!("runs-{}", db.engine)]);
+        assert_eq!(out.code, 0, "{}: {}", db.engine, out.all());
+        out.lacks("✘");
+    }
+    // A check that should not hold still fails: VARCHAR(12) is not TEXT.
+    let wrong = yaml.replace("column: code, type: varchar(12)", "column: code, type: text");
+    let t = Test::new().runbook(&wrong);
+    for db in engines(&t) {
+        let out = t.exec(["run", "runbook.yaml", "--yes", "--db", &db.url, "--runs-dir", "runs"]);
+        assert_eq!(out.code, 1, "{}: {}", db.engine, out.all());
+        out.stdout_has("shapes.code type");
+    }
+}

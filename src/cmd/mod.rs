@@ -86,7 +86,7 @@ pub fn vars_and_target(loaded: &Loaded, var_opts: &crate::cli::VarOpts, db: Opti
     let mut vars = Vars::resolve(&loaded.doc, &var_opts.vars)?;
     let target = resolve_target(loaded, db, &vars)?;
     vars.set_shown("db_url", target.url.clone(), target.display());
-    vars.set("runbook_dir", std::path::Path::new(&loaded.path).parent().map(|p| p.display().to_string()).unwrap_or_default());
+    vars.set("runbook_dir", loaded.dir.display().to_string());
     Ok((vars, target))
 }
 

@@ -142,11 +142,16 @@ fn diff_map<T: PartialEq>(
 }
 
 /// Normalise a type name so that runbooks can write one spelling for every engine:
-/// `varchar(36)`, `VARCHAR(36)` and `character varying(36)` are the same type.
+/// `varchar(36)`, `VARCHAR(36)` and `character varying(36)` are the same type. The mapping is
+/// the table "Types across engines" in docs/runbook-format.md; keep the two in step.
 pub fn normalize_type(t: &str) -> String {
     let lower = t.trim().to_ascii_lowercase();
     let compact: String = lower.split_whitespace().collect::<Vec<_>>().join(" ");
     let compact = compact.replace(" (", "(").replace(", ", ",");
+    // MariaDB/MySQL's BOOLEAN is TINYINT(1), and that is how they report it.
+    if compact == "tinyint(1)" {
+        return "bool".into();
+    }
     let aliases = [
         ("character varying", "varchar"),
         ("character", "char"),
@@ -154,20 +159,30 @@ pub fn normalize_type(t: &str) -> String {
         ("int4", "int"),
         ("int8", "bigint"),
         ("int2", "smallint"),
+        // SERIAL and friends are integers with a sequence default; PostgreSQL reports the
+        // integer type, and MariaDB's SERIAL is BIGINT UNSIGNED … AUTO_INCREMENT.
+        ("serial", "int"),
+        ("serial4", "int"),
+        ("bigserial", "bigint"),
+        ("serial8", "bigint"),
+        ("smallserial", "smallint"),
         ("boolean", "bool"),
         ("double precision", "double"),
         ("float8", "double"),
+        ("decimal", "numeric"),
         ("timestamp without time zone", "timestamp"),
         ("timestamp with time zone", "timestamptz"),
     ];
-    let (base, rest) = match compact.find('(') {
-        Some(i) => (&compact[..i], &compact[i..]),
-        None => (compact.as_str(), ""),
+    // base name, then an optional `(…)`, then modifiers such as `unsigned`.
+    let (base, args, tail) = match (compact.find('('), compact.find(')')) {
+        (Some(i), Some(j)) if j > i => (&compact[..i], &compact[i..=j], compact[j + 1..].trim()),
+        _ => (compact.as_str(), "", ""),
     };
     let base = aliases.iter().find(|(a, _)| *a == base).map(|(_, b)| *b).unwrap_or(base);
     // MySQL reports display widths such as int(11); they carry no meaning for comparison.
-    let rest = if ["int", "bigint", "smallint", "tinyint", "mediumint"].contains(&base) { "" } else { rest };
-    format!("{base}{rest}")
+    let args = if ["int", "bigint", "smallint", "tinyint", "mediumint"].contains(&base) { "" } else { args };
+    let tail = if tail.is_empty() { String::new() } else { format!(" {tail}") };
+    format!("{base}{args}{tail}")
 }
 
 #[cfg(test)]
@@ -179,6 +194,13 @@ mod tests {
         assert_eq!(normalize_type("VARCHAR(36)"), normalize_type("character varying(36)"));
         assert_eq!(normalize_type("int(11)"), normalize_type("integer"));
         assert_ne!(normalize_type("varchar(36)"), normalize_type("varchar(64)"));
+        assert_eq!(normalize_type("SERIAL"), normalize_type("integer"));
+        assert_eq!(normalize_type("bigserial"), normalize_type("bigint(20)"));
+        assert_eq!(normalize_type("boolean"), normalize_type("tinyint(1)"));
+        assert_eq!(normalize_type("DECIMAL(10, 2)"), normalize_type("numeric(10,2)"));
+        assert_eq!(normalize_type("int(10) unsigned"), "int unsigned");
+        assert_ne!(normalize_type("int unsigned"), normalize_type("int"));
+        assert_ne!(normalize_type("varchar(36)"), normalize_type("text"));
     }
 
     #[test]

@@ -102,13 +102,22 @@ impl Database for SqliteDb {
         for (ty, name, tbl, sql) in &objects {
             match ty.as_str() {
                 "table" => {
-                    let cols: Vec<(String, String, i64, Option<String>)> =
-                        sqlx::query_as("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(?1) ORDER BY cid")
+                    let cols: Vec<(String, String, i64, Option<String>, i64)> =
+                        sqlx::query_as("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid")
                             .bind(name)
                             .fetch_all(&mut self.conn)
                             .await?;
-                    let columns =
-                        cols.into_iter().map(|(n, t, nn, d)| Column { name: n, type_: t, nullable: nn == 0, default: d }).collect();
+                    // An INTEGER PRIMARY KEY is the rowid: it can never hold NULL although
+                    // SQLite reports no NOT NULL on it. The servers report their primary keys
+                    // as NOT NULL, and `{nullable: false}` must mean the same on every engine.
+                    let pk_columns = cols.iter().filter(|c| c.4 > 0).count();
+                    let columns = cols
+                        .into_iter()
+                        .map(|(n, t, nn, d, pk)| {
+                            let rowid = pk > 0 && pk_columns == 1 && t.eq_ignore_ascii_case("INTEGER");
+                            Column { name: n, type_: t, nullable: nn == 0 && !rowid, default: d }
+                        })
+                        .collect();
                     s.tables.insert(name.clone(), Table { columns });
                 }
                 "view" => {

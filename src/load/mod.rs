@@ -36,7 +36,17 @@ pub fn load(path: &Path) -> Result<Loaded> {
 /// Parse and validate runbook text; `name` is used in diagnostics.
 pub fn load_str(name: &str, source: Arc<str>, sha256: String) -> Result<Loaded> {
     let doc = parse::parse(name, &source)?;
+    let dir = runbook_dir(Path::new(name));
     let (plan, rollback) = validate::validate(name, &source, &doc)?;
     let undo = crate::runbook::undo::pair(&doc, &plan, &rollback);
-    Ok(Loaded { path: name.to_string(), source, sha256, doc, plan, rollback, undo })
+    Ok(Loaded { path: name.to_string(), dir, source, sha256, doc, plan, rollback, undo })
+}
+
+/// The absolute folder holding the runbook at `path` (relative paths are taken from the
+/// current folder, once, here).
+fn runbook_dir(path: &Path) -> std::path::PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| std::path::PathBuf::from("/"));
+    // `a/../b.yaml` → `b`'s real folder, when it exists; `absolute` keeps `..` as written.
+    std::fs::canonicalize(&dir).unwrap_or(dir)
 }

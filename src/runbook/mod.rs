@@ -132,6 +132,10 @@ impl PlanKind {
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub path: String,
+    /// The absolute folder of the runbook file, resolved once at load time: `${runbook_dir}`,
+    /// the default working folder of commands and the base of a relative `workdir`. Resolving
+    /// the path as typed (`..`) again from another folder would apply it twice.
+    pub dir: std::path::PathBuf,
     pub source: std::sync::Arc<str>,
     pub sha256: String,
     pub doc: Runbook,

@@ -59,11 +59,10 @@ pub async fn run(r: &mut Runner, step: &Step, a: &CommandAction) -> Result<()> {
     // A process group of its own: a Ctrl-C at the terminal reaches runbook alone, which records
     // the interruption and stops the command itself (kill on drop).
     cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
-    let runbook_dir = std::path::Path::new(&r.loaded.path).parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    // A relative `workdir` is taken from the runbook's folder, like the default.
     let workdir = match &a.workdir {
-        Some(w) => std::path::PathBuf::from(r.vars.render(w)?),
-        None if runbook_dir.as_os_str().is_empty() => std::path::PathBuf::from("."),
-        None => runbook_dir,
+        Some(w) => r.loaded.dir.join(r.vars.render(w)?),
+        None => r.loaded.dir.clone(),
     };
     cmd.current_dir(&workdir);
     // RUNBOOK_DB_URL lets a job act on whatever the run targets: during a rehearsal that is the
