@@ -339,7 +339,7 @@ plan:
     cmd.env("TERM", "xterm");
     let mut s = Session::spawn(cmd).expect("spawn in a pseudo-terminal");
     s.set_expect_timeout(Some(std::time::Duration::from_secs(20)));
-    s.expect("Run this step?").expect("step prompt");
+    s.expect("r run · s skip · a abort").expect("step prompt");
     s.send("\r").unwrap();
     s.expect("Done: The application writes pcc_user_uuid?").expect("checklist prompt");
     s.send("y").unwrap();

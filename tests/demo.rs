@@ -154,7 +154,7 @@ fn demo_interactive_asks_at_every_step_on_a_terminal() {
     let checklists = [(4, 3), (7, 2)];
     for step in 1..=8 {
         s.expect(format!("Step {step}/8 ·").as_str()).unwrap();
-        s.expect("Run this step?").unwrap();
+        s.expect("r run · s skip · a abort").unwrap();
         s.send("\r").unwrap();
         if let Some((_, items)) = checklists.iter().find(|(n, _)| *n == step) {
             for _ in 0..*items {

@@ -8,6 +8,8 @@ use expectrl::{Eof, Session, WaitStatus};
 use crate::support::{events, journal, SqliteFile, Test, SEED};
 
 const DOWN: &str = "\x1b[B";
+/// The keys every step prompt lists after its question.
+const STEP_KEYS: &str = "r run · s skip · a abort";
 
 fn session(t: &Test, args: &[&str]) -> Session {
     let mut c = t.command();
@@ -52,14 +54,21 @@ fn abort_at_step_2_leaves_the_database_unchanged_and_exits_3() {
         ],
     );
     s.expect("Step 1/8 · Backup Database · backup").unwrap();
-    s.expect("Run this step?").unwrap();
+    // The panel names the file the backup goes to, not a pattern.
+    s.expect(format!("VACUUM INTO {}", t.dir.path().join("runs").display()).as_str()).unwrap();
+    s.expect("/backup-backup.sqlite3 (mode 0600)").unwrap();
+    s.expect("Take the backup now?").unwrap();
     s.send("\r").unwrap();
     s.expect("Step 2/8 · Add New Column · sql").unwrap();
     s.expect("ALTER TABLE all_users ADD COLUMN pcc_user_uuid").unwrap();
-    s.expect("Run this step?").unwrap();
+    s.expect("Run these 2 statements?").unwrap();
+    // Arrows choose nothing (there is no menu to wrap around into Abort); `a` asks first.
     s.send(DOWN).unwrap();
     s.send(DOWN).unwrap();
-    s.send("\r").unwrap();
+    s.expect(STEP_KEYS).unwrap();
+    s.send("a").unwrap();
+    s.expect("Abort the run here?").unwrap();
+    s.send("y").unwrap();
     s.expect("aborted").unwrap();
     assert_eq!(exit_code(&mut s), 3);
 
@@ -105,7 +114,7 @@ fn manual_checklist_and_note_are_recorded_with_who_and_how() {
     let db = SqliteFile::users(t.dir.path(), 3);
     let url = db.url();
     let mut s = session(&t, &["run", "runbook.yaml", "--db", &url, "--runs-dir", "runs", "--operator", "dave"]);
-    s.expect("Run this step?").unwrap();
+    s.expect(STEP_KEYS).unwrap();
     s.send("\r").unwrap();
     s.expect("Done: Dashboard is green?").unwrap();
     s.send("y").unwrap();
@@ -114,7 +123,7 @@ fn manual_checklist_and_note_are_recorded_with_who_and_how() {
     s.expect("Note for the record").unwrap();
     s.send_line("paged Erin at 02:10").unwrap();
     s.expect("Step 2/2").unwrap();
-    s.expect("Run this step?").unwrap();
+    s.expect(STEP_KEYS).unwrap();
     s.send("\r").unwrap();
     assert_eq!(exit_code(&mut s), 0);
     assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name='made'"), "1");
@@ -135,10 +144,10 @@ fn unconfirmed_checklist_item_fails_the_step_and_offers_the_rollback() {
     let db = SqliteFile::users(t.dir.path(), 3);
     let url = db.url();
     let mut s = session(&t, &["run", "runbook.yaml", "--db", &url, "--runs-dir", "runs", "--allow-no-backup"]);
-    s.expect("Run this step?").unwrap();
+    s.expect(STEP_KEYS).unwrap();
     s.send("\r").unwrap();
     s.expect("Step 2/3").unwrap();
-    s.expect("Run this step?").unwrap();
+    s.expect(STEP_KEYS).unwrap();
     s.send("\r").unwrap();
     s.expect("Done: Dashboard is green?").unwrap();
     s.send("n").unwrap();
@@ -149,7 +158,7 @@ fn unconfirmed_checklist_item_fails_the_step_and_offers_the_rollback() {
     s.expect("Run the rollback plan now?").unwrap();
     s.send("y").unwrap();
     s.expect("Drop it").unwrap();
-    s.expect("Run this step?").unwrap();
+    s.expect(STEP_KEYS).unwrap();
     s.send("\r").unwrap();
     assert_eq!(exit_code(&mut s), 1);
     assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name='made'"), "0", "rollback ran");
@@ -183,10 +192,10 @@ rollback:
     let db = SqliteFile::users(t.dir.path(), 3);
     let url = db.url();
     let mut s = session(&t, &["run", "runbook.yaml", "--db", &url, "--runs-dir", "runs", "--allow-no-backup"]);
-    s.expect("Run this step?").unwrap();
+    s.expect(STEP_KEYS).unwrap();
     s.send("\r").unwrap();
     s.expect("Step 2/2").unwrap();
-    s.expect("Run this step?").unwrap();
+    s.expect(STEP_KEYS).unwrap();
     s.send("\r").unwrap();
     std::thread::sleep(Duration::from_millis(500));
     // ^C at the terminal: the line discipline turns it into SIGINT for the run.
@@ -195,7 +204,7 @@ rollback:
     s.expect("Interrupted. Run the rollback plan now?").unwrap();
     s.send("y").unwrap();
     s.expect("Drop it").unwrap();
-    s.expect("Run this step?").unwrap();
+    s.expect(STEP_KEYS).unwrap();
     s.send("\r").unwrap();
     assert_eq!(exit_code(&mut s), 3);
     assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name='made'"), "0", "the rollback ran");
@@ -214,7 +223,7 @@ fn time_spent_at_the_prompt_is_not_the_steps_duration() {
     let url = db.url();
     let mut s = session(&t, &["run", "runbook.yaml", "--db", &url, "--runs-dir", "runs", "--skip", "check"]);
     s.expect("Step 2/2 · Make a table · sql").unwrap();
-    s.expect("Run this step?").unwrap();
+    s.expect(STEP_KEYS).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     s.send("\r").unwrap();
     assert_eq!(exit_code(&mut s), 0);
@@ -230,4 +239,208 @@ fn time_spent_at_the_prompt_is_not_the_steps_duration() {
     let step = report["steps"].as_array().unwrap().iter().find(|s| s["id"] == "change").unwrap();
     assert_eq!(step["started"], confirmed.as_str(), "the report's start is the confirmation");
     assert_eq!(step["duration_ms"], ms);
+}
+
+/// A run in a pseudo-terminal that keeps everything the terminal was sent, so a test can check
+/// the escape sequences as well as the words.
+struct Pty {
+    s: Session,
+    seen: Vec<u8>,
+}
+
+impl Pty {
+    fn spawn(t: &Test, args: &[&str], columns: u16, term: &str) -> Pty {
+        let mut c = t.command();
+        c.args(args).env("TERM", term).env("COLUMNS", columns.to_string()).env("LINES", "40");
+        let mut s = Session::spawn(c).expect("spawn in a pty");
+        s.get_process_mut().set_window_size(columns, 40).expect("window size");
+        s.set_expect_timeout(Some(Duration::from_secs(20)));
+        Pty { s, seen: Vec::new() }
+    }
+
+    #[track_caller]
+    fn expect(&mut self, text: &str) {
+        match self.s.expect(text) {
+            Ok(found) => {
+                self.seen.extend_from_slice(found.before());
+                self.seen.extend_from_slice(found.get(0).unwrap_or_default());
+            }
+            Err(e) => panic!("waiting for {text:?}: {e}\n--- the terminal so far\n{}", String::from_utf8_lossy(&self.seen)),
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.s.send(keys).expect("send keys");
+    }
+
+    /// Wait for the end; the exit code and the whole terminal output.
+    fn finish(mut self) -> (i32, String) {
+        if let Ok(rest) = self.s.expect(Eof) {
+            self.seen.extend_from_slice(rest.as_bytes());
+        }
+        let code = match self.s.get_process().wait().expect("wait") {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!("unexpected end: {other:?}"),
+        };
+        (code, String::from_utf8_lossy(&self.seen).into_owned())
+    }
+}
+
+/// Whether the terminal was left with its cursor hidden: a hide (`ESC[?25l`) after the last show.
+fn cursor_left_hidden(out: &str) -> bool {
+    match (out.rfind("\x1b[?25l"), out.rfind("\x1b[?25h")) {
+        (Some(hide), Some(show)) => hide > show,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+const KEYS_RUNBOOK: &str = r#"
+version: 1
+id: keys
+plan:
+  - id: first
+    name: First table
+    kind: sql
+    sql: CREATE TABLE first_t(x INTEGER)
+  - id: pair
+    name: Two tables
+    kind: sql
+    sql: |
+      CREATE TABLE pair_a(x INTEGER);
+      CREATE TABLE pair_b(x INTEGER);
+  - id: deploy
+    name: Deploy the application
+    kind: manual
+    checklist:
+      - Deploy finished
+  - id: third
+    name: Third table
+    kind: sql
+    sql: CREATE TABLE third_t(x INTEGER)
+  - id: fourth
+    name: Fourth table
+    kind: sql
+    sql: CREATE TABLE fourth_t(x INTEGER)
+rollback:
+  - id: undo
+    name: Drop them
+    kind: sql
+    sql: DROP TABLE IF EXISTS pair_a
+"#;
+
+/// Every key of the step and checklist prompts, at a narrow and a wide terminal: `?` helps,
+/// `q` asks before aborting and "no" returns to the prompt, `s` takes a default reason, Enter
+/// does not answer a checklist item, `w` waits (and the wait is journaled), `c` runs the rest
+/// without asking and the journal says so.
+#[test]
+fn every_prompt_key_does_what_it_says_at_80_and_160_columns() {
+    for columns in [80, 160] {
+        let t = Test::new().runbook(KEYS_RUNBOOK);
+        let db = SqliteFile::users(t.dir.path(), 3);
+        let url = db.url();
+        let mut p = Pty::spawn(&t, &["run", "runbook.yaml", "--db", &url, "--runs-dir", "runs", "--allow-no-backup"], columns, "xterm");
+        p.expect("Step 1/5 · First table · sql");
+        p.expect("Run this statement?");
+        p.send("?");
+        p.expect("run this step and every later one without asking");
+        p.send("q");
+        p.expect("Abort the run here?");
+        p.send("n");
+        p.expect(STEP_KEYS);
+        p.send("s");
+        p.expect("Why is this step skipped?");
+        p.send("\r");
+        p.expect("Step 2/5 · Two tables · sql");
+        p.expect("Run these 2 statements?");
+        p.send("r");
+        p.expect("Step 3/5 · Deploy the application · manual");
+        p.expect("Go through this checklist now?");
+        p.send("r");
+        p.expect("Done: Deploy finished?");
+        // Enter is no answer to a checklist item; `w` is "not yet", and the item comes back.
+        p.send("\r");
+        p.send("w");
+        p.expect("not yet: Deploy finished");
+        p.expect("Done: Deploy finished?");
+        std::thread::sleep(Duration::from_millis(1100));
+        p.send("y");
+        p.expect("Note for the record");
+        p.send("\r");
+        p.expect("Step 4/5 · Third table · sql");
+        p.send("c");
+        p.expect("Step 5/5 · Fourth table · sql");
+        p.expect("run without asking (c)");
+        let (code, out) = p.finish();
+        assert_eq!(code, 0, "{out}");
+        assert!(!cursor_left_hidden(&out), "cursor left hidden at {columns} columns");
+
+        let tables =
+            db.rows("SELECT name FROM sqlite_master WHERE name IN ('first_t', 'pair_a', 'pair_b', 'third_t', 'fourth_t') ORDER BY name");
+        let tables: Vec<String> = tables.into_iter().flatten().collect();
+        assert_eq!(tables, ["fourth_t", "pair_a", "pair_b", "third_t"], "first was skipped, the rest ran");
+        let j = journal(&t.run_dirs("runs")[0]);
+        let d = events(&j, "step_decision");
+        let by_step = |id: &str| d.iter().find(|e| e["step_id"] == id).unwrap_or_else(|| panic!("no decision for {id}"));
+        assert_eq!(by_step("first")["decision"], "skip");
+        assert_eq!(by_step("first")["reason"], "skipped by the operator at the prompt");
+        assert_eq!(by_step("pair")["how"], "interactive");
+        assert_eq!(by_step("third")["how"], "interactive (c: run the rest without asking)");
+        assert_eq!(by_step("fourth")["how"], "continued without asking (c)");
+        assert_eq!(by_step("fourth")["decision"], "run");
+        let notes = events(&j, "note");
+        let waited = notes.iter().find(|n| n["text"].as_str().unwrap().starts_with("waited ")).expect("the wait is journaled");
+        assert!(waited["text"].as_str().unwrap().ends_with(" for: Deploy finished"), "{waited}");
+        let items = events(&j, "checklist_item");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0]["confirmed"], true);
+    }
+}
+
+/// Ctrl-C at the step prompt and at a checklist item: the run stops with exit 3, nothing more
+/// is run, and the cursor is visible afterwards.
+#[test]
+fn ctrl_c_at_each_prompt_exits_3_with_the_cursor_visible() {
+    for (columns, at_item) in [(80, false), (160, true)] {
+        let t = Test::new().runbook(KEYS_RUNBOOK);
+        let db = SqliteFile::users(t.dir.path(), 3);
+        let url = db.url();
+        let mut p = Pty::spawn(
+            &t,
+            &[
+                "run",
+                "runbook.yaml",
+                "--db",
+                &url,
+                "--runs-dir",
+                "runs",
+                "--allow-no-backup",
+                "--skip",
+                "first=not today",
+                "--skip",
+                "pair",
+            ],
+            columns,
+            "xterm",
+        );
+        p.expect("skipped (--skip): not today");
+        p.expect("skipped (--skip, no reason given)");
+        p.expect("Go through this checklist now?");
+        if at_item {
+            p.send("r");
+            p.expect("Done: Deploy finished?");
+        }
+        p.send("\x03");
+        let (code, out) = p.finish();
+        assert_eq!(code, 3, "{out}");
+        assert!(!cursor_left_hidden(&out), "cursor left hidden\n{out}");
+        assert!(out.contains("] ^C"), "the prompt shows the key\n{out}");
+        let j = journal(&t.run_dirs("runs")[0]);
+        assert_eq!(j.last().unwrap()["outcome"], "aborted");
+        assert_eq!(j.last().unwrap()["exit_code"], 3);
+        assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name IN ('third_t', 'fourth_t')"), "0");
+        let skipped = events(&j, "step_decision");
+        assert_eq!(skipped[0]["reason"], "not today");
+        assert_eq!(skipped[1]["reason"], "no reason given");
+    }
 }

@@ -39,7 +39,7 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
 
     let mut missing = Vec::new();
     for (i, s) in steps.iter().enumerate() {
-        let action = step::describe(s, &vars, target.engine);
+        let action = step::describe(s, &vars, target.engine, None);
         let description = s.description.as_deref().map(|d| vars.mask(d));
         Panel {
             index: i + 1,

@@ -518,7 +518,7 @@ impl Runner {
     }
 
     async fn run_step(&mut self, step: &Step, index: usize, total: usize, plan: PlanKind) -> Result<StepStatus> {
-        let action = step::describe(step, &self.vars, self.target.engine);
+        let action = step::describe(step, &self.vars, self.target.engine, Some(&self.run_dir));
         self.journal.record(Event::StepStarted {
             step_id: step.id.clone(),
             plan,
@@ -542,21 +542,23 @@ impl Runner {
 
         let skip = self.opts.skips.iter().find(|(id, _)| id == &step.id).cloned();
         let decision = if let Some((_, reason)) = skip {
-            let reason = reason.unwrap_or_else(|| "skipped with --skip".into());
+            match &reason {
+                Some(r) => panel::info(format!("skipped (--skip): {r}")),
+                None => panel::info("skipped (--skip, no reason given)"),
+            }
             self.journal.record(Event::StepDecision {
                 step_id: step.id.clone(),
                 decision: "skip".into(),
                 by: self.opts.operator.clone(),
                 how: "--skip".into(),
-                reason: Some(reason.clone()),
+                reason: Some(reason.unwrap_or_else(|| "no reason given".into())),
             })?;
-            panel::info(format!("skipped (--skip): {reason}"));
             Decision::Skip
         } else {
+            let question = step::question::question(step, &self.vars, self.target.engine);
             let prompter = &mut self.prompter;
-            let d = tokio::task::block_in_place(|| prompter.step())?;
-            let reason =
-                if d == Decision::Skip { tokio::task::block_in_place(|| prompter.note("Why is this step skipped?"))? } else { None };
+            let d = tokio::task::block_in_place(|| prompter.step(&question))?;
+            let reason = if d == Decision::Skip { Some(tokio::task::block_in_place(|| prompter.skip_reason())?) } else { None };
             self.journal.record(Event::StepDecision {
                 step_id: step.id.clone(),
                 decision: match d {

@@ -5,11 +5,12 @@ pub mod diagnostic;
 pub mod panel;
 pub mod progress;
 pub mod prompt;
+pub mod visible;
 
 use std::io::IsTerminal;
 
 pub use panel::{out, Panel};
-pub use prompt::{AutoPrompter, Decision, InteractivePrompter, Prompter};
+pub use prompt::{AutoPrompter, Decision, InteractivePrompter, ItemAnswer, Prompter};
 
 use crate::error::Error;
 
@@ -31,4 +32,10 @@ pub fn print_error(e: &Error) {
 /// Whether prompts can be shown: standard input and standard error are terminals.
 pub fn interactive_terminal() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Whether standard output may be redrawn in place (a progress bar): a terminal that is not
+/// `TERM=dumb`. Otherwise output is plain lines, one per event, with no cursor movement.
+pub fn can_redraw() -> bool {
+    std::io::stdout().is_terminal() && std::env::var("TERM").is_ok_and(|t| !t.is_empty() && t != "dumb")
 }

@@ -4,6 +4,8 @@ use std::io::Write;
 
 use console::style;
 
+use super::visible::{one_line, visible};
+
 /// Print a line of run output (standard output).
 pub fn out(line: impl AsRef<str>) {
     let mut o = std::io::stdout().lock();
@@ -23,7 +25,7 @@ pub struct Panel<'a> {
 
 impl Panel<'_> {
     pub fn print(&self) {
-        let title = format!("Step {}/{} · {} · {}", self.index, self.total, self.name, self.kind);
+        let title = format!("Step {}/{} · {} · {}", self.index, self.total, one_line(self.name), self.kind);
         let rule = "━".repeat(72usize.saturating_sub(title.chars().count() + 4).max(3));
         out("");
         out(format!("{} {} {}", style("━━").cyan(), style(&title).bold(), style(rule).cyan()));
@@ -31,13 +33,13 @@ impl Panel<'_> {
             out(format!("  {}", style("(rollback plan)").yellow()));
         }
         if let Some(d) = self.description {
-            for l in d.trim().lines() {
+            for l in visible(d.trim()).lines() {
                 out(format!("  {l}"));
             }
         }
         if !self.action.trim().is_empty() {
             out("");
-            for l in self.action.lines() {
+            for l in visible(self.action).lines() {
                 out(format!("    {l}"));
             }
         }
@@ -45,17 +47,17 @@ impl Panel<'_> {
 }
 
 pub fn ok(msg: impl AsRef<str>) {
-    out(format!("  {} {}", style("✔").green(), msg.as_ref()));
+    out(format!("  {} {}", style("✔").green(), visible(msg.as_ref())));
 }
 
 pub fn fail(msg: impl AsRef<str>) {
-    out(format!("  {} {}", style("✘").red(), msg.as_ref()));
+    out(format!("  {} {}", style("✘").red(), visible(msg.as_ref())));
 }
 
 pub fn info(msg: impl AsRef<str>) {
-    out(format!("  {} {}", style("•").dim(), msg.as_ref()));
+    out(format!("  {} {}", style("•").dim(), visible(msg.as_ref())));
 }
 
 pub fn warn(msg: impl AsRef<str>) {
-    out(format!("  {} {}", style("!").yellow(), msg.as_ref()));
+    out(format!("  {} {}", style("!").yellow(), visible(msg.as_ref())));
 }

@@ -2,7 +2,6 @@
 //! latest samples; otherwise a short line per sample, so that logs of unattended runs stay
 //! readable and grep-able.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,7 +16,7 @@ pub struct Progress {
 impl Progress {
     /// A bar on standard output when it is a terminal and there is time to show.
     pub fn new(total: Duration, label: &str) -> Progress {
-        if !std::io::stdout().is_terminal() || total.is_zero() {
+        if !super::can_redraw() || total.is_zero() {
             return Progress { bar: None, total };
         }
         let bar = ProgressBar::with_draw_target(Some(total.as_millis() as u64), ProgressDrawTarget::stdout());
@@ -51,12 +50,13 @@ impl Progress {
         match &self.bar {
             Some(b) => {
                 self.tick(elapsed);
-                b.set_message(line.to_string());
+                let line = super::visible::one_line(line);
+                b.set_message(line.clone());
                 if !ok {
                     b.println(format!("    {line}"));
                 }
             }
-            None => super::out(format!("    {line}")),
+            None => super::out(format!("    {}", super::visible::one_line(line))),
         }
     }
 

@@ -1,11 +1,29 @@
-//! Operator prompts: the interactive ones (dialoguer on the terminal) and the automatic
-//! answers of `--yes`. The engine only sees the [`Prompter`] trait, and every answer carries
-//! how it was given so that the journal can say "auto-confirmed (--yes)".
+//! Operator prompts: the interactive ones on the terminal and the automatic answers of
+//! `--yes`. The engine only sees the [`Prompter`] trait, and every answer carries how it was
+//! given so that the journal can say "auto-confirmed (--yes)" or "continued without asking (c)".
+//!
+//! The step prompt takes single keys rather than a menu: a menu wraps around (one arrow too
+//! many from Run lands on Abort) and hides the cursor, which Ctrl-C then leaves hidden. Keys
+//! cannot wrap, and every key that ends the run asks first.
 
+use console::{style, Key, Term};
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, Select};
 
+use super::visible::one_line;
 use crate::error::{Error, Result};
+
+/// The reason recorded when the operator skips a step without typing one.
+pub const DEFAULT_SKIP_REASON: &str = "skipped by the operator at the prompt";
+
+/// The answer to one checklist item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemAnswer {
+    Yes,
+    /// Not done yet: wait, then ask again.
+    NotYet,
+    No,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -18,10 +36,12 @@ pub trait Prompter: Send {
     /// How answers are given, for the journal: "interactive" or "auto-confirmed (--yes)".
     fn how(&self) -> &'static str;
     fn interactive(&self) -> bool;
-    /// Run / Skip / Abort for a step.
-    fn step(&mut self) -> Result<Decision>;
-    /// Confirm one checklist item; `false` means the operator did not confirm it.
-    fn checklist_item(&mut self, item: &str) -> Result<bool>;
+    /// Run / Skip / Abort for a step, asking `question` ("Take the backup now?").
+    fn step(&mut self, question: &str) -> Result<Decision>;
+    /// Why a step is skipped; an empty answer gives [`DEFAULT_SKIP_REASON`].
+    fn skip_reason(&mut self) -> Result<String>;
+    /// Confirm one checklist item: yes, not yet (ask again later), or no.
+    fn checklist_item(&mut self, item: &str) -> Result<ItemAnswer>;
     /// An optional free-text note.
     fn note(&mut self, prompt: &str) -> Result<Option<String>>;
     /// A yes/no question.
@@ -42,11 +62,14 @@ impl Prompter for AutoPrompter {
     fn interactive(&self) -> bool {
         false
     }
-    fn step(&mut self) -> Result<Decision> {
+    fn step(&mut self, _: &str) -> Result<Decision> {
         Ok(Decision::Run)
     }
-    fn checklist_item(&mut self, _: &str) -> Result<bool> {
-        Ok(true)
+    fn skip_reason(&mut self) -> Result<String> {
+        Ok(DEFAULT_SKIP_REASON.into())
+    }
+    fn checklist_item(&mut self, _: &str) -> Result<ItemAnswer> {
+        Ok(ItemAnswer::Yes)
     }
     fn note(&mut self, _: &str) -> Result<Option<String>> {
         Ok(None)
@@ -63,6 +86,19 @@ impl Prompter for AutoPrompter {
 #[derive(Default)]
 pub struct InteractivePrompter {
     theme: ColorfulTheme,
+    /// Whether the operator pressed `c`: the remaining step prompts are answered "run" (and
+    /// journaled as such); checklist items are still asked, as only a person can confirm them.
+    continue_all: Continue,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Continue {
+    #[default]
+    Asking,
+    /// `c` was pressed at the current prompt.
+    JustChosen,
+    /// Later steps, run without a prompt.
+    Continuing,
 }
 
 fn io(e: dialoguer::Error) -> Error {
@@ -70,28 +106,138 @@ fn io(e: dialoguer::Error) -> Error {
     Error::Stopped { message: format!("prompt aborted: {e}") }
 }
 
+fn lost(e: std::io::Error) -> Error {
+    Error::Stopped { message: format!("prompt aborted: {e}") }
+}
+
+fn ctrl_c() -> Error {
+    Error::Stopped { message: "stopped at the prompt (Ctrl-C)".into() }
+}
+
+const STEP_KEYS: &str = "r run · s skip · a abort · c run the rest · ? help";
+
+const STEP_HELP: &str = "\
+  r, Enter   run this step
+  s          skip it (you are asked why; Enter keeps a default reason)
+  a, q, Esc  abort the run (asks to confirm first)
+  c          run this step and every later one without asking (checklists are still asked)
+  ?          this help
+  Ctrl-C     stop at once (exit 3)";
+
+const ITEM_KEYS: &str = "y yes · w not yet · n no";
+
+impl InteractivePrompter {
+    /// Show `question` with its keys on one line and read single keys until one is an answer.
+    fn ask_keys(&self, question: &str, keys: &str) -> Result<(Term, Key)> {
+        let term = Term::stderr();
+        term.write_str(&format!("{} {}  {} ", style("?").yellow().bold(), style(question).bold(), style(format!("[{keys}]")).dim()))
+            .map_err(lost)?;
+        let key = term.read_key_raw().map_err(lost)?;
+        if matches!(key, Key::CtrlC) {
+            let _ = term.write_line("^C");
+            return Err(ctrl_c());
+        }
+        Ok((term, key))
+    }
+
+    fn confirm_abort(&self) -> Result<bool> {
+        Confirm::with_theme(&self.theme)
+            .with_prompt("Abort the run here? Nothing more is run")
+            .default(false)
+            .interact_opt()
+            .map_err(io)
+            .map(|a| a == Some(true))
+    }
+}
+
 impl Prompter for InteractivePrompter {
     fn how(&self) -> &'static str {
-        "interactive"
+        match self.continue_all {
+            Continue::Asking => "interactive",
+            Continue::JustChosen => "interactive (c: run the rest without asking)",
+            Continue::Continuing => "continued without asking (c)",
+        }
     }
     fn interactive(&self) -> bool {
         true
     }
-    fn step(&mut self) -> Result<Decision> {
-        let i = Select::with_theme(&self.theme)
-            .with_prompt("Run this step?")
-            .items(&["Run", "Skip", "Abort"])
-            .default(0)
-            .interact_opt()
-            .map_err(io)?;
-        Ok(match i {
-            Some(0) => Decision::Run,
-            Some(1) => Decision::Skip,
-            _ => Decision::Abort,
-        })
+    fn step(&mut self, question: &str) -> Result<Decision> {
+        match self.continue_all {
+            Continue::Asking => {}
+            Continue::JustChosen | Continue::Continuing => {
+                self.continue_all = Continue::Continuing;
+                super::panel::info("run without asking (c)");
+                return Ok(Decision::Run);
+            }
+        }
+        let question = one_line(question);
+        loop {
+            let (term, key) = self.ask_keys(&question, STEP_KEYS)?;
+            let answer = match key {
+                Key::Enter | Key::Char('r') | Key::Char('R') => Some(Decision::Run),
+                Key::Char('s') | Key::Char('S') => Some(Decision::Skip),
+                Key::Char('c') | Key::Char('C') => {
+                    self.continue_all = Continue::JustChosen;
+                    Some(Decision::Run)
+                }
+                Key::Char('a') | Key::Char('A') | Key::Char('q') | Key::Char('Q') | Key::Escape => {
+                    let _ = term.write_line("abort?");
+                    if self.confirm_abort()? {
+                        return Ok(Decision::Abort);
+                    }
+                    continue;
+                }
+                Key::Char('?') | Key::Char('h') => {
+                    let _ = term.write_line("help");
+                    let _ = term.write_line(STEP_HELP);
+                    continue;
+                }
+                _ => None,
+            };
+            match answer {
+                Some(d) => {
+                    let word = match (d, self.continue_all) {
+                        (Decision::Run, Continue::JustChosen) => "run, and the rest without asking",
+                        (Decision::Run, _) => "run",
+                        (Decision::Skip, _) => "skip",
+                        (Decision::Abort, _) => "abort",
+                    };
+                    let _ = term.write_line(&style(word).cyan().to_string());
+                    return Ok(d);
+                }
+                // Any other key (an arrow, a stray letter) answers nothing: ask again.
+                None => {
+                    let _ = term.write_line("");
+                }
+            }
+        }
     }
-    fn checklist_item(&mut self, item: &str) -> Result<bool> {
-        Confirm::with_theme(&self.theme).with_prompt(format!("Done: {item}?")).default(false).interact().map_err(io)
+    fn skip_reason(&mut self) -> Result<String> {
+        let s: String = Input::with_theme(&self.theme)
+            .with_prompt("Why is this step skipped?")
+            .default(DEFAULT_SKIP_REASON.to_string())
+            .interact_text()
+            .map_err(io)?;
+        let s = s.trim();
+        Ok(if s.is_empty() { DEFAULT_SKIP_REASON.to_string() } else { s.to_string() })
+    }
+    fn checklist_item(&mut self, item: &str) -> Result<ItemAnswer> {
+        let question = format!("Done: {}?", one_line(item));
+        loop {
+            let (term, key) = self.ask_keys(&question, ITEM_KEYS)?;
+            // Enter answers nothing here: an item is confirmed or refused on purpose.
+            let (answer, word) = match key {
+                Key::Char('y') | Key::Char('Y') => (ItemAnswer::Yes, "yes"),
+                Key::Char('w') | Key::Char('W') => (ItemAnswer::NotYet, "not yet"),
+                Key::Char('n') | Key::Char('N') => (ItemAnswer::No, "no"),
+                _ => {
+                    let _ = term.write_line("");
+                    continue;
+                }
+            };
+            let _ = term.write_line(&style(word).cyan().to_string());
+            return Ok(answer);
+        }
     }
     fn note(&mut self, prompt: &str) -> Result<Option<String>> {
         let s: String = Input::with_theme(&self.theme).with_prompt(prompt).allow_empty(true).interact_text().map_err(io)?;

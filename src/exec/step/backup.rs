@@ -7,12 +7,18 @@ use crate::journal::Event;
 use crate::runbook::Step;
 use crate::ui::panel;
 
-pub fn describe(engine: Engine) -> String {
+/// How the backup is taken and checked; `stem` is the backup's path without its extension
+/// when it is known (a run), otherwise the panel names it by its pattern (a plan).
+pub fn describe(engine: Engine, stem: Option<std::path::PathBuf>) -> String {
+    let file = |ext: &str| match &stem {
+        Some(p) => format!("{}.{ext}", p.display()),
+        None => format!("<run folder>/backup-<step>.{ext}"),
+    };
     match engine {
-        Engine::Sqlite => "VACUUM INTO <run folder>/backup-<step>.sqlite3 (mode 0600), then PRAGMA integrity_check".into(),
-        Engine::Postgres => "pg_dump -Fc into <run folder>/backup-<step>.dump (mode 0600), then pg_restore --list".into(),
+        Engine::Sqlite => format!("VACUUM INTO {} (mode 0600), then PRAGMA integrity_check", file("sqlite3")),
+        Engine::Postgres => format!("pg_dump -Fc into {} (mode 0600), then pg_restore --list", file("dump")),
         Engine::Mysql => {
-            "mariadb-dump --single-transaction into <run folder>/backup-<step>.sql (mode 0600), then check the completion marker".into()
+            format!("mariadb-dump --single-transaction into {} (mode 0600), then check the completion marker", file("sql"))
         }
     }
 }

@@ -5,8 +5,9 @@ use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::journal::Event;
 use crate::load::vars::Vars;
+use crate::runbook::duration::human;
 use crate::runbook::{ManualAction, Step};
-use crate::ui::panel;
+use crate::ui::{panel, ItemAnswer};
 
 pub fn describe(a: &ManualAction, vars: &Vars) -> String {
     let mut s = String::new();
@@ -30,7 +31,23 @@ pub async fn confirm_items(r: &mut Runner, step: &Step, checklist: &[String]) ->
     let mut unconfirmed = Vec::new();
     for item in checklist {
         let item = r.vars.mask(item);
-        let confirmed = tokio::task::block_in_place(|| r.prompter.checklist_item(&item))?;
+        let asked = std::time::Instant::now();
+        let mut waited = false;
+        let answer = loop {
+            match tokio::task::block_in_place(|| r.prompter.checklist_item(&item))? {
+                ItemAnswer::NotYet => {
+                    // Still in progress: the prompt comes back, and the wait goes on record.
+                    waited = true;
+                    panel::info(format!("not yet: {item} (asking again)"));
+                }
+                done => break done,
+            }
+        };
+        if waited {
+            let text = format!("waited {} for: {item}", human(asked.elapsed()));
+            r.journal.record(Event::Note { step_id: step.id.clone(), by: r.opts.operator.clone(), text })?;
+        }
+        let confirmed = answer == ItemAnswer::Yes;
         if confirmed {
             panel::ok(format!("confirmed: {item}"));
         } else {

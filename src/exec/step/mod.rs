@@ -6,6 +6,7 @@ pub mod command;
 pub mod http;
 pub mod manual;
 pub mod monitor;
+pub mod question;
 pub mod sql;
 pub mod validate;
 pub mod verify;
@@ -17,9 +18,11 @@ use crate::load::vars::Vars;
 use crate::runbook::{Action, SqlSource, Step};
 
 /// The exact action of a step, variables resolved and secrets masked.
-pub fn describe(step: &Step, vars: &Vars, engine: Engine) -> String {
+/// What `step` will do, as the panel and the journal show it. `run_dir` is the run's folder
+/// when there is one (a run, not a plan), so that a backup names the file it will write.
+pub fn describe(step: &Step, vars: &Vars, engine: Engine, run_dir: Option<&std::path::Path>) -> String {
     match &step.action {
-        Action::Backup => backup::describe(engine),
+        Action::Backup => backup::describe(engine, run_dir.map(|d| d.join(format!("backup-{}", step.id)))),
         Action::Sql(a) => sql::describe(a, vars, engine),
         Action::Verify(a) => verify::describe(a, vars, engine),
         Action::Command(a) => command::describe(a, vars),
