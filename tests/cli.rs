@@ -251,3 +251,50 @@ fn completions_and_man_page_are_generated() {
     let man = Test::new().arg("man").run();
     man.code(0).stdout_has(".TH runbook").stdout_has("rollback");
 }
+
+/// `plan` shows under each change step what undoes it (or that nothing can), and counts every
+/// `!` and `✘` line it prints in its final warning count.
+#[test]
+fn plan_shows_each_steps_undo_and_counts_every_warning_it_prints() {
+    let t = Test::new().runbook(
+        r#"
+version: 1
+id: undo-shown
+plan:
+  - id: add
+    name: Add the column
+    kind: sql
+    sql: ALTER TABLE all_users ADD COLUMN nickname TEXT
+  - id: add-again
+    name: Add it to a table that is not there
+    kind: sql
+    sql: ALTER TABLE no_such_table ADD COLUMN nickname TEXT
+    undo: none
+  - id: sync
+    name: Sync
+    kind: command
+    command: ["true"]
+rollback:
+  - id: remove
+    name: Remove Column
+    kind: sql
+    sql: ALTER TABLE all_users DROP COLUMN nickname
+"#,
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let out = t.exec(["plan", "runbook.yaml", "--db", &db.url()]);
+    out.code(0)
+        .stdout_has("↩ undone by rollback step 1 · Remove Column")
+        .stdout_has("ALTER TABLE all_users DROP COLUMN nickname;")
+        .stdout_has("⚠ no undo: point of no return")
+        .stdout_has("✘ table no_such_table does not exist: step 2 will fail")
+        .stdout_has("↩ no rollback step is paired with this step: a rollback runs the whole rollback plan");
+    // Lint warnings (no backup before DDL, …) and the two lines above: every one is counted.
+    let flagged = out.stdout.lines().filter(|l| {
+        let l = l.trim_start();
+        l.starts_with("! ") || l.starts_with("precheck: ✘") || l.starts_with("precheck: !") || l.starts_with("warning")
+    });
+    let printed = flagged.count();
+    assert_eq!(printed, 2, "the lint warning and the failing precheck\n{}", out.stdout);
+    out.stdout_has(&format!("{printed} warning(s)"));
+}

@@ -61,6 +61,9 @@ fn abort_at_step_2_leaves_the_database_unchanged_and_exits_3() {
     s.send("\r").unwrap();
     s.expect("Step 2/8 · Add New Column · sql").unwrap();
     s.expect("ALTER TABLE all_users ADD COLUMN pcc_user_uuid").unwrap();
+    // The panel says what undoes the step, with the rollback step's SQL.
+    s.expect("↩ undone by rollback step 3 · ").unwrap();
+    s.expect("DROP").unwrap();
     s.expect("Run these 2 statements?").unwrap();
     // Arrows choose nothing (there is no menu to wrap around into Abort); `a` asks first.
     s.send(DOWN).unwrap();

@@ -1,6 +1,9 @@
 //! `runbook plan FILE`: the dry run. Every step with variables resolved and secrets masked,
 //! the exact SQL, and read-only prechecks against the target. Nothing is written: the
 //! connection is opened read-only.
+//!
+//! Exit code: 0 when the preview was shown, whatever its warnings (they are counted in its last
+//! line); 2 when the runbook or a flag is invalid; 1 when the target cannot be reached or read.
 
 use std::path::Path;
 
@@ -38,6 +41,7 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
     }
 
     let mut missing = Vec::new();
+    let mut flagged = 0;
     for (i, s) in steps.iter().enumerate() {
         let action = step::describe(s, &vars, target.engine, None);
         let description = s.description.as_deref().map(|d| vars.mask(d));
@@ -49,9 +53,14 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
             plan_label: which.label(),
             description: description.as_deref(),
             action: &action,
+            undo: step::undo_view(&loaded, s, which, &vars, target.engine, None),
         }
         .print();
         for line in step::precheck(db.as_mut(), &schema, s, i + 1, &vars).await {
+            // A precheck that expects trouble says so with `✘` or `!`: each is a warning.
+            if line.starts_with('✘') || line.starts_with('!') {
+                flagged += 1;
+            }
             ui::out(format!("  precheck: {line}"));
         }
         let raw = loaded.doc.plan.iter().chain(&loaded.doc.rollback).find(|r| *r.id == s.id);
@@ -62,6 +71,8 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
         }
     }
     ui::out("");
-    panel::ok(format!("plan complete: {} step(s), {} warning(s); nothing was written", steps.len(), warnings.len()));
+    // Every `!` and `✘` line above is counted, so "0 warning(s)" means none was printed.
+    let total = warnings.len() + flagged + missing.len();
+    panel::ok(format!("plan complete: {} step(s), {total} warning(s); nothing was written", steps.len()));
     Ok(0)
 }

@@ -537,6 +537,7 @@ impl Runner {
             plan_label: plan.label(),
             description: description.as_deref(),
             action: &action,
+            undo: step::undo_view(&self.loaded, step, plan, &self.vars, self.target.engine, Some(&self.run_dir)),
         }
         .print();
 

@@ -9,7 +9,7 @@ pub mod visible;
 
 use std::io::IsTerminal;
 
-pub use panel::{out, Panel};
+pub use panel::{out, Panel, UndoView};
 pub use prompt::{AutoPrompter, Decision, InteractivePrompter, ItemAnswer, Prompter};
 
 use crate::error::Error;

@@ -33,6 +33,30 @@ pub fn describe(step: &Step, vars: &Vars, engine: Engine, run_dir: Option<&std::
     }
 }
 
+/// How the change step `step` is undone, with each undoing rollback step's action, for its
+/// panel; `None` for a step of the rollback plan.
+pub fn undo_view<'a>(
+    loaded: &'a crate::runbook::Loaded,
+    step: &Step,
+    plan: crate::runbook::PlanKind,
+    vars: &Vars,
+    engine: Engine,
+    run_dir: Option<&std::path::Path>,
+) -> Option<crate::ui::UndoView<'a>> {
+    if plan != crate::runbook::PlanKind::Plan {
+        return None;
+    }
+    let undo = loaded.undo_of(&step.id);
+    let actions = match undo {
+        crate::runbook::undo::Undo::By(refs) => refs
+            .iter()
+            .map(|r| loaded.rollback.iter().find(|s| s.id == r.id).map(|s| describe(s, vars, engine, run_dir)).unwrap_or_default())
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(crate::ui::UndoView { undo, actions })
+}
+
 /// Run a step; `Err` means the step failed (or, for `Error::Stopped`, the operator stopped it).
 pub async fn run(r: &mut Runner, step: &Step) -> Result<()> {
     match &step.action {
