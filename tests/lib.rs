@@ -15,6 +15,7 @@ mod format;
 mod fuzz_regressions;
 mod interactive;
 mod lint;
+mod live;
 mod redmine;
 mod server_faults;
 mod servers;

@@ -42,6 +42,9 @@ impl SqliteDb {
     }
 }
 
+/// How long a statement waits for another connection's lock before SQLite reports it busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn open_conn(path: &Path, read_only: bool) -> Result<SqliteConnection> {
     // Leave journal mode and foreign keys as the application has them: a change tool must not
     // alter connection-level behaviour the application relies on.
@@ -50,7 +53,7 @@ async fn open_conn(path: &Path, read_only: bool) -> Result<SqliteConnection> {
         .read_only(read_only)
         .create_if_missing(false)
         .foreign_keys(false)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(BUSY_TIMEOUT);
     SqliteConnection::connect_with(&opts).await.map_err(|e| Error::db(format!("cannot open SQLite database {}: {e}", path.display())))
 }
 
@@ -152,29 +155,12 @@ impl Database for SqliteDb {
 
     async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
         sqlx::query(&format!("PRAGMA busy_timeout = {}", opts.lock_timeout.as_millis())).execute(&mut self.conn).await?;
-        let mut retries = 0;
-        loop {
-            match run_statements(&mut self.conn, statements, opts).await {
-                Ok(statements) => return Ok(ExecReport { statements, lock_retries: retries, transactional: opts.transaction }),
-                Err(e) if is_lock_error(&e) && retries < opts.lock_retries => {
-                    retries += 1;
-                    tokio::time::sleep(super::backoff(retries)).await;
-                }
-                // The same words as the servers' lock timeout, so an operator reads one message
-                // whatever the engine, and the journal keeps how often it was tried.
-                Err(e) if is_lock_error(&e) => {
-                    let undone = if opts.transaction { "; the transaction was rolled back, nothing changed" } else { "" };
-                    return Err(Error::db(format!(
-                        "{} (lock timeout {} ms; retries exhausted: {retries}{undone})",
-                        crate::error::sqlx_message(&e),
-                        opts.lock_timeout.as_millis()
-                    )));
-                }
-                Err(e) => return Err(Error::db(e)),
-            }
-        }
+        let result = self.execute_with_retries(statements, opts).await;
+        // The step's lock timeout is for its own statements: the reads after it (verify,
+        // validate, reports) wait for a live application's writes as long as they always do.
+        let _ = sqlx::query(&format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis())).execute(&mut self.conn).await;
+        result
     }
-
     async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>> {
         let row = sqlx::query(sql).fetch_optional(&mut self.conn).await?;
         match row {
@@ -321,6 +307,32 @@ impl Database for SqliteDb {
             cleanup: super::Cleanup::RemoveFile(path),
             method: format!("VACUUM INTO a temporary file, {}", info.verified),
         })
+    }
+}
+
+impl SqliteDb {
+    async fn execute_with_retries(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
+        let mut retries = 0;
+        loop {
+            match run_statements(&mut self.conn, statements, opts).await {
+                Ok(statements) => return Ok(ExecReport { statements, lock_retries: retries, transactional: opts.transaction }),
+                Err(e) if is_lock_error(&e) && retries < opts.lock_retries => {
+                    retries += 1;
+                    tokio::time::sleep(super::backoff(retries)).await;
+                }
+                // The same words as the servers' lock timeout, so an operator reads one message
+                // whatever the engine, and the journal keeps how often it was tried.
+                Err(e) if is_lock_error(&e) => {
+                    let undone = if opts.transaction { "; the transaction was rolled back, nothing changed" } else { "" };
+                    return Err(Error::db(format!(
+                        "{} (lock timeout {} ms; retries exhausted: {retries}{undone})",
+                        crate::error::sqlx_message(&e),
+                        opts.lock_timeout.as_millis()
+                    )));
+                }
+                Err(e) => return Err(Error::db(e)),
+            }
+        }
     }
 }
 

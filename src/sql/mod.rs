@@ -4,6 +4,8 @@
 //! This is deliberately not a SQL parser. It recognises the common DDL and DML shapes that a
 //! change ticket uses, and says "other" for everything else.
 
+pub mod writes;
+
 use std::sync::OnceLock;
 
 use regex::Regex;

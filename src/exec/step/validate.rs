@@ -1,12 +1,21 @@
 //! `validate`: proof that existing data is unaffected. Tables named here are fingerprinted at
 //! run start (row count and a hash over every column that existed then); this step fingerprints
 //! the same columns again and compares. Report queries must still run.
+//!
+//! A live application keeps writing during a change window, so a difference alone does not
+//! prove the change did it. What the change's `sql` statements can write is read from the
+//! statements themselves ([`crate::sql::writes`]): when none of them can write an existing
+//! value of the table, the difference is the other sessions' doing and is journaled as
+//! information; otherwise it fails, naming what the change can write.
 
 use crate::db::{Database, Engine, Schema};
 use crate::error::{Error, Result};
 use crate::exec::Runner;
+use crate::journal::event::Event;
 use crate::load::vars::Vars;
-use crate::runbook::{Step, ValidateAction};
+use crate::runbook::{Action, Step, ValidateAction};
+use crate::sql::writes::{writes, Write};
+use crate::ui::panel;
 
 pub fn describe(a: &ValidateAction, vars: &Vars, engine: Engine) -> String {
     let mut lines = Vec::new();
@@ -69,24 +78,49 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         }
         let now = r.db.fingerprint(t, &before.columns).await.map_err(|e| Error::failed(format!("fingerprint of {t}: {e}")))?;
         let rows_ok = now.rows == before.rows;
-        r.assertion(step, format!("{t} row count"), before.rows.to_string(), now.rows.to_string(), rows_ok)?;
         let hash_ok = now.hash == before.hash;
-        r.assertion(
-            step,
-            format!("{t} content hash over {} column(s): {}", before.columns.len(), before.columns.join(", ")),
-            before.hash.clone(),
-            now.hash.clone(),
-            hash_ok,
-        )?;
-        // Whole hashes: a cut-off prefix can look equal on both sides of a difference.
-        match (rows_ok, hash_ok) {
-            (true, true) => {}
-            (false, true) => failed.push(format!("table {t}: row count {} → {}", before.rows, now.rows)),
-            (true, false) => failed.push(format!("table {t}: content hash {} → {} (same {} rows)", before.hash, now.hash, now.rows)),
-            (false, false) => {
-                failed.push(format!("table {t}: row count {} → {}, content hash {} → {}", before.rows, now.rows, before.hash, now.hash))
-            }
+        let columns = format!("{t} content hash over {} column(s): {}", before.columns.len(), before.columns.join(", "));
+        if rows_ok && hash_ok {
+            r.assertion(step, format!("{t} row count"), before.rows.to_string(), now.rows.to_string(), true)?;
+            r.assertion(step, columns, before.hash.clone(), now.hash.clone(), true)?;
+            continue;
         }
+        let could = change_writes(r, step, t, &schema)?;
+        if could.is_empty() {
+            // The change cannot have made this difference: another session did, while the
+            // change ran. It is information for the report, not a failure.
+            let delta = now.rows as i128 - before.rows as i128;
+            let by_others = |what: String| format!("{what} (by other sessions)");
+            r.assertion(step, format!("{t} row count"), before.rows.to_string(), by_others(format!("{} ({delta:+})", now.rows)), true)?;
+            r.assertion(step, columns, before.hash.clone(), by_others(now.hash.clone()), true)?;
+            r.journal.record(Event::Info {
+                step_id: Some(step.id.clone()),
+                message: format!(
+                    "concurrent activity on {t} during the run: row count {} → {} ({delta:+} net){}; attributed to other sessions by statement analysis: the change's statements write no existing value of {t}",
+                    before.rows,
+                    now.rows,
+                    if hash_ok { String::new() } else { format!(", content hash {} → {}", before.hash, now.hash) }
+                ),
+            })?;
+            panel::warn(format!(
+                "{t} was changed by other sessions during the run ({delta:+} rows net); the change wrote none of its existing data"
+            ));
+            continue;
+        }
+        r.assertion(step, format!("{t} row count"), before.rows.to_string(), now.rows.to_string(), rows_ok)?;
+        r.assertion(step, columns, before.hash.clone(), now.hash.clone(), hash_ok)?;
+        let mut what = Vec::new();
+        if !rows_ok {
+            what.push(format!("row count {} → {}", before.rows, now.rows));
+        }
+        // Whole hashes: a cut-off prefix can look equal on both sides of a difference.
+        if !hash_ok {
+            what.push(format!("content hash {} → {}", before.hash, now.hash));
+        }
+        if rows_ok {
+            what.push(format!("(same {} rows)", now.rows));
+        }
+        failed.push(format!("table {t}: {} — the change can write {}", what.join(", ").replace(", (same", " (same"), could.join("; ")));
     }
     for q in &a.report_queries {
         let sql = super::sql_for(&q.sql, r.target.engine).ok_or_else(|| Error::failed(format!("no SQL for {}", r.target.engine)))?;
@@ -103,5 +137,51 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         Ok(())
     } else {
         Err(Error::failed(format!("existing data changed or reports broke: {}", failed.join("; "))))
+    }
+}
+
+/// What the change's `sql` steps before `step` can write to the existing data of `table`, each
+/// with the statement that can; empty when they write none of it. A data-changing statement on
+/// a table with triggers may write anywhere, and so may a statement that is not recognised.
+fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Result<Vec<String>> {
+    let steps = [&r.loaded.plan, &r.loaded.rollback].into_iter().find(|list| list.iter().any(|s| s.id == step.id));
+    let Some(steps) = steps else { return Ok(vec![format!("anything (the step is not in the runbook)")]) };
+    let engine = r.target.engine;
+    let mut out = Vec::new();
+    for s in steps.iter().take_while(|s| s.id != step.id) {
+        let Action::Sql(a) = &s.action else { continue };
+        let shown = super::statements(&a.sql, engine, &r.vars, true)?;
+        for (i, stmt) in super::statements(&a.sql, engine, &r.vars, false)?.iter().enumerate() {
+            let text = shown.get(i).map(|x| first_line(x)).unwrap_or_default();
+            for w in writes(stmt) {
+                let fires = |u: &str| schema.triggers.values().any(|tr| tr.table.eq_ignore_ascii_case(u));
+                let here = w.table().is_some_and(|u| u.eq_ignore_ascii_case(table));
+                let line = match &w {
+                    Write::Anything => Some(format!("any value of any table ({text})")),
+                    Write::Insert { table: u } | Write::Delete { table: u } | Write::Columns { table: u, .. } if fires(u) => {
+                        Some(format!("any value through the triggers on {u} ({text})"))
+                    }
+                    _ if !here => None,
+                    Write::Columns { columns, .. } => {
+                        let list: Vec<&str> = columns.iter().map(|c| c.as_str()).collect();
+                        Some(format!("column {} ({text})", list.join(", ")))
+                    }
+                    Write::Insert { .. } => Some(format!("new rows ({text})")),
+                    Write::Delete { .. } => Some(format!("deleted rows ({text})")),
+                    Write::Table { .. } => Some(format!("any value of {table} ({text})")),
+                };
+                out.extend(line);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn first_line(sql: &str) -> String {
+    let one = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > 80 {
+        format!("{}…", one.chars().take(79).collect::<String>())
+    } else {
+        one
     }
 }

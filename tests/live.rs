@@ -1,0 +1,233 @@
+//! The seed runbook on a live database: another process writes to `all_users` for the whole run
+//! (pgbench on PostgreSQL, a client loop on MariaDB, `sqlite3` processes on SQLite). The change
+//! writes no existing data, so validation passes and reports the other sessions' activity; the
+//! same change with an UPDATE of an existing column fails, naming the column.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::support::servers::ServerDb;
+use crate::support::{events, journal, SqliteFile, Test, SEED};
+
+const SKIPS: [&str; 6] = ["--skip", "data-sync-test", "--skip", "post-deployment-monitoring", "--skip", "monitor-after-rollback"];
+
+/// Something writing to the database until it is stopped.
+enum Writer {
+    Process(Child, Option<std::path::PathBuf>),
+    Thread(Arc<AtomicBool>, std::thread::JoinHandle<u64>),
+}
+
+impl Writer {
+    fn stop(self) {
+        match self {
+            Writer::Process(mut c, flag) => {
+                match flag {
+                    Some(f) => std::fs::write(f, "").unwrap(),
+                    None => c.kill().unwrap(),
+                }
+                c.wait().unwrap();
+            }
+            Writer::Thread(stop, h) => {
+                stop.store(true, Ordering::SeqCst);
+                assert!(h.join().unwrap() > 0, "the writer wrote");
+            }
+        }
+    }
+}
+
+/// The seed runbook, with `extra` run after the unique index in the change step.
+fn seed_with(extra: &str) -> String {
+    let seed = std::fs::read_to_string(SEED).unwrap();
+    if extra.is_empty() {
+        return seed;
+    }
+    let mut out = String::new();
+    for line in seed.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line.trim_start().starts_with("CREATE UNIQUE INDEX") {
+            let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+            out.push_str(&format!("{indent}{extra}\n"));
+        }
+    }
+    out
+}
+
+/// Wait until the writer has changed the table, so the run starts on a live database.
+fn wait_for_writes(count: impl Fn() -> u64, start: u64) {
+    for _ in 0..200 {
+        if count() > start {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the concurrent writer never wrote");
+}
+
+fn run_live(url: &str, extra: &str, writer: Writer) -> (Test, crate::support::Output) {
+    let t = Test::new().runbook(&seed_with(extra));
+    let out = t.again(["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "runs", "--operator", "alice"]).args(SKIPS).run();
+    writer.stop();
+    (t, out)
+}
+
+/// The run passed, the column is there, and the journal and the report tell of the other
+/// sessions' activity.
+fn assert_passed_with_concurrent_activity(t: &Test, out: &crate::support::Output) {
+    out.code(0).stdout_has("was changed by other sessions during the run");
+    let dir = &t.run_dirs("runs")[0];
+    let j = journal(dir);
+    let failed: Vec<_> = events(&j, "assertion").into_iter().filter(|a| a["passed"] == false).collect();
+    assert!(failed.is_empty(), "failed assertions: {failed:?}");
+    let info = events(&j, "info")
+        .into_iter()
+        .filter_map(|e| e["message"].as_str())
+        .find(|m| m.starts_with("concurrent activity on all_users"))
+        .expect("the journal tells of the concurrent activity")
+        .to_string();
+    assert!(info.contains("attributed to other sessions by statement analysis"), "{info}");
+    let net: i64 = info.split(" net)").next().unwrap().rsplit('(').next().unwrap().parse().unwrap();
+    assert!(net > 0, "the writer inserted rows: {info}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("concurrent activity on all\\_users during the run: row count"), "the report shows the activity:\n{report}");
+}
+
+fn assert_failed_naming_name(out: &crate::support::Output) {
+    out.code(1).stdout_has("the change can write column name (UPDATE all_users SET name = 'rewritten' WHERE id <= 5)");
+}
+
+const REWRITE: &str = "UPDATE all_users SET name = 'rewritten' WHERE id <= 5;";
+
+fn sqlite_writer(t: &Test, db: &SqliteFile) -> Writer {
+    let flag = t.dir.join("stop-writer");
+    let script = format!(
+        "i=100000; while [ ! -e '{flag}' ]; do i=$((i+1)); sqlite3 -cmd '.timeout 5000' '{db}' \
+         \"INSERT INTO all_users(id, email, name) VALUES ($i, 'w$i@example.org', 'writer'); UPDATE all_users SET name = 'seen $i' WHERE id = ($i % 300) + 1;\" || exit 1; done",
+        flag = flag.display(),
+        db = db.path.display()
+    );
+    let child = Command::new("sh").arg("-c").arg(script).stdout(Stdio::null()).spawn().unwrap();
+    let p = db.path.clone();
+    wait_for_writes(move || SqliteFile { path: p.clone() }.scalar("SELECT count(*) FROM all_users").parse().unwrap(), 3000);
+    Writer::Process(child, Some(flag))
+}
+
+fn sqlite_seed_runbook_under_a_concurrent_writer(wal: bool) {
+    let t0 = Test::new();
+    let db = SqliteFile::users(t0.dir.path(), 3000);
+    if wal {
+        db.exec("PRAGMA journal_mode = WAL");
+        assert_eq!(db.scalar("PRAGMA journal_mode"), "wal");
+    }
+    let writer = sqlite_writer(&t0, &db);
+    let (t, out) = run_live(&db.url(), "", writer);
+    assert_passed_with_concurrent_activity(&t, &out);
+    assert!(db.has_column("all_users", "pcc_user_uuid"));
+}
+
+#[test]
+fn sqlite_seed_runbook_passes_under_a_concurrent_writer() {
+    sqlite_seed_runbook_under_a_concurrent_writer(false);
+}
+
+#[test]
+fn sqlite_seed_runbook_passes_under_a_concurrent_writer_in_wal_mode() {
+    sqlite_seed_runbook_under_a_concurrent_writer(true);
+}
+
+#[test]
+fn sqlite_change_rewriting_a_column_fails_under_a_concurrent_writer() {
+    let t0 = Test::new();
+    let db = SqliteFile::users(t0.dir.path(), 3000);
+    let writer = sqlite_writer(&t0, &db);
+    let (_t, out) = run_live(&db.url(), REWRITE, writer);
+    assert_failed_naming_name(&out);
+}
+
+fn pgbench_writer(t: &Test, db: &ServerDb) -> Writer {
+    db.exec("CREATE SEQUENCE writer_ids START 100000");
+    let script = t.dir.write(
+        "writer.sql",
+        "\\set id random(1, 3000)\n\
+         INSERT INTO all_users(id, email, name) SELECT n, 'w' || n || '@example.org', 'writer' FROM nextval('writer_ids') AS n;\n\
+         UPDATE all_users SET name = 'seen ' || :id WHERE id = :id;\n",
+    );
+    let child = Command::new("pgbench")
+        .args(["-n", "-c", "2", "-T", "600", "-R", "200", "-f"])
+        .arg(&script)
+        .arg(db.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pgbench runs (postgresql-contrib)");
+    wait_for_writes(|| db.scalar("SELECT count(*) FROM all_users").parse().unwrap(), 3000);
+    Writer::Process(child, None)
+}
+
+fn mariadb_writer(db: &ServerDb) -> Writer {
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = db.url();
+    let flag = stop.clone();
+    let h = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            use sqlx::{Connection, Executor};
+            let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+            let mut n = 0u64;
+            while !flag.load(Ordering::SeqCst) {
+                let id = 100_000 + n;
+                let sql = format!(
+                    "INSERT INTO all_users(id, email, name) VALUES ({id}, 'w{id}@example.org', 'writer'); UPDATE all_users SET name = 'seen {id}' WHERE id = {}",
+                    id % 3000 + 1
+                );
+                // A metadata lock held by the change's ALTER may time a write out: the
+                // application would retry, and so does this loop.
+                if c.execute(sqlx::raw_sql(&sql)).await.is_ok() {
+                    n += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            n
+        })
+    });
+    wait_for_writes(|| db.scalar("SELECT count(*) FROM all_users").parse().unwrap(), 3000);
+    Writer::Thread(stop, h)
+}
+
+#[test]
+fn postgres_seed_runbook_passes_under_pgbench() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3000);
+    let t0 = Test::new();
+    let (t, out) = run_live(&db.url(), "", pgbench_writer(&t0, &db));
+    assert_passed_with_concurrent_activity(&t, &out);
+    assert!(db.has_column("all_users", "pcc_user_uuid"));
+}
+
+#[test]
+fn postgres_change_rewriting_a_column_fails_under_pgbench() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3000);
+    let t0 = Test::new();
+    let (_t, out) = run_live(&db.url(), REWRITE, pgbench_writer(&t0, &db));
+    assert_failed_naming_name(&out);
+}
+
+#[test]
+fn mariadb_seed_runbook_passes_under_a_client_loop() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.users(3000);
+    let (t, out) = run_live(&db.url(), "", mariadb_writer(&db));
+    assert_passed_with_concurrent_activity(&t, &out);
+    assert!(db.has_column("all_users", "pcc_user_uuid"));
+}
+
+#[test]
+fn mariadb_change_rewriting_a_column_fails_under_a_client_loop() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.users(3000);
+    let (_t, out) = run_live(&db.url(), REWRITE, mariadb_writer(&db));
+    assert_failed_naming_name(&out);
+}
