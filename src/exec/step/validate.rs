@@ -140,15 +140,27 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
     }
 }
 
-/// What the change's `sql` steps before `step` can write to the existing data of `table`, each
-/// with the statement that can; empty when they write none of it. A data-changing statement on
-/// a table with triggers may write anywhere, and so may a statement that is not recognised.
+/// What the change's steps before `step` (but those skipped with `--skip`) can write to the
+/// existing data of `table`, each with the statement that can; empty when they write none of
+/// it. A data-changing statement on a table with triggers may write anywhere, and so may a
+/// statement that is not recognised, a `command` step, or an `http` request that is not a read.
 fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Result<Vec<String>> {
     let steps = [&r.loaded.plan, &r.loaded.rollback].into_iter().find(|list| list.iter().any(|s| s.id == step.id));
     let Some(steps) = steps else { return Ok(vec![format!("anything (the step is not in the runbook)")]) };
     let engine = r.target.engine;
     let mut out = Vec::new();
     for s in steps.iter().take_while(|s| s.id != step.id) {
+        if r.opts.skips.iter().any(|(id, _)| id == &s.id) {
+            continue;
+        }
+        // A program or a request the runbook runs is part of the change, and may write anything.
+        match &s.action {
+            Action::Command(_) => out.push(format!("any value (command step {})", s.id)),
+            Action::Http(h) if !matches!(h.method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS") => {
+                out.push(format!("any value ({} request of step {})", h.method, s.id))
+            }
+            _ => {}
+        }
         let Action::Sql(a) = &s.action else { continue };
         let shown = super::statements(&a.sql, engine, &r.vars, true)?;
         for (i, stmt) in super::statements(&a.sql, engine, &r.vars, false)?.iter().enumerate() {
