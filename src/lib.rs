@@ -4,6 +4,7 @@
 //! `run` is the single entry point used by the binary; it is also the one place where errors
 //! are printed and turned into exit codes.
 
+pub mod approval;
 pub mod cli;
 pub mod cmd;
 pub mod db;

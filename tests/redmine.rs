@@ -120,10 +120,10 @@ fn import_places_sql_written_under_an_item_and_in_the_description() {
 }
 
 /// Live tests take turns: Redmine on SQLite answers 500 ("database is locked") to concurrent writes.
-static LIVE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static LIVE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The live Redmine from the environment, or `None` (the test then says it is skipped).
-fn redmine() -> Option<(String, String)> {
+pub(crate) fn redmine() -> Option<(String, String)> {
     let url = std::env::var("RUNBOOK_TEST_REDMINE_URL").ok().filter(|s| !s.is_empty());
     let key = std::env::var("RUNBOOK_TEST_REDMINE_API_KEY").ok().filter(|s| !s.is_empty());
     match (url, key) {
@@ -140,14 +140,14 @@ fn redmine() -> Option<(String, String)> {
 }
 
 /// A tiny REST client for setting up and reading back test data.
-struct Api {
+pub(crate) struct Api {
     url: String,
     key: String,
     http: reqwest::blocking::Client,
 }
 
 impl Api {
-    fn new(url: &str, key: &str) -> Api {
+    pub(crate) fn new(url: &str, key: &str) -> Api {
         Api {
             url: url.into(),
             key: key.into(),
@@ -168,7 +168,7 @@ impl Api {
     }
 
     /// A fresh project with one change ticket like the seed's; returns the issue id.
-    fn change_ticket(&self, sql_in_plan: bool) -> u64 {
+    pub(crate) fn change_ticket(&self, sql_in_plan: bool) -> u64 {
         let ident = format!("rb-{}-{}", std::process::id(), uuid_suffix());
         let p = self.post("projects.json", json!({"project": {"name": format!("Runbook test {ident}"), "identifier": ident, "is_public": false, "enabled_module_names": ["issue_tracking"], "tracker_ids": [1, 2, 3]}}));
         let project = p["project"]["id"].as_u64().unwrap();
@@ -206,7 +206,7 @@ impl Api {
         i["issue"]["id"].as_u64().unwrap()
     }
 
-    fn issue(&self, id: u64) -> Value {
+    pub(crate) fn issue(&self, id: u64) -> Value {
         self.get(&format!("issues/{id}.json?include=journals,attachments"))["issue"].clone()
     }
 }
@@ -216,11 +216,11 @@ fn uuid_suffix() -> String {
     format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() % 0xffff_ffff)
 }
 
-fn notes(issue: &Value) -> Vec<String> {
+pub(crate) fn notes(issue: &Value) -> Vec<String> {
     issue["journals"].as_array().unwrap().iter().filter_map(|j| j["notes"].as_str()).filter(|n| !n.is_empty()).map(String::from).collect()
 }
 
-fn attachment_names(issue: &Value) -> Vec<String> {
+pub(crate) fn attachment_names(issue: &Value) -> Vec<String> {
     let mut v: Vec<String> = issue["attachments"].as_array().unwrap().iter().map(|a| a["filename"].as_str().unwrap().to_string()).collect();
     v.sort();
     v

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use opts::{Confirmation, ConnectOpts, RunOpts, VarOpts};
+pub use opts::{ApprovalOpts, Confirmation, ConnectOpts, RunOpts, VarOpts};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -129,6 +129,9 @@ pub enum Command {
         #[arg(long)]
         allow_no_backup: bool,
     },
+    /// Approve a change: sign a manifest of exactly what a run will do (or, with --retro, an
+    /// emergency run's evidence) with an SSH key
+    Approve(crate::cmd::approve::ApproveArgs),
     /// Print the JSON Schema of the runbook format
     Schema,
     /// Audit-trail tools
@@ -181,5 +184,9 @@ pub enum AuditCommand {
         /// Also require the journal to end with this seal (from a report on the ticket)
         #[arg(long)]
         seal: Option<String>,
+        /// OpenSSH allowed_signers file: also check the seal signature (seal.sig) and every
+        /// approval and retro-approval of the run
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<PathBuf>,
     },
 }

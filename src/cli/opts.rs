@@ -62,6 +62,33 @@ pub struct RunOpts {
     /// trip: one journal and one report with both plans)
     #[arg(long)]
     pub then_rollback: bool,
+    #[command(flatten)]
+    pub approval: ApprovalOpts,
+}
+
+/// Approvals, break glass and seal signing for `run` and `rollback`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ApprovalOpts {
+    /// A signed approval from `runbook approve` (its signature is FILE.sig beside it); repeatable
+    #[arg(long = "approval", value_name = "FILE")]
+    pub approvals: Vec<PathBuf>,
+    /// OpenSSH allowed_signers file: who may approve, and whose keys sign seals
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// Break glass: run without approvals and outside the change window; recorded, and every
+    /// report marks the change as awaiting retro-approval
+    #[arg(long, value_name = "REASON")]
+    pub emergency: Option<String>,
+    /// Sign the journal's final seal with this SSH key (`seal.sig` in the run folder)
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// Fetch the approvals attached to a Redmine issue (`*.approval` and their `.sig`; API key
+    /// from REDMINE_API_KEY)
+    #[arg(long, value_name = "URL", requires = "issue")]
+    pub approvals_from_redmine: Option<String>,
+    /// The Redmine issue that carries the approvals
+    #[arg(long, value_name = "N", requires = "approvals_from_redmine")]
+    pub issue: Option<u64>,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -74,8 +101,12 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 impl RunOpts {
     /// `--skip` values split into id and optional reason.
     pub fn skips(&self) -> Vec<(String, Option<String>)> {
-        self.skip
-            .iter()
+        Self::parse_skips(&self.skip)
+    }
+
+    /// `ID` or `ID=reason` values split into id and optional reason.
+    pub fn parse_skips(skip: &[String]) -> Vec<(String, Option<String>)> {
+        skip.iter()
             .map(|s| match s.split_once('=') {
                 Some((id, reason)) => (id.trim().to_string(), Some(reason.trim().to_string())),
                 None => (s.trim().to_string(), None),

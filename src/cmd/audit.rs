@@ -6,7 +6,8 @@ use crate::error::{Error, Result, EXIT_FAILED};
 use crate::journal::verify::{verify as check, Verdict};
 use crate::ui::panel;
 
-pub fn verify(run_dir: &Path, seal: Option<&str>) -> Result<i32> {
+pub fn verify(run_dir: &Path, seal: Option<&str>, allowed_signers: Option<&Path>) -> Result<i32> {
+    let allowed = allowed_signers.map(crate::approval::signature::AllowedSigners::read).transpose()?;
     let seal = seal.map(str::trim).filter(|s| !s.is_empty());
     if let Some(s) = seal {
         if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -16,7 +17,7 @@ pub fn verify(run_dir: &Path, seal: Option<&str>) -> Result<i32> {
     let seal = seal.map(|s| s.to_ascii_lowercase());
     let verdict = check(run_dir, seal.as_deref())?;
     let seal_note = if seal.is_some() { "; it ends with the report's seal" } else { "" };
-    Ok(match verdict {
+    let code = match verdict {
         Verdict::Intact { lines, seal } => {
             panel::ok(format!("journal intact: {lines} lines, seal {seal}{seal_note}"));
             0
@@ -32,5 +33,17 @@ pub fn verify(run_dir: &Path, seal: Option<&str>) -> Result<i32> {
             panel::fail(format!("journal broken at line {line}: {reason}"));
             EXIT_FAILED
         }
-    })
+    };
+    // Signatures and approvals: a rewritten journal with a recomputed chain passes the chain
+    // check, but not the seal signature made when the run ended.
+    let mut failed = false;
+    for (ok, line) in crate::approval::audit::check(run_dir, allowed.as_ref())? {
+        if ok {
+            panel::ok(line);
+        } else {
+            panel::fail(line);
+            failed = true;
+        }
+    }
+    Ok(if failed { EXIT_FAILED } else { code })
 }

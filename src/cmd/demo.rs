@@ -80,6 +80,7 @@ pub async fn run(dir: Option<PathBuf>, interactive: bool, with_rollback: bool, u
         allow_no_backup: false,
         baseline: None,
         then_rollback: with_rollback,
+        approval: Default::default(),
     };
 
     let code = super::run::run(&runbook, PlanKind::Plan, &connect, &vars, &confirm, &opts).await?;

@@ -1,5 +1,6 @@
 //! One file per command; `dispatch` routes the parsed command line to it.
 
+pub mod approve;
 pub mod audit;
 pub mod demo;
 pub mod import;
@@ -37,6 +38,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             resume::run(&run_dir, &connect, &vars, &confirm, rerun_in_flight, operator, allow_no_backup).await
         }
         Command::DemoStandIn { args } => demo::stand_in(&args).await,
+        Command::Approve(args) => approve::run(&args).await,
         Command::Schema => schema::run(),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -50,7 +52,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             crate::ui::out(String::from_utf8_lossy(&out).trim_end());
             Ok(0)
         }
-        Command::Audit { command: AuditCommand::Verify { run_dir, seal } } => audit::verify(&run_dir, seal.as_deref()),
+        Command::Audit { command: AuditCommand::Verify { run_dir, seal, allowed_signers } } => {
+            audit::verify(&run_dir, seal.as_deref(), allowed_signers.as_deref())
+        }
         Command::Demo { dir, interactive, with_rollback, users } => demo::run(dir, interactive, with_rollback, users).await,
     }
 }

@@ -56,6 +56,7 @@ pub async fn run(file: &Path, connect: &ConnectOpts, var_opts: &VarOpts, runs_di
         baseline: None,
         rehearsal: Some(Rehearsal { copy_method: scratch.method.clone() }),
         then_rollback: false,
+        approval: Default::default(),
     };
     let result = exec::run(loaded, scratch.target.clone(), vars, opts, Box::new(AutoPrompter { label: "rehearsal" })).await;
     let dropped = db::drop_scratch(&scratch).await;

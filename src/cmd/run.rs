@@ -19,6 +19,12 @@ pub async fn run(
     let loaded = Arc::new(crate::load::load(file)?);
     let prompter = super::prompter(confirm.yes)?;
     let (vars, target) = super::vars_and_target(&loaded, var_opts, connect.db.as_deref())?;
+    // Before the lock and before any step: the window, the approvals, the seal key.
+    let approval = crate::approval::gate::check(&loaded, &target, &vars, which, &opts.skips(), &opts.operator(), &opts.approval).await?;
+    if !approval.approvals.is_empty() {
+        let who: Vec<String> = approval.approvals.iter().map(|a| a.principal.clone()).collect();
+        crate::ui::panel::ok(format!("approved by {}: every approval matches this run and the target's schema", who.join(", ")));
+    }
     let options = RunOptions {
         plan: which,
         mode: match which {
@@ -33,6 +39,7 @@ pub async fn run(
         baseline: opts.baseline.clone(),
         rehearsal: None,
         then_rollback: opts.then_rollback,
+        approval,
     };
     exec::run(loaded, target, vars, options, prompter).await
 }

@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub rehearsal: Option<rehearsal::Rehearsal>,
     /// Run the rollback plan right after a successful change plan, in the same run.
     pub then_rollback: bool,
+    /// The approvals (or the emergency) the run goes ahead under, and the seal key.
+    pub approval: crate::approval::RunApproval,
 }
 
 /// State of one run, shared by the step implementations.
@@ -294,6 +296,11 @@ impl Runner {
             }
         };
         self.journal.record(Event::RunFinished { outcome, exit_code: code, duration_ms: started.elapsed().as_millis() as u64 })?;
+        if let Some(key) = &self.opts.approval.sign_key {
+            if let Err(e) = crate::approval::seal::sign(&self.run_dir, self.journal.seal(), key) {
+                panel::fail(format!("the final seal was not signed: {e}"));
+            }
+        }
         let report = self.write_report();
         if let Some(e) = error {
             return Err(e);
@@ -350,6 +357,16 @@ impl Runner {
             ticket: doc.ticket.clone(),
             vars: masked_vars,
             steps: self.outline(self.opts.plan),
+            approvals: self.opts.approval.approvals.clone(),
+            emergency: self.opts.approval.emergency.clone(),
+            change_sha256: if self.opts.approval.change_sha256.is_some()
+                && (self.opts.approval.emergency.is_some() || !self.opts.approval.approvals.is_empty())
+            {
+                self.opts.approval.change_sha256.clone()
+            } else {
+                None
+            },
+            seal_key: self.opts.approval.sign_key_fingerprint.clone(),
         })?;
         self.journal.record(Event::LockAcquired { target: self.target.display() })?;
         ui::out(format!("{} · {} · {} · run {}", self.loaded.title(), self.opts.plan.label(), self.target.display(), self.run_id));

@@ -172,6 +172,7 @@ pub async fn resume(
         baseline: None,
         rehearsal: None,
         then_rollback: state.then_rollback,
+        approval: Default::default(),
     };
     super::preflight(&loaded, &vars, &run_opts)?;
 

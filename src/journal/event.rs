@@ -94,6 +94,18 @@ pub enum Event {
         then_rollback: bool,
         vars: BTreeMap<String, String>,
         steps: Vec<StepOutline>,
+        /// The signed approvals the run was allowed by (manifest and signature included).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        approvals: Vec<crate::approval::ApprovalRecord>,
+        /// `--emergency REASON`: run without approvals, awaiting retro-approval.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        emergency: Option<String>,
+        /// sha256 of the run's change manifest (what `runbook approve` would sign for it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        change_sha256: Option<String>,
+        /// Fingerprint of the `--sign-key` that signs the final seal into `seal.sig`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seal_key: Option<String>,
     },
     LockAcquired {
         target: String,

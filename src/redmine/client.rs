@@ -88,6 +88,19 @@ impl Client {
             .ok_or_else(|| Error::failed(format!("{what}: Redmine's answer has no upload token")))
     }
 
+    /// GET a file (an attachment's `content_url`) as text.
+    pub async fn download(&self, url: &str, what: &str) -> Result<String> {
+        let req = self.http.get(self.url(url)?).header("X-Redmine-API-Key", &self.key);
+        let resp = req.send().await.map_err(|e| {
+            Error::failed(format!("{what}: cannot reach Redmine at {}: {}", self.base, crate::exec::step::http::without_url(&e)))
+        })?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(Error::failed(format!("{what}: Redmine at {} answered HTTP {status}", self.base)));
+        }
+        resp.text().await.map_err(|e| Error::failed(format!("{what}: {}", crate::exec::step::http::without_url(&e))))
+    }
+
     fn not_json(&self, what: &str) -> Error {
         Error::failed(format!("{what}: Redmine at {} sent an empty answer where JSON was expected", self.base))
     }

@@ -2,6 +2,7 @@
 //! into a [`ChangeTicket`], turning that into a runbook skeleton, and posting a run's evidence
 //! back to the issue.
 
+pub mod approvals;
 pub mod client;
 pub mod page;
 pub mod post;

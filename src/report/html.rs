@@ -117,6 +117,14 @@ pub fn render(r: &RunRecord) -> String {
         h(&r.title)
     );
     header(&mut o, r);
+    let approvals = r.approval_lines();
+    if !approvals.is_empty() {
+        let _ = writeln!(o, "<h2>Approvals</h2>\n<ul>");
+        for a in approvals {
+            let _ = writeln!(o, "<li>{}</li>", h(&a));
+        }
+        let _ = writeln!(o, "</ul>");
+    }
     timeline(&mut o, r);
     summary(&mut o, r);
     let _ = writeln!(o, "<h2>Evidence</h2>");

@@ -76,6 +76,48 @@ pub struct RunRecord {
     pub journal_lines: usize,
     /// The hash chain as checked when the report was made.
     pub chain: Chain,
+    /// The signed approvals the run went ahead under; absent when it needed none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalLine>,
+    /// `--emergency` reason: the run went ahead without approvals and awaits retro-approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<String>,
+}
+
+/// One approval of the run (its manifest and signature are in the journal).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ApprovalLine {
+    /// The approver, as the allowed signers file names them.
+    pub principal: String,
+    /// `SHA256:…` of the approver's SSH key.
+    pub key_fingerprint: String,
+    /// sha256 of the signed manifest.
+    pub manifest_sha256: String,
+    /// When the approval would have expired (RFC 3339).
+    pub expires: String,
+}
+
+impl RunRecord {
+    /// The approvals section as plain sentences, one a line; empty when the run had neither
+    /// approvals nor an emergency. Each renderer escapes and lays them out its own way.
+    pub fn approval_lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .approvals
+            .iter()
+            .map(|a| {
+                format!(
+                    "Approved by {} (key {}), manifest sha256 {}, valid until {}",
+                    a.principal, a.key_fingerprint, a.manifest_sha256, a.expires
+                )
+            })
+            .collect();
+        if let Some(reason) = &self.emergency {
+            out.push(format!(
+                "EMERGENCY CHANGE, awaiting retro-approval: run without approvals (--emergency \"{reason}\"); approve it with `runbook approve --retro RUN_DIR`"
+            ));
+        }
+        out
+    }
 }
 
 /// The state of the journal's hash chain when the report was made.
@@ -170,6 +212,8 @@ impl RunRecord {
             confirmation,
             ticket,
             steps,
+            approvals,
+            emergency,
             ..
         } = &first.event
         else {
@@ -217,6 +261,16 @@ impl RunRecord {
             seal,
             journal_lines: entries.len(),
             chain: Chain { status: "intact".into(), line: None, detail: String::new() },
+            approvals: approvals
+                .iter()
+                .map(|a| ApprovalLine {
+                    principal: a.principal.clone(),
+                    key_fingerprint: a.key_fingerprint.clone(),
+                    manifest_sha256: a.manifest_sha256.clone(),
+                    expires: a.expires.clone(),
+                })
+                .collect(),
+            emergency: emergency.clone(),
         };
         for e in &entries[1..] {
             rec.apply(e);

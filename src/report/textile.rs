@@ -44,6 +44,14 @@ pub fn render(r: &RunRecord) -> String {
     }
     o.push('\n');
 
+    let approvals = r.approval_lines();
+    if !approvals.is_empty() {
+        o.push_str("h2. Approvals\n\n");
+        for a in approvals {
+            let _ = writeln!(o, "* {}", esc(&a));
+        }
+        o.push('\n');
+    }
     o.push_str("h2. Summary\n\n");
     summary(&mut o, r);
     o.push('\n');
@@ -98,6 +106,13 @@ pub fn note(r: &RunRecord, attachments: &[&str]) -> String {
     );
     summary(&mut o, r);
     o.push('\n');
+    let approvals = r.approval_lines();
+    for a in &approvals {
+        let _ = writeln!(o, "* {}", esc(a));
+    }
+    if !approvals.is_empty() {
+        o.push('\n');
+    }
     let _ = writeln!(o, "Journal seal ({} lines, chain {}): {}\n", r.journal_lines, esc(&super::chain_words(r)), code(&r.seal));
     if !attachments.is_empty() {
         let list: Vec<String> = attachments.iter().map(|a| format!("attachment:{a}")).collect();

@@ -48,6 +48,12 @@ pub struct Runbook {
     /// The rollback plan, run by `runbook rollback` or after a failure.
     #[serde(default)]
     pub rollback: Vec<RawStep>,
+    /// Signed approvals that `run` and `rollback` require (see `runbook approve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<crate::approval::policy::Policy>,
+    /// The change window: `run` and `rollback` refuse outside it unless `--emergency` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::approval::window::Window>,
 }
 
 /// The change ticket's metadata, copied into every report.
