@@ -523,6 +523,8 @@ fn live_approvals_are_attached_to_the_ticket_fetched_from_it_and_listed_in_its_n
             &url,
             "--issue",
             &issue,
+            "--sign-key",
+            "alice",
         ],
         &env,
     );
@@ -536,4 +538,7 @@ fn live_approvals_are_attached_to_the_ticket_fetched_from_it_and_listed_in_its_n
     let ticket = api.issue(issue.parse().unwrap());
     let note = crate::redmine::notes(&ticket).into_iter().find(|n| n.contains("Runbook evidence")).expect("the evidence note");
     assert!(note.contains("- Approved by bob (key SHA256:") && note.contains("- Approved by carol (key SHA256:"), "{note}");
+    // The signed seal went with the journal: the ticket holds all that ssh-keygen checks.
+    let names = crate::redmine::attachment_names(&ticket);
+    assert!(names.contains(&"seal".to_string()) && names.contains(&"seal.sig".to_string()), "{names:?}");
 }

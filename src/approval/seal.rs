@@ -27,3 +27,23 @@ pub fn sign(run_dir: &Path, seal: &str, key: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// The signature files of a run folder that belong on its ticket beside the journal: the
+/// signed seal and any retro-approvals, each with its `.sig`, in a stable order.
+pub fn evidence_files(run_dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if run_dir.join(SIG_FILE).is_file() {
+        out.extend([run_dir.join(SEAL_FILE), run_dir.join(SIG_FILE)]);
+    }
+    let mut approvals: Vec<_> = std::fs::read_dir(run_dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "approval")).collect())
+        .unwrap_or_default();
+    approvals.sort();
+    for a in approvals {
+        let sig = super::gate::sig_path(&a);
+        if sig.is_file() {
+            out.extend([a, sig]);
+        }
+    }
+    out
+}

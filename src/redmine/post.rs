@@ -51,13 +51,21 @@ pub async fn post(client: &Client, run_dir: &std::path::Path, rec: &RunRecord, i
 
     let journal_path = run_dir.join(crate::journal::FILE_NAME);
     let journal = std::fs::read(&journal_path).map_err(|e| Error::read(&journal_path, e))?;
-    let files: [(&str, Vec<u8>, &str); 3] = [
-        ("report.html", report::render(rec, Format::Html).into_bytes(), "text/html"),
-        ("report.json", report::render(rec, Format::Json).into_bytes(), "application/json"),
-        ("journal.jsonl", journal, "application/x-ndjson"),
+    let mut files: Vec<(String, Vec<u8>, &str)> = vec![
+        ("report.html".into(), report::render(rec, Format::Html).into_bytes(), "text/html"),
+        ("report.json".into(), report::render(rec, Format::Json).into_bytes(), "application/json"),
+        ("journal.jsonl".into(), journal, "application/x-ndjson"),
     ];
+    // The seal signature and retro-approvals travel with the journal: with them the ticket
+    // holds everything an auditor checks with ssh-keygen.
+    for path in crate::approval::seal::evidence_files(run_dir) {
+        let bytes = std::fs::read(&path).map_err(|e| Error::read(&path, e))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        files.push((name, bytes, "text/plain"));
+    }
     let mut uploads = Vec::new();
     for (name, bytes, content_type) in files {
+        let name = name.as_str();
         let token = client.upload(name, bytes).await?;
         uploads.push(json!({
             "token": token,
