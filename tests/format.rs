@@ -167,3 +167,116 @@ plan:
         out.stdout_has("shapes.code type");
     }
 }
+
+#[test]
+fn a_query_check_without_expect_is_refused() {
+    let yaml = format!(
+        "{HEAD}  - id: check\n    name: Check\n    kind: verify\n    queries:\n      - name: no orphans\n        sql: SELECT count(*) FROM t\n      - sql: SELECT max(id) FROM t\n        expect: null\n"
+    );
+    refused(&yaml, "9:14", "query check `no orphans` of step `check` has no `expect`", "or `expect: null` to expect SQL NULL");
+    let out = Test::new().runbook(&yaml).args(["validate", "runbook.yaml"]).run();
+    assert_eq!(out.stderr.matches("has no `expect`").count(), 1, "`expect: null` is explicit:\n{}", out.stderr);
+}
+
+/// Every `${var}` that plan prints is filled in, in every kind's description.
+#[test]
+fn plan_resolves_every_variable_it_prints() {
+    let yaml = r#"version: 1
+id: vars
+vars:
+  sync_rows: {default: "3"}
+  table: {default: all_users}
+  helper: {default: ./sync.sh}
+plan:
+  - id: sync
+    name: Sync
+    kind: command
+    command: ["${helper}", "--table", "${table}"]
+    env: {TABLE: "${table}"}
+    queries:
+      - name: rows in ${table}
+        sql: SELECT count(*) FROM ${table}
+        expect: ${sync_rows}
+  - id: check
+    name: Check
+    kind: verify
+    queries:
+      - sql: SELECT count(*) FROM ${table}
+        op: ">="
+        expect: ${sync_rows}
+    checklist: ["${table} looks right"]
+"#;
+    let t = Test::new();
+    let db = crate::support::SqliteFile::users(t.dir.path(), 3);
+    let t = t.runbook(yaml);
+    let out = t.exec(["plan", "runbook.yaml", "--db", &db.url()]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    out.lacks("${");
+    out.stdout_has("then assert rows in all_users = 3").stdout_has("assert (SELECT count(*) FROM all_users) >= 3");
+}
+
+/// A monitor `http` check sends headers, a secret among them, and the secret appears nowhere.
+#[test]
+fn monitor_http_checks_send_headers_from_secret_variables() {
+    const CANARY: &str = "CANARY-monitor-9e2d-s3cr3t";
+    let server = crate::steps::Loopback::start(|req, _| {
+        let ok = req.header("Authorization") == Some(&format!("Bearer {CANARY}")) && req.header("X-Probe") == Some("runbook");
+        if ok {
+            (200, "{}".into())
+        } else {
+            (401, "{}".into())
+        }
+    });
+    let yaml = format!(
+        r#"version: 1
+id: monitor-headers
+vars:
+  token: {{secret: true}}
+plan:
+  - id: watch
+    name: Watch the authenticated health endpoint
+    kind: monitor
+    duration: 1s
+    interval: 200ms
+    checks:
+      - name: health
+        http: {}/health
+        headers:
+          Authorization: Bearer ${{token}}
+          X-Probe: runbook
+"#,
+        server.url
+    );
+    let t = Test::new();
+    let db = crate::support::SqliteFile::users(t.dir.path(), 3);
+    let t = t.runbook(&yaml);
+    let plan = t.exec(["plan", "runbook.yaml", "--db", &db.url(), "--var", &format!("token={CANARY}")]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    plan.stdout_has("[Authorization: ********] [X-Probe: ********]").lacks(CANARY);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--var", &format!("token={CANARY}")]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    out.lacks(CANARY);
+    let reqs = server.requests();
+    assert!(reqs.len() >= 2, "the endpoint was sampled: {reqs:?}");
+    assert!(reqs.iter().all(|r| r.header("Authorization") == Some(&format!("Bearer {CANARY}"))));
+    for f in crate::support::files_under(&t.dir.join("runs")) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(CANARY), "{} holds the secret", f.display());
+    }
+    // Without the token the same endpoint answers 401 and the check fails.
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs2", "--var", "token=wrong-token"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+}
+
+#[test]
+fn monitor_headers_without_an_http_check_are_refused() {
+    let yaml = format!(
+        "{HEAD}  - id: watch\n    name: Watch\n    kind: monitor\n    duration: 1s\n    checks:\n      - name: rows\n        query: SELECT 1\n        max: 1\n        headers: {{X-A: b}}\n"
+    );
+    refused(
+        &yaml,
+        "4:9",
+        "monitor check `rows` of step `watch` has `headers` but no `http` URL",
+        "headers are sent with an `http` check's request",
+    );
+}

@@ -472,6 +472,7 @@ fn postgres_query_assertions_read_any_type() {
       - sql: SELECT count(*) > 0 FROM all_users
         expect: "true"
       - sql: SELECT name FROM all_users WHERE id = 9
+        expect: null
       - sql: SELECT '11111111-2222-3333-4444-555555555555'::uuid
         expect: 11111111-2222-3333-4444-555555555555
       - sql: SELECT name FROM all_users WHERE id = 1
@@ -491,6 +492,7 @@ fn mariadb_query_assertions_read_any_type() {
       - sql: SELECT count(*) > 0 FROM all_users
         expect: 1
       - sql: SELECT name FROM all_users WHERE id = 9
+        expect: null
       - sql: SELECT name FROM all_users WHERE id = 1
         expect: Zoë Ñúñez 1"#,
     );

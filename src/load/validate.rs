@@ -117,7 +117,7 @@ pub fn validate(name: &str, source: &Arc<str>, doc: &Runbook) -> Result<(Vec<Ste
         }
     }
 
-    for p in crate::runbook::undo::check(doc) {
+    for p in crate::runbook::check(doc) {
         c.push(p.pos, p.message, p.help);
     }
     check_vars(&mut c, doc);

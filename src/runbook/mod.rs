@@ -5,6 +5,7 @@
 //! holds exactly the fields of its kind.
 
 pub mod duration;
+pub mod expect;
 pub mod scalar;
 pub mod span;
 pub mod step;
@@ -18,6 +19,33 @@ use serde::{Deserialize, Serialize};
 pub use scalar::Scalar;
 pub use span::{Pos, Sp};
 pub use step::*;
+
+/// A problem found by the model's own rules (undo pairing, expectations), reported by the
+/// loader with the other diagnostics.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub pos: Pos,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// The model's own rules over a parsed runbook; the loader adds these to its diagnostics.
+pub fn check(doc: &Runbook) -> Vec<Problem> {
+    let mut out = undo::check(doc);
+    out.extend(expect::check(doc));
+    for raw in doc.plan.iter().chain(&doc.rollback) {
+        for c in raw.checks.iter().flatten() {
+            if c.headers.is_some() && c.http.is_none() {
+                out.push(Problem {
+                    pos: raw.id.pos,
+                    message: format!("monitor check `{}` of step `{}` has `headers` but no `http` URL", c.name, *raw.id),
+                    help: Some("headers are sent with an `http` check's request".into()),
+                });
+            }
+        }
+    }
+    out
+}
 
 /// A runbook file, format version 1.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -215,8 +215,23 @@ pub struct QueryCheck {
     pub sql: Sp<SqlSource>,
     #[serde(default)]
     pub op: Op,
-    /// Expected value; `null` expects SQL NULL. Numbers compare numerically.
-    pub expect: Option<Scalar>,
+    /// Expected value, required; `expect: null` expects SQL NULL. Numbers compare numerically.
+    /// Absent and `null` are told apart so that a forgotten `expect` is an error, not a silent
+    /// expectation of NULL.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Option<Scalar>>,
+}
+
+impl QueryCheck {
+    /// The expected value: `None` expects SQL NULL.
+    pub fn expected(&self) -> Option<&Scalar> {
+        self.expect.as_ref().and_then(Option::as_ref)
+    }
+}
+
+/// A field that is written, possibly as `null`: `Some(None)` for `null`, `None` when absent.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Which schema snapshot a `verify` compares with.
@@ -260,6 +275,10 @@ pub struct MonitorCheck {
     pub query: Option<Sp<SqlSource>>,
     /// A URL that must answer with `expect_status` (default 200).
     pub http: Option<String>,
+    /// With `http`: request headers, e.g. `Authorization: Bearer ${token}`; values may use
+    /// secret variables and are never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
     pub expect_status: Option<u16>,
     /// A log file: the number of lines matching `pattern` written since the step began.
     pub log: Option<String>,

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Kind, Pos, Runbook, Sp, SqlSource, Step};
+use super::{Kind, Problem, Runbook, Sp, SqlSource, Step};
 use crate::sql::objects::{changes, Object, Verb};
 
 /// What `undo:` says, as written.
@@ -113,14 +113,6 @@ pub enum Undo {
     /// It may change something, and no undo is declared or recognised: a rollback falls back to
     /// running the whole rollback plan.
     Unpaired,
-}
-
-/// A problem with an `undo:` field, for the loader's diagnostics.
-#[derive(Debug, Clone)]
-pub struct Problem {
-    pub pos: Pos,
-    pub message: String,
-    pub help: Option<String>,
 }
 
 /// Check every `undo:` in `doc`: only change-plan steps have one, and it names rollback steps.

@@ -32,8 +32,12 @@ pub fn describe(a: &CommandAction, vars: &Vars) -> String {
     for q in &a.queries {
         let sql = q.sql.value.clone();
         let text = super::sql_for(&sql, crate::db::Engine::Sqlite).unwrap_or_default();
-        let label = q.name.clone().unwrap_or_else(|| vars.mask(text.trim()));
-        s.push_str(&format!("\nthen assert {label} {} {}", q.op.as_str(), q.expect.as_ref().map(|e| e.0.as_str()).unwrap_or("NULL")));
+        let label = q.name.as_ref().map(|n| vars.mask(n)).unwrap_or_else(|| vars.mask(text.trim()));
+        s.push_str(&format!(
+            "\nthen assert {label} {} {}",
+            q.op.as_str(),
+            q.expected().map(|e| vars.mask(&e.0)).unwrap_or_else(|| "NULL".into())
+        ));
     }
     s
 }

@@ -32,7 +32,8 @@ pub fn describe(a: &MonitorAction, vars: &Vars, engine: Engine) -> String {
         let what = if let Some(q) = &c.query {
             super::sql_for(q, engine).map(|x| vars.mask(x.trim())).unwrap_or_else(|| format!("<no SQL for {engine}>"))
         } else if let Some(u) = &c.http {
-            format!("GET {} → {}", vars.mask(u), c.expect_status.unwrap_or(200))
+            let headers: String = c.headers.iter().flatten().map(|(k, _)| format!(" [{k}: ********]")).collect();
+            format!("GET {}{headers} → {}", vars.mask(u), c.expect_status.unwrap_or(200))
         } else {
             format!(
                 "lines matching /{}/ appended to {} after the step begins",
@@ -41,7 +42,7 @@ pub fn describe(a: &MonitorAction, vars: &Vars, engine: Engine) -> String {
             )
         };
         let note = if c.log.is_some() { "; a missing file fails the check" } else { "" };
-        s.push_str(&format!("\n  {}: {what}{}{note}", c.name, bounds(c)));
+        s.push_str(&format!("\n  {}: {what}{}{note}", vars.mask(&c.name), bounds(c)));
     }
     s
 }
@@ -351,7 +352,14 @@ async fn sample(r: &mut Runner, c: &MonitorCheck, client: &reqwest::Client, prob
                 Some(Err(e)) => return (None, Some(e.to_string())),
                 None => return (None, Some("no URL".into())),
             };
-            match client.get(&url).send().await {
+            let mut req = client.get(&url);
+            for (k, v) in c.headers.iter().flatten() {
+                match r.vars.render(v) {
+                    Ok(v) => req = req.header(k.as_str(), v),
+                    Err(e) => return (None, Some(e.to_string())),
+                }
+            }
+            match req.send().await {
                 Ok(resp) => (Some(resp.status().as_u16() as f64), None),
                 Err(e) => (None, Some(super::http::without_url(&e))),
             }

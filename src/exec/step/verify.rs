@@ -13,7 +13,7 @@ pub fn describe(a: &VerifyAction, vars: &Vars, engine: Engine) -> String {
     let mut lines: Vec<String> = a.schema.iter().map(|c| format!("assert {}", check_label(c))).collect();
     for q in &a.queries {
         let sql = super::sql_for(&q.sql, engine).map(|s| vars.mask(&s)).unwrap_or_else(|| format!("<no SQL for {engine}>"));
-        let expect = q.expect.as_ref().map(|e| vars.mask(&e.0)).unwrap_or_else(|| "NULL".into());
+        let expect = q.expected().map(|e| vars.mask(&e.0)).unwrap_or_else(|| "NULL".into());
         lines.push(format!("assert ({}) {} {}", sql.trim(), q.op.as_str(), expect));
     }
     for item in &a.checklist {
@@ -174,9 +174,9 @@ pub async fn run_queries(r: &mut Runner, step: &Step, queries: &[crate::runbook:
             .ok_or_else(|| Error::failed(format!("no SQL for {} in a query assertion", r.target.engine)))?;
         let rendered = r.vars.render(&sql)?;
         let shown = r.vars.mask(&sql);
-        let label = q.name.clone().unwrap_or_else(|| shown.trim().to_string());
-        let expected = q.expect.as_ref().map(|e| r.vars.render(&e.0)).transpose()?;
-        let expected_text = format!("{} {}", q.op.as_str(), q.expect.as_ref().map(|e| r.vars.mask(&e.0)).unwrap_or_else(|| "NULL".into()));
+        let label = q.name.as_ref().map(|n| r.vars.mask(n)).unwrap_or_else(|| shown.trim().to_string());
+        let expected = q.expected().map(|e| r.vars.render(&e.0)).transpose()?;
+        let expected_text = format!("{} {}", q.op.as_str(), q.expected().map(|e| r.vars.mask(&e.0)).unwrap_or_else(|| "NULL".into()));
         match r.db.query_scalar(&rendered).await {
             Ok(actual) => {
                 let ok = compare(actual.as_deref(), q.op, expected.as_deref());
