@@ -25,6 +25,9 @@ plan:
     kind: sql
     sql: ALTER TABLE all_users ADD COLUMN ${col} TEXT;
 rollback:
+  - id: backup
+    name: Back up before dropping
+    kind: backup
   - id: drop
     name: Drop column
     kind: sql
@@ -157,7 +160,7 @@ fn two_approvals_from_distinct_signers_allow_the_run_and_one_does_not() {
     // the schema the approver saw.
     let m: Value = serde_json::from_str(&std::fs::read_to_string(f.t.dir.join("bob.approval")).unwrap()).unwrap();
     assert_eq!(m["change"]["steps"][0]["sql"], "ALTER TABLE all_users ADD COLUMN nickname TEXT;");
-    assert_eq!(m["change"]["steps"][1]["sql"], "ALTER TABLE all_users DROP COLUMN nickname;");
+    assert_eq!(m["change"]["steps"][2]["sql"], "ALTER TABLE all_users DROP COLUMN nickname;");
     assert_eq!(m["change"]["vars"]["col"], "nickname");
     assert_eq!(m["change"]["target"]["engine"], "sqlite");
     assert_eq!(m["approver"]["key_fingerprint"], fingerprint(f.t.dir.path(), "bob"));
@@ -541,4 +544,58 @@ fn live_approvals_are_attached_to_the_ticket_fetched_from_it_and_listed_in_its_n
     // The signed seal went with the journal: the ticket holds all that ssh-keygen checks.
     let names = crate::redmine::attachment_names(&ticket);
     assert!(names.contains(&"seal".to_string()) && names.contains(&"seal.sig".to_string()), "{names:?}");
+}
+
+#[test]
+fn a_rollback_needs_its_own_approvals_and_an_approval_can_pin_the_rehearsal() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let f = Fixture::new();
+    let url = f.db.url();
+    f.t.exec(["rehearse", "runbook.yaml", "--db", &url, "--runs-dir", "rehearsals"]).code(0);
+    let rehearsal = f.t.run_dirs("rehearsals").remove(0);
+    let r = rehearsal.to_str().unwrap();
+    f.approve("bob", "bob.approval", &["--rehearsal", r]).code(0);
+    f.approve("carol", "carol.approval", &["--rehearsal", r]).code(0);
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(f.t.dir.join("bob.approval")).unwrap()).unwrap();
+    let last = std::fs::read_to_string(rehearsal.join("journal.jsonl")).unwrap().lines().last().unwrap().to_string();
+    assert_eq!(m["rehearsal"]["seal"], hex_sha256(last.as_bytes()));
+    assert_eq!(m["rehearsal"]["run_id"], rehearsal.file_name().unwrap().to_str().unwrap());
+    // A run folder that is not a rehearsal is not accepted as one.
+    f.run(&["bob.approval", "carol.approval"], &[]).code(0);
+    let run = f.t.run_dirs("runs").remove(0);
+    f.approve("bob", "x.approval", &["--rehearsal", run.to_str().unwrap()])
+        .code(2)
+        .stderr_has(&format!("--rehearsal {}: a `run` run, not a rehearsal", run.display()));
+
+    // The change plan's approvals do not cover its rollback.
+    let before = f.schema();
+    let rollback = |approvals: &[&str]| {
+        let mut args = vec![
+            "rollback",
+            "runbook.yaml",
+            "--db",
+            &url,
+            "--yes",
+            "--operator",
+            "alice",
+            "--runs-dir",
+            "runs",
+            "--allowed-signers",
+            "allowed_signers",
+        ];
+        for a in approvals {
+            args.extend(["--approval", a]);
+        }
+        f.t.exec(&args)
+    };
+    rollback(&["bob.approval", "carol.approval"]).code(2).stderr_has(
+        "approval bob.approval (by bob) does not match this run: plan: approved \"plan\", this run has \"rollback\"; nothing was run",
+    );
+    assert_eq!(f.schema(), before);
+    f.approve("bob", "bob-rollback.approval", &["--rollback"]).code(0);
+    f.approve("carol", "carol-rollback.approval", &["--rollback"]).code(0);
+    rollback(&["bob-rollback.approval", "carol-rollback.approval"]).code(0).stdout_has("approved by bob, carol");
+    assert!(!f.db.has_column("all_users", "nickname"));
 }
