@@ -599,3 +599,78 @@ fn a_rollback_needs_its_own_approvals_and_an_approval_can_pin_the_rehearsal() {
     rollback(&["bob-rollback.approval", "carol-rollback.approval"]).code(0).stdout_has("approved by bob, carol");
     assert!(!f.db.has_column("all_users", "nickname"));
 }
+
+#[test]
+fn manifests_hold_no_secret_encrypted_keys_need_their_passphrase_and_namespaces_are_honoured() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let f = Fixture::new();
+    let secret = "pa55-w0rd-7f3k";
+    f.t.dir.write(
+        "runbook.yaml",
+        &RUNBOOK.replace("vars:\n", "vars:\n  token: {secret: true, env: APP_TOKEN}\n").replace(
+            "rollback:\n",
+            "  - id: tell\n    name: Tell the application\n    kind: command\n    command: [echo, \"token=${token}\"]\nrollback:\n",
+        ),
+    );
+    // An encrypted key: refused without its passphrase, used with it.
+    let st = Command::new("ssh-keygen")
+        .current_dir(f.t.dir.path())
+        .args(["-q", "-t", "ed25519", "-N", "open sesame", "-C", "dave", "-f", "dave"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let url = f.db.url();
+    let args = ["approve", "runbook.yaml", "--db", &url, "--key", "dave", "--principal", "dave", "-o", "dave.approval"];
+    f.t.exec_env(&args, &[("APP_TOKEN", secret)])
+        .code(2)
+        .stderr_has("dave: the key is encrypted: load it into ssh-agent (`ssh-add dave`) or set RUNBOOK_KEY_PASSPHRASE");
+    f.t.exec_env(&args, &[("APP_TOKEN", secret), ("RUNBOOK_KEY_PASSPHRASE", "wrong")])
+        .code(2)
+        .stderr_has("dave: wrong passphrase in RUNBOOK_KEY_PASSPHRASE");
+    let out = f.t.exec_env(&args, &[("APP_TOKEN", secret), ("RUNBOOK_KEY_PASSPHRASE", "open sesame")]);
+    out.code(0).lacks(secret).lacks("open sesame");
+    let text = std::fs::read_to_string(f.t.dir.join("dave.approval")).unwrap();
+    assert!(!text.contains(secret), "the manifest holds the secret: {text}");
+    let m: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(m["change"]["vars"]["token"], "********");
+    assert_eq!(m["change"]["steps"][1]["command"], serde_json::json!(["echo", "token=********"]));
+
+    // dave may sign seals but not approve: his allowed_signers line says so.
+    let public = std::fs::read_to_string(f.t.dir.join("dave.pub")).unwrap();
+    let allowed = std::fs::read_to_string(f.t.dir.join("allowed_signers")).unwrap();
+    f.t.dir.write("allowed_signers", &format!("{allowed}dave namespaces=\"runbook-seal\" {public}"));
+    f.approve("bob", "bob.approval", &[]).code(2).stderr_has("step `tell` uses variable `token`, which has no value");
+    let out = f.t.exec_env(
+        &["approve", "runbook.yaml", "--db", &url, "--key", "bob", "--principal", "bob", "-o", "bob.approval"],
+        &[("APP_TOKEN", secret)],
+    );
+    out.code(0);
+    let before = f.schema();
+    let run = f.t.exec_env(
+        &[
+            "run",
+            "runbook.yaml",
+            "--db",
+            &url,
+            "--yes",
+            "--operator",
+            "alice",
+            "--runs-dir",
+            "runs",
+            "--allowed-signers",
+            "allowed_signers",
+            "--approval",
+            "bob.approval",
+            "--approval",
+            "dave.approval",
+        ],
+        &[("APP_TOKEN", secret)],
+    );
+    let fp = fingerprint(f.t.dir.path(), "dave");
+    run.code(2).stderr_has(&format!(
+        "approval dave.approval (by dave): unknown signer: key {fp} is not in the allowed signers for principal `dave`; nothing was run"
+    ));
+    assert_eq!(f.schema(), before);
+}
