@@ -674,3 +674,74 @@ fn manifests_hold_no_secret_encrypted_keys_need_their_passphrase_and_namespaces_
     ));
     assert_eq!(f.schema(), before);
 }
+
+/// Approvals on PostgreSQL and MariaDB: the manifest names the server without its password,
+/// a column added out of band refuses the run with the schema difference, and once the schema
+/// is back as approved the run goes ahead.
+fn approvals_on_a_server(db: crate::support::servers::ServerDb, url: String, password: Option<&str>) {
+    let f = Fixture::new();
+    db.users(20);
+    for who in ["bob", "carol"] {
+        let out = f.t.exec(["approve", "runbook.yaml", "--db", &url, "--key", who, "--principal", who, "-o", &format!("{who}.approval")]);
+        out.code(0);
+        if let Some(p) = password {
+            out.lacks(p);
+        }
+    }
+    let text = std::fs::read_to_string(f.t.dir.join("bob.approval")).unwrap();
+    if let Some(p) = password {
+        assert!(!text.contains(p), "the manifest holds the password");
+    }
+    let m: Value = serde_json::from_str(&text).unwrap();
+    let u = url::Url::parse(&url).unwrap();
+    assert_eq!(m["change"]["target"]["host"], format!("{}:{}", u.host_str().unwrap(), u.port().unwrap()));
+    assert_eq!(m["change"]["target"]["database"], u.path().trim_start_matches('/'));
+    let run = |args: &[&str]| {
+        let mut v = vec![
+            "run",
+            "runbook.yaml",
+            "--db",
+            &url,
+            "--yes",
+            "--operator",
+            "alice",
+            "--runs-dir",
+            "runs",
+            "--allowed-signers",
+            "allowed_signers",
+        ];
+        v.extend(args);
+        f.t.exec(&v)
+    };
+    db.exec("ALTER TABLE all_users ADD COLUMN note VARCHAR(20)");
+    let out = run(&["--approval", "bob.approval", "--approval", "carol.approval"]);
+    out.code(2)
+        .stderr_has("the target's schema changed since approval bob.approval (by bob) was signed:\n  + column all_users.note was added (");
+    assert!(!db.has_column("all_users", "nickname"));
+    assert!(f.t.run_dirs("runs").is_empty());
+    db.exec("ALTER TABLE all_users DROP COLUMN note");
+    run(&["--approval", "bob.approval", "--approval", "carol.approval"]).code(0).stdout_has("approved by bob, carol");
+    assert!(db.has_column("all_users", "nickname"));
+}
+
+#[test]
+fn approvals_on_postgresql() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let Some(db) = crate::support::servers::ServerDb::postgres() else { return };
+    // The test server trusts local connections, so a password in the URL is accepted and
+    // must still never reach a manifest.
+    let url = db.url().replacen("postgres@", "postgres:hunter2-secret@", 1);
+    approvals_on_a_server(db, url, Some("hunter2-secret"));
+}
+
+#[test]
+fn approvals_on_mariadb() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let Some(db) = crate::support::servers::ServerDb::mysql() else { return };
+    let url = db.url();
+    approvals_on_a_server(db, url, None);
+}
