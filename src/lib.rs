@@ -12,6 +12,7 @@ pub mod demo;
 pub mod durable;
 pub mod error;
 pub mod exec;
+pub mod fleet;
 pub mod journal;
 pub mod lint;
 pub mod load;

@@ -134,6 +134,11 @@ pub enum Command {
     Approve(crate::cmd::approve::ApproveArgs),
     /// Print the JSON Schema of the runbook format
     Schema,
+    /// One runbook across a fleet of databases, in waves, with one piece of evidence
+    Fleet {
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
     /// Audit-trail tools
     Audit {
         #[command(subcommand)]
@@ -174,6 +179,73 @@ pub enum Command {
 pub enum TextFormat {
     Markdown,
     Textile,
+}
+
+// Parsed once per process: the size of its largest variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Run the change plan on every target of TARGETS.yaml, wave after wave
+    Run {
+        file: PathBuf,
+        /// The targets file (name, db, vars, labels per target)
+        #[arg(long, value_name = "TARGETS.yaml")]
+        targets: PathBuf,
+        /// Only the targets with this label (repeatable; all must match)
+        #[arg(long, value_name = "LABEL=VALUE")]
+        select: Vec<String>,
+        /// Cumulative wave sizes: the canary, then up to a share of the fleet, then all of it
+        #[arg(long, value_name = "N|P%,…", default_value = "1,100%")]
+        waves: String,
+        /// Targets in flight at once within a wave
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        parallel: usize,
+        /// The failure budget: once more targets than this failed, no new target starts
+        #[arg(long, value_name = "N|P%", default_value = "0")]
+        max_failures: String,
+        /// What a failed target does: stay as it failed, or run its rollback plan
+        #[arg(long, value_enum, default_value = "stop")]
+        on_target_failure: opts::OnFailureArg,
+        /// Bake time between waves
+        #[arg(long, value_name = "DURATION")]
+        pause_between_waves: Option<String>,
+        #[command(flatten)]
+        vars: VarOpts,
+        #[command(flatten)]
+        confirm: Confirmation,
+        /// Skip a step on every target, recorded in each journal (repeatable)
+        #[arg(long, value_name = "STEP_ID[=REASON]")]
+        skip: Vec<String>,
+        /// Folder for fleet folders
+        #[arg(long, value_name = "DIR", default_value = "runbook-runs")]
+        runs_dir: PathBuf,
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Continue a fleet after a crash or a fixed failure: finished targets are never touched
+    Resume {
+        fleet_dir: PathBuf,
+        /// Confirm every wave without asking
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Run a step again that was in flight in a target when the fleet died
+        #[arg(long)]
+        rerun_in_flight: bool,
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Build fleet evidence from run folders made elsewhere (CI jobs, Kubernetes, Ansible)
+    Collect {
+        #[arg(required = true)]
+        run_dirs: Vec<PathBuf>,
+        /// The new fleet folder
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Print the proof that a target's journal seal is part of the fleet root
+    Proof { fleet_dir: PathBuf, target: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 pub struct ConnectOpts {
     /// Database URL (sqlite://FILE, postgres://…, mysql://…, mariadb://…); overrides the
     /// runbook's target. DATABASE_URL is the fallback when neither is given.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "RUNBOOK_DB", hide_env_values = true)]
     pub db: Option<String>,
 }
 
@@ -27,6 +27,10 @@ pub struct Confirmation {
     /// Confirm every prompt without asking; the audit trail records "auto-confirmed (--yes)"
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Set by `runbook fleet`: the operator's decision for the whole wave, which the journal
+    /// records as this run's confirmation instead of a bare --yes
+    #[arg(long, value_name = "DECISION", requires = "yes", hide = true)]
+    pub fleet_decision: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

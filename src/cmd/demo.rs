@@ -69,7 +69,7 @@ pub async fn run(dir: Option<PathBuf>, interactive: bool, with_rollback: bool, u
         ],
     };
     let connect = ConnectOpts { db: Some(format!("sqlite://{}", db.display())) };
-    let confirm = Confirmation { yes: !interactive };
+    let confirm = Confirmation { yes: !interactive, ..Default::default() };
     // With --with-rollback the rollback plan follows in the same run, so that one journal and
     // one report hold all 14 steps of the ticket.
     let opts = RunOpts {

@@ -3,6 +3,7 @@
 pub mod approve;
 pub mod audit;
 pub mod demo;
+pub mod fleet;
 pub mod import;
 pub mod plan;
 pub mod rehearse;
@@ -18,7 +19,15 @@ use crate::error::{Error, Result};
 use crate::load::vars::Vars;
 use crate::runbook::Loaded;
 
+/// The confirmation label of a run that a fleet started under the operator's wave decision.
+static FLEET_DECISION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 pub async fn dispatch(cli: Cli) -> Result<i32> {
+    if let Command::Run { confirm, .. } | Command::Rollback { confirm, .. } | Command::Resume { confirm, .. } = &cli.command {
+        if let Some(d) = &confirm.fleet_decision {
+            let _ = FLEET_DECISION.set(format!("fleet decision: {d}"));
+        }
+    }
     match cli.command {
         Command::Validate { file } => validate::run(&file),
         Command::Plan { file, rollback, connect, vars } => plan::run(&file, rollback, &connect, &vars).await,
@@ -27,6 +36,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Rollback { file, connect, vars, confirm, run } => {
             run::run(&file, crate::runbook::PlanKind::Rollback, &connect, &vars, &confirm, &run).await
+        }
+        Command::Report { run_dir, format, output, redmine: None, .. } if crate::fleet::is_fleet_dir(&run_dir) => {
+            fleet::report(&run_dir, format, output.as_deref())
         }
         Command::Report { run_dir, format, output, redmine, issue, text_format } => match (redmine, issue) {
             (Some(url), Some(issue)) => report::post(&run_dir, &url, issue, text_format).await,
@@ -52,6 +64,10 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             crate::ui::out(String::from_utf8_lossy(&out).trim_end());
             Ok(0)
         }
+        Command::Audit { command: AuditCommand::Verify { run_dir, seal: None, allowed_signers: None } } if crate::fleet::is_fleet_dir(&run_dir) => {
+            fleet::verify(&run_dir)
+        }
+        Command::Fleet { command } => fleet::dispatch(command).await,
         Command::Audit { command: AuditCommand::Verify { run_dir, seal, allowed_signers } } => {
             audit::verify(&run_dir, seal.as_deref(), allowed_signers.as_deref())
         }
@@ -98,7 +114,8 @@ pub fn vars_and_target(loaded: &Loaded, var_opts: &crate::cli::VarOpts, db: Opti
 /// `--yes` nothing may run: that is refused here, before anything touches the target.
 pub fn prompter(yes: bool) -> Result<Box<dyn crate::ui::Prompter>> {
     if yes {
-        Ok(Box::new(crate::ui::AutoPrompter { label: "auto-confirmed (--yes)" }))
+        let label = FLEET_DECISION.get().map(String::as_str).unwrap_or("auto-confirmed (--yes)");
+        Ok(Box::new(crate::ui::AutoPrompter { label }))
     } else if crate::ui::interactive_terminal() {
         Ok(Box::new(crate::ui::InteractivePrompter::default()))
     } else {

@@ -9,6 +9,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use event::{Entry, Event, Outcome, StepOutline, StepStatus};
@@ -73,18 +75,29 @@ impl Fault {
 impl Journal {
     /// Start a new journal in `run_dir`.
     pub fn create(run_dir: &Path, redactor: Redactor) -> Result<Journal> {
-        let path = run_dir.join(FILE_NAME);
-        let file = OpenOptions::new().create_new(true).append(true).mode(0o600).open(&path).map_err(|e| Error::write(&path, e))?;
-        // The run folder is new too: its own entry must be as durable as the journal's.
-        crate::durable::sync_parent(&path)?;
-        crate::durable::sync_parent(run_dir)?;
-        Ok(Journal { file, path, seq: 0, prev: GENESIS.to_string(), redactor, fault: Fault::from_env() })
+        Journal::create_file(&run_dir.join(FILE_NAME), redactor)
+    }
+
+    /// Start a new hash-chained file at `path` (a run journal, or another chained record such
+    /// as a fleet's): the chain is the same whatever events it carries.
+    pub fn create_file(path: &Path, redactor: Redactor) -> Result<Journal> {
+        let file = OpenOptions::new().create_new(true).append(true).mode(0o600).open(path).map_err(|e| Error::write(path, e))?;
+        // The folder may be new too: its own entry must be as durable as the file's.
+        crate::durable::sync_parent(path)?;
+        if let Some(dir) = path.parent() {
+            crate::durable::sync_parent(dir)?;
+        }
+        Ok(Journal { file, path: path.to_path_buf(), seq: 0, prev: GENESIS.to_string(), redactor, fault: Fault::from_env() })
     }
 
     /// Continue an existing journal, after its last complete line.
     pub fn append_to(run_dir: &Path, redactor: Redactor) -> Result<Journal> {
-        let path = run_dir.join(FILE_NAME);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
+        Journal::append_file::<Entry>(&run_dir.join(FILE_NAME), redactor)
+    }
+
+    /// Continue the chained file at `path`, whose lines are `L`s, after its last complete line.
+    pub fn append_file<L: DeserializeOwned>(path: &Path, redactor: Redactor) -> Result<Journal> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
         let mut seq = 0;
         let mut prev = GENESIS.to_string();
         let mut good_len = 0usize;
@@ -93,18 +106,19 @@ impl Journal {
                 break; // a torn last line is left for `audit verify` to report
             }
             let body = &line[..line.len() - 1];
-            let entry: Entry =
-                serde_json::from_str(body).map_err(|e| Error::failed(format!("{}: unreadable line {}: {e}", path.display(), seq + 1)))?;
-            seq = entry.seq;
+            let link: Link = serde_json::from_str(body)
+                .and_then(|link| serde_json::from_str::<L>(body).map(|_| link))
+                .map_err(|e| Error::failed(format!("{}: unreadable line {}: {e}", path.display(), seq + 1)))?;
+            seq = link.seq;
             prev = line_hash(body);
             good_len += line.len();
         }
-        let file = OpenOptions::new().append(true).open(&path).map_err(|e| Error::write(&path, e))?;
+        let file = OpenOptions::new().append(true).open(path).map_err(|e| Error::write(path, e))?;
         if good_len < text.len() {
             // Drop the torn tail so that new lines chain onto the last complete one.
-            file.set_len(good_len as u64).map_err(|e| Error::write(&path, e))?;
+            file.set_len(good_len as u64).map_err(|e| Error::write(path, e))?;
         }
-        Ok(Journal { file, path, seq, prev, redactor, fault: Fault::from_env() })
+        Ok(Journal { file, path: path.to_path_buf(), seq, prev, redactor, fault: Fault::from_env() })
     }
 
     pub fn path(&self) -> &Path {
@@ -117,8 +131,14 @@ impl Journal {
 
     /// Append one event and make it durable before returning.
     pub fn record(&mut self, event: Event) -> Result<()> {
+        self.record_event(&event)
+    }
+
+    /// Append any event type that serializes to a JSON object with an `event` tag: the line
+    /// carries `seq`, `ts` and `prev` before it, exactly as a run journal's lines do.
+    pub fn record_event<E: Serialize>(&mut self, event: &E) -> Result<()> {
         self.seq += 1;
-        let entry = Entry { seq: self.seq, ts: now(), prev: self.prev.clone(), event };
+        let entry = Chained { seq: self.seq, ts: now(), prev: &self.prev, event };
         let mut value = serde_json::to_value(&entry).map_err(|e| Error::failed(format!("journal encoding: {e}")))?;
         self.redactor.json(&mut value);
         let line = value.to_string();
@@ -146,6 +166,23 @@ impl Journal {
     pub fn seal(&self) -> &str {
         &self.prev
     }
+}
+
+/// A line as written: the same layout as [`Entry`], for any event type.
+#[derive(Serialize)]
+struct Chained<'a, E> {
+    seq: u64,
+    ts: String,
+    prev: &'a str,
+    #[serde(flatten)]
+    event: &'a E,
+}
+
+/// The chain fields every line has, whatever its event.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Link {
+    pub seq: u64,
+    pub prev: String,
 }
 
 /// sha256 of a line's bytes, without its newline.

@@ -7,9 +7,10 @@
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::{Entry, FILE_NAME, GENESIS};
+use super::{Entry, Link, FILE_NAME, GENESIS};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,14 +40,26 @@ fn hash(line: &[u8]) -> String {
     hex::encode(Sha256::digest(line))
 }
 
-/// One line as read: the hash of its bytes (without the newline) and, if it parses, its entry.
+/// One line as read: the hash of its bytes (without the newline) and, if it parses as an
+/// event of the chain's kind, its chain fields.
 struct Line {
     hash: String,
-    entry: Option<Entry>,
+    entry: Option<Link>,
+}
+
+/// Parse `body` as a line of a chain whose lines are `L`s, keeping its chain fields.
+fn link<L: DeserializeOwned>(body: &[u8]) -> Option<Link> {
+    serde_json::from_slice::<L>(body).ok()?;
+    serde_json::from_slice::<Link>(body).ok()
 }
 
 /// Verify journal text given as bytes.
 pub fn verify_bytes(bytes: &[u8], seal: Option<&str>) -> Verdict {
+    verify_chain::<Entry>(bytes, seal)
+}
+
+/// Verify any hash-chained file whose lines are `L`s (a run journal's are [`Entry`]).
+pub fn verify_chain<L: DeserializeOwned>(bytes: &[u8], seal: Option<&str>) -> Verdict {
     let mut parts: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
     // A last part without its newline was cut off mid-write; it is judged on its own below.
     let torn = match parts.last() {
@@ -57,7 +70,7 @@ pub fn verify_bytes(bytes: &[u8], seal: Option<&str>) -> Verdict {
         .iter()
         .map(|raw| {
             let body = &raw[..raw.len() - 1];
-            Line { hash: hash(body), entry: serde_json::from_slice(body).ok() }
+            Line { hash: hash(body), entry: link::<L>(body) }
         })
         .collect();
     // hashes[k] is what line k+1 must record as `prev`.
@@ -85,7 +98,7 @@ pub fn verify_bytes(bytes: &[u8], seal: Option<&str>) -> Verdict {
     let complete = lines.len();
     let last = hashes[complete].clone();
     if let Some(fragment) = torn {
-        if let Some(reason) = not_a_torn_write(fragment, complete as u64 + 1, &last) {
+        if let Some(reason) = not_a_torn_write::<L>(fragment, complete as u64 + 1, &last) {
             return Verdict::Broken { line: complete + 1, reason };
         }
     }
@@ -101,7 +114,7 @@ pub fn verify_bytes(bytes: &[u8], seal: Option<&str>) -> Verdict {
 }
 
 /// Line `i` (0-based) does not record the hash of the line before it: say what happened.
-fn broken_link(lines: &[Line], hashes: &[String], i: usize, entry: &Entry, seal: Option<&str>) -> Verdict {
+fn broken_link(lines: &[Line], hashes: &[String], i: usize, entry: &Link, seal: Option<&str>) -> Verdict {
     let n = i + 1;
     let expected = n as u64;
     // It chains onto an earlier line: the lines in between were slipped in.
@@ -157,7 +170,7 @@ fn broken_link(lines: &[Line], hashes: &[String], i: usize, entry: &Entry, seal:
 }
 
 /// Why the last, newline-less part of a journal is not the start of the next line, if it is not.
-fn not_a_torn_write(fragment: &[u8], seq: u64, prev: &str) -> Option<String> {
+fn not_a_torn_write<L: DeserializeOwned>(fragment: &[u8], seq: u64, prev: &str) -> Option<String> {
     let n = seq;
     // Every line starts the same way; a torn write is a prefix of such a line.
     let head = format!("{{\"seq\":{seq},\"ts\":\"");
@@ -166,7 +179,7 @@ fn not_a_torn_write(fragment: &[u8], seq: u64, prev: &str) -> Option<String> {
         return Some(format!("line {n} has no newline and is not the start of journal event {seq}: it was changed or appended"));
     }
     // A whole event with only its newline missing is a torn write too, if it chains.
-    if let Ok(entry) = serde_json::from_slice::<Entry>(fragment) {
+    if let Some(entry) = link::<L>(fragment) {
         if entry.prev != prev {
             return Some(format!("line {n} (without its newline) does not record the hash of the line before it"));
         }

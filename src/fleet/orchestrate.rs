@@ -1,0 +1,437 @@
+//! Running a fleet: wave after wave, at most `--parallel` targets at once, each target a
+//! child process of this binary (`run … --yes`, or `resume` through its own journal), with the
+//! failure budget checked after every target and the operator asked once per wave.
+//!
+//! The fleet depends only on the command-line contract of `run`/`resume` and on the journal
+//! format, never on the executor's internals: a target is exactly an ordinary run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use super::journal::{self as fjournal, FleetEvent, TargetOutline};
+use super::state::{FleetState, Status};
+use crate::error::{Error, Result, EXIT_FAILED, EXIT_OK, EXIT_STOPPED};
+use crate::journal::{self, Event, Journal};
+use crate::runbook::{Action, Loaded};
+use crate::ui::{self, Prompter};
+
+/// How the fleet runs its targets (what `fleet run` was given; `fleet resume` reads it back).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub runbook: PathBuf,
+    pub parallel: usize,
+    pub rollback_on_failure: bool,
+    pub pause: Option<Duration>,
+    pub skips: Vec<String>,
+    pub vars: BTreeMap<String, String>,
+    pub operator: String,
+    /// `fleet resume --rerun-in-flight`: a step that was in flight in a target may run again.
+    pub rerun_in_flight: bool,
+}
+
+/// What to do with one target in this pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Todo {
+    Run,
+    Resume,
+    Retry,
+}
+
+impl Todo {
+    fn as_str(self) -> &'static str {
+        match self {
+            Todo::Run => "run",
+            Todo::Resume => "resume",
+            Todo::Retry => "retry",
+        }
+    }
+}
+
+/// What a target's run left behind.
+#[derive(Debug, Default)]
+pub struct RunInfo {
+    pub run_dir: Option<String>,
+    pub run_id: Option<String>,
+    pub outcome: String,
+    pub seal: Option<String>,
+    pub lines: u64,
+    pub first_error: Option<String>,
+    pub finished: bool,
+    pub exit_code: Option<i32>,
+}
+
+/// Read a run folder's journal: its id, outcome, first error and seal.
+pub fn inspect(run_dir: &Path) -> Result<RunInfo> {
+    let (entries, seal) = journal::read(run_dir)?;
+    let mut info = RunInfo { seal: Some(seal), lines: entries.len() as u64, outcome: "interrupted".into(), ..RunInfo::default() };
+    for e in &entries {
+        match &e.event {
+            Event::RunStarted { run_id, .. } => info.run_id = Some(run_id.clone()),
+            Event::StepFinished { step_id, error: Some(err), .. } if info.first_error.is_none() => {
+                info.first_error = Some(format!("{step_id}: {err}"));
+            }
+            Event::RunFinished { outcome, exit_code, .. } => {
+                info.outcome = outcome.as_str().to_string();
+                info.exit_code = Some(*exit_code);
+                info.finished = true;
+            }
+            _ => {}
+        }
+    }
+    Ok(info)
+}
+
+/// Run folders in a target's folder, oldest first (run ids start with their time).
+fn run_dirs(target_dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(target_dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join(journal::FILE_NAME).is_file()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Drive the fleet from `state` to its end: the waves still to do, in order.
+pub async fn drive(
+    dir: &Path,
+    mut journal: Journal,
+    mut state: FleetState,
+    settings: &Settings,
+    prompter: &mut dyn Prompter,
+    loaded: &Loaded,
+) -> Result<i32> {
+    let started = Instant::now();
+    let exe = std::env::current_exe().map_err(|e| Error::failed(format!("cannot find this program's own path: {e}")))?;
+    let outlines: BTreeMap<String, TargetOutline> = state.targets.iter().map(|t| (t.name.clone(), t.clone())).collect();
+    let waves = state.waves.clone();
+    let total = waves.len();
+    let mut stopped = false;
+    let pass_start = state.runs.len();
+    for (wi, wave) in waves.iter().enumerate() {
+        let w = wi + 1;
+        let todo: Vec<(String, Todo, u32)> = wave
+            .targets
+            .iter()
+            .filter_map(|name| match state.status.get(name) {
+                Some(Status::NotStarted) | None => Some((name.clone(), Todo::Run, 1)),
+                Some(Status::InFlight { attempt, .. }) => Some((name.clone(), Todo::Resume, *attempt)),
+                Some(Status::Finished { attempt, exit_code, .. }) if *exit_code != 0 => Some((name.clone(), Todo::Retry, attempt + 1)),
+                Some(Status::Finished { .. }) => None,
+            })
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = todo.iter().map(|t| t.0.clone()).collect();
+        let question = format!("Start wave {w} of {total}: {} target(s) ({})?", names.len(), shorten(&names));
+        let go = prompter.confirm(&question, true)?;
+        let how = if prompter.interactive() { "interactive" } else { prompter.how() };
+        journal.record_event(&FleetEvent::WaveStarted {
+            wave: w,
+            targets: names.clone(),
+            decision: if go { "start".into() } else { "stop".into() },
+            by: settings.operator.clone(),
+            how: how.to_string(),
+        })?;
+        state.apply(
+            &FleetEvent::WaveStarted { wave: w, targets: names.clone(), decision: String::new(), by: String::new(), how: how.into() },
+            &journal::now(),
+        );
+        if !go {
+            stopped = true;
+            break;
+        }
+        // A manual step's checklist is answered here once for the wave, not once per target.
+        for step in &loaded.plan {
+            if let Action::Manual(m) = &step.action {
+                if settings.skips.contains(&step.id) {
+                    continue;
+                }
+                for item in &m.checklist {
+                    let ok = prompter.checklist_item(&format!("wave {w}, {}: {item}", step.name))?;
+                    journal.record_event(&FleetEvent::WaveChecklist {
+                        wave: w,
+                        step_id: step.id.clone(),
+                        item: item.clone(),
+                        confirmed: ok,
+                        by: settings.operator.clone(),
+                        how: how.to_string(),
+                    })?;
+                    if !ok {
+                        stopped = true;
+                    }
+                }
+            }
+        }
+        if stopped {
+            break;
+        }
+        let decision = format!("wave {w} of fleet {} confirmed by {} ({how})", state.fleet_id, settings.operator);
+        ui::out(format!("Wave {w} of {total}: {}", names.join(", ")));
+        let (ok, failed) = run_wave(dir, &exe, &mut journal, &mut state, settings, &outlines, w, todo, &decision, pass_start).await?;
+        journal.record_event(&FleetEvent::WaveFinished { wave: w, succeeded: ok, failed })?;
+        if state.budget_exceeded {
+            break;
+        }
+        if let Some(pause) = settings.pause {
+            if w < total {
+                ui::out(format!("Baking for {} s before wave {}", pause.as_secs(), w + 1));
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+    finish(&mut journal, &state, started, stopped)
+}
+
+/// Start the wave's targets, at most `parallel` at a time, and record each as it ends. Once the
+/// budget is exceeded no new target starts; those in flight finish.
+#[allow(clippy::too_many_arguments)]
+async fn run_wave(
+    dir: &Path,
+    exe: &Path,
+    journal: &mut Journal,
+    state: &mut FleetState,
+    settings: &Settings,
+    outlines: &BTreeMap<String, TargetOutline>,
+    wave: usize,
+    todo: Vec<(String, Todo, u32)>,
+    decision: &str,
+    pass_start: usize,
+) -> Result<(usize, usize)> {
+    let mut queue = todo.into_iter();
+    let mut set = tokio::task::JoinSet::new();
+    let (mut ok, mut failed) = (0, 0);
+    loop {
+        while set.len() < settings.parallel.max(1) && !state.budget_exceeded {
+            let Some((name, action, attempt)) = queue.next() else { break };
+            let target_dir = dir.join(&name);
+            let resume_dir = if action == Todo::Resume { run_dirs(&target_dir).pop() } else { None };
+            let event = FleetEvent::TargetStarted {
+                target: name.clone(),
+                wave,
+                attempt,
+                action: if action == Todo::Resume && resume_dir.is_none() { "run".into() } else { action.as_str().into() },
+                run_dir: resume_dir.as_ref().map(|p| relative(dir, p)),
+            };
+            journal.record_event(&event)?;
+            state.apply(&event, &journal::now());
+            let outline =
+                outlines.get(&name).cloned().ok_or_else(|| Error::failed(format!("target `{name}` is not in the fleet record")))?;
+            let job = Job {
+                exe: exe.to_path_buf(),
+                fleet_dir: dir.to_path_buf(),
+                target_dir,
+                outline,
+                resume_dir,
+                attempt,
+                decision: decision.to_string(),
+                settings: settings.clone(),
+            };
+            set.spawn(async move {
+                let began = Instant::now();
+                let r = job.run().await;
+                (job.outline.name.clone(), job.attempt, r, began.elapsed())
+            });
+        }
+        let Some(joined) = set.join_next().await else { break };
+        let (name, attempt, result, took) = joined.map_err(|e| Error::failed(format!("a target's task failed: {e}")))?;
+        let (exit_code, info) = match result {
+            Ok(r) => r,
+            Err(e) => (EXIT_FAILED, RunInfo { outcome: "not run".into(), first_error: Some(e.to_string()), ..RunInfo::default() }),
+        };
+        let event = FleetEvent::TargetFinished {
+            target: name.clone(),
+            wave,
+            attempt,
+            run_dir: info.run_dir.clone(),
+            run_id: info.run_id.clone(),
+            exit_code,
+            outcome: info.outcome.clone(),
+            seal: info.seal.clone(),
+            lines: info.lines,
+            first_error: info.first_error.clone(),
+            duration_ms: took.as_millis() as u64,
+        };
+        journal.record_event(&event)?;
+        state.apply(&event, &journal::now());
+        if exit_code == 0 {
+            ok += 1;
+            ui::panel::ok(format!("wave {wave} · {name} · {} ({:.1} s)", info.outcome, took.as_secs_f64()));
+        } else {
+            failed += 1;
+            ui::panel::fail(format!(
+                "wave {wave} · {name} · {} (exit {exit_code}){}",
+                info.outcome,
+                info.first_error.map(|e| format!(": {e}")).unwrap_or_default()
+            ));
+        }
+        let failures = state.failures_since(pass_start);
+        if failures > state.budget && !state.budget_exceeded {
+            let event = FleetEvent::BudgetExceeded { failures, budget: state.budget };
+            journal.record_event(&event)?;
+            state.apply(&event, &journal::now());
+            ui::panel::fail(format!(
+                "{failures} target(s) failed, more than --max-failures {} allows: no new target starts",
+                state.max_failures
+            ));
+        }
+    }
+    Ok((ok, failed))
+}
+
+/// One target's child process.
+struct Job {
+    exe: PathBuf,
+    fleet_dir: PathBuf,
+    target_dir: PathBuf,
+    outline: TargetOutline,
+    resume_dir: Option<PathBuf>,
+    attempt: u32,
+    decision: String,
+    settings: Settings,
+}
+
+impl Job {
+    async fn run(&self) -> Result<(i32, RunInfo)> {
+        std::fs::create_dir_all(&self.target_dir).map_err(|e| Error::write(&self.target_dir, e))?;
+        let url = super::targets::FleetTarget {
+            name: self.outline.name.clone(),
+            db_template: self.outline.db.clone(),
+            vars: BTreeMap::new(),
+            labels: BTreeMap::new(),
+        }
+        .db_url()?;
+        // A run that finished after the fleet died is taken as it is, never run again.
+        if let Some(rd) = &self.resume_dir {
+            let info = inspect(rd)?;
+            if info.finished {
+                let code = info.exit_code.unwrap_or(EXIT_FAILED);
+                return Ok((code, RunInfo { run_dir: Some(relative(&self.fleet_dir, rd)), ..info }));
+            }
+        }
+        let mut cmd = tokio::process::Command::new(&self.exe);
+        let before = run_dirs(&self.target_dir);
+        match &self.resume_dir {
+            Some(rd) => {
+                cmd.arg("resume").arg(rd);
+                if self.settings.rerun_in_flight {
+                    cmd.arg("--rerun-in-flight");
+                }
+            }
+            None => {
+                cmd.arg("run").arg(&self.settings.runbook).arg("--runs-dir").arg(&self.target_dir);
+                if self.settings.rollback_on_failure {
+                    cmd.args(["--on-failure", "rollback"]);
+                }
+                for s in &self.settings.skips {
+                    cmd.arg("--skip").arg(s);
+                }
+            }
+        }
+        cmd.arg("--yes").arg("--fleet-decision").arg(&self.decision).arg("--operator").arg(&self.settings.operator);
+        for (k, v) in self.settings.vars.iter().chain(self.outline.vars.iter()) {
+            cmd.arg("--var").arg(format!("{k}={v}"));
+        }
+        // The URL goes through the environment: a password in argv would show in `ps`.
+        cmd.env("RUNBOOK_DB", url);
+        let log_path = self.target_dir.join(format!("attempt-{}.log", self.attempt));
+        let log = std::fs::File::create(&log_path).map_err(|e| Error::write(&log_path, e))?;
+        let log2 = log.try_clone().map_err(|e| Error::write(&log_path, e))?;
+        cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
+        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe; it makes a killed fleet take its
+        // targets with it, so that `fleet resume` finds every in-flight run stopped.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let status = cmd.status().await.map_err(|e| Error::failed(format!("cannot start {}: {e}", self.exe.display())))?;
+        let code = status.code().unwrap_or(EXIT_FAILED);
+        let run_dir = match &self.resume_dir {
+            Some(rd) => Some(rd.clone()),
+            None => run_dirs(&self.target_dir).into_iter().find(|d| !before.contains(d)),
+        };
+        match run_dir {
+            Some(rd) => {
+                let info = inspect(&rd)?;
+                Ok((code, RunInfo { run_dir: Some(relative(&self.fleet_dir, &rd)), ..info }))
+            }
+            None => {
+                // Refused before it began (bad variables, unreachable database): say why.
+                let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let why = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim().to_string();
+                Ok((code, RunInfo { outcome: "not run".into(), first_error: Some(why), ..RunInfo::default() }))
+            }
+        }
+    }
+}
+
+/// Record the end of this pass: the root over every run so far, and the fleet's exit code.
+fn finish(journal: &mut Journal, state: &FleetState, started: Instant, stopped: bool) -> Result<i32> {
+    let leaves = state.leaves(state.runs.len());
+    let root = super::merkle::root(&leaves);
+    let succeeded = state.status.values().filter(|s| matches!(s, Status::Finished { exit_code: 0, .. })).count();
+    let failed = state.failures();
+    let not_started = state.status.len() - succeeded - failed;
+    let (outcome, code) = if failed > 0 {
+        ("failed", EXIT_FAILED)
+    } else if stopped {
+        ("stopped by the operator", EXIT_STOPPED)
+    } else if not_started > 0 {
+        ("incomplete", EXIT_FAILED)
+    } else {
+        ("succeeded", EXIT_OK)
+    };
+    journal.record_event(&FleetEvent::FleetFinished {
+        outcome: outcome.into(),
+        exit_code: code,
+        root: root.clone(),
+        runs: state.runs.len(),
+        succeeded,
+        failed,
+        not_started,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })?;
+    let line =
+        format!("Fleet {}: {outcome} — {succeeded} succeeded, {failed} failed, {not_started} not started; root {root}", state.fleet_id);
+    if code == EXIT_OK {
+        ui::panel::ok(line);
+    } else {
+        ui::panel::fail(line);
+    }
+    if code != EXIT_OK {
+        ui::out(format!(
+            "Continue with: runbook fleet resume {}",
+            journal.path().parent().map(|p| p.display().to_string()).unwrap_or_default()
+        ));
+    }
+    Ok(code)
+}
+
+fn relative(base: &Path, p: &Path) -> String {
+    p.strip_prefix(base).unwrap_or(p).display().to_string()
+}
+
+fn shorten(names: &[String]) -> String {
+    if names.len() <= 4 {
+        names.join(", ")
+    } else {
+        format!("{}, … {}", names[..3].join(", "), names[names.len() - 1])
+    }
+}
+
+/// A fleet id: the time it started, and a few random characters.
+pub fn new_fleet_id() -> String {
+    format!("fleet-{}", crate::exec::new_run_id())
+}
+
+/// Open the record of a new fleet in `dir` and write its plan.
+pub fn open(dir: &Path, plan: FleetEvent) -> Result<(Journal, FleetState)> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+    let mut journal = fjournal::create(dir, crate::redact::Redactor::default())?;
+    journal.record_event(&plan)?;
+    let state = FleetState::from_entries(&fjournal::read(dir)?)?;
+    Ok((journal, state))
+}

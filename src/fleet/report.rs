@@ -1,0 +1,315 @@
+//! `runbook report FLEET_DIR`: one document for the ticket — the targets × steps matrix with
+//! statuses and durations, the waves on a timeline, the failures with their first error, and
+//! the totals — built from `fleet.jsonl` and each target's latest run journal, one at a time.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::state::{FleetState, Status};
+use crate::error::{Error, Result};
+use crate::journal::{self, Event, StepStatus};
+use crate::report::Format;
+
+#[derive(Debug, Serialize)]
+pub struct FleetReport {
+    pub fleet_id: String,
+    pub mode: String,
+    pub title: String,
+    pub runbook_id: String,
+    pub runbook_sha256: String,
+    pub operator: String,
+    pub started: String,
+    pub outcome: String,
+    pub root: Option<String>,
+    pub steps: Vec<String>,
+    pub waves: Vec<WaveRow>,
+    pub targets: Vec<TargetRow>,
+    pub totals: Totals,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WaveRow {
+    pub wave: usize,
+    pub targets: Vec<String>,
+    pub started: Option<String>,
+    pub finished: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Cell {
+    pub status: String,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetRow {
+    pub name: String,
+    pub target: String,
+    pub wave: usize,
+    pub status: String,
+    pub attempts: u32,
+    pub run_dir: Option<String>,
+    pub seal: Option<String>,
+    pub first_error: Option<String>,
+    pub duration_ms: u64,
+    /// Step id → what happened to it in the latest run.
+    pub steps: BTreeMap<String, Cell>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub targets: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub not_started: usize,
+    pub runs: usize,
+    pub retries: usize,
+    pub prompts: usize,
+}
+
+pub fn build(dir: &Path) -> Result<FleetReport> {
+    let state = FleetState::from_entries(&super::journal::read(dir)?)?;
+    let latest = state.latest();
+    let mut steps: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    for t in &state.targets {
+        let run = latest.get(t.name.as_str());
+        let status = match state.status.get(&t.name) {
+            Some(Status::Finished { outcome, .. }) => outcome.clone(),
+            Some(Status::InFlight { .. }) => "in flight".into(),
+            _ => "not started".into(),
+        };
+        let mut cells = BTreeMap::new();
+        if let Some(rd) = run.and_then(|r| r.run_dir.as_ref()) {
+            let (entries, _) = journal::read(&dir.join(rd))?;
+            for e in entries {
+                match e.event {
+                    Event::RunStarted { steps: outline, .. } => {
+                        for s in outline {
+                            if !steps.contains(&s.id) {
+                                steps.push(s.id);
+                            }
+                        }
+                    }
+                    Event::StepFinished { step_id, status, duration_ms, .. } => {
+                        cells.insert(step_id, Cell { status: status.as_str().to_string(), duration_ms });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        rows.push(TargetRow {
+            name: t.name.clone(),
+            target: t.target.clone(),
+            wave: state.wave_of(&t.name),
+            status,
+            attempts: state.runs.iter().filter(|r| r.target == t.name).count() as u32,
+            run_dir: run.and_then(|r| r.run_dir.clone()),
+            seal: run.and_then(|r| r.seal.clone()),
+            first_error: run.filter(|r| !r.succeeded()).and_then(|r| r.first_error.clone()),
+            duration_ms: run.map(|r| r.duration_ms).unwrap_or(0),
+            steps: cells,
+        });
+    }
+    let succeeded = state.status.values().filter(|s| matches!(s, Status::Finished { exit_code: 0, .. })).count();
+    let failed = state.failures();
+    Ok(FleetReport {
+        fleet_id: state.fleet_id.clone(),
+        mode: state.mode.clone(),
+        title: state.title.clone(),
+        runbook_id: state.runbook_id.clone(),
+        runbook_sha256: state.runbook_sha256.clone(),
+        operator: state.operator.clone(),
+        started: state.started.clone(),
+        outcome: state.finished.as_ref().map(|f| f.2.clone()).unwrap_or_else(|| "in progress (or killed)".into()),
+        root: state.finished.as_ref().map(|f| f.0.clone()),
+        steps,
+        waves: state
+            .waves
+            .iter()
+            .enumerate()
+            .map(|(i, w)| WaveRow {
+                wave: i + 1,
+                targets: w.targets.clone(),
+                started: w.started.first().cloned(),
+                finished: w.finished.last().cloned(),
+            })
+            .collect(),
+        totals: Totals {
+            targets: state.targets.len(),
+            succeeded,
+            failed,
+            not_started: state.targets.len() - succeeded - failed,
+            runs: state.runs.len(),
+            retries: state.runs.iter().filter(|r| r.attempt > 1).count(),
+            prompts: state.prompts,
+        },
+        targets: rows,
+    })
+}
+
+pub fn render(r: &FleetReport, format: Format) -> Result<String> {
+    match format {
+        Format::Markdown => Ok(markdown(r)),
+        Format::Html => Ok(html(r)),
+        Format::Json => serde_json::to_string_pretty(r).map_err(|e| Error::failed(format!("fleet report: {e}"))),
+        Format::Textile => Err(Error::usage("a fleet report is rendered as markdown, html or json")),
+    }
+}
+
+fn cell_text(c: Option<&Cell>) -> String {
+    match c {
+        None => "–".into(),
+        Some(c) => {
+            let mark = match c.status.as_str() {
+                s if s == StepStatus::Passed.as_str() => "✓",
+                s if s == StepStatus::Failed.as_str() => "✗",
+                s if s == StepStatus::Skipped.as_str() => "skip",
+                other => other,
+            };
+            format!("{mark} {}", ms(c.duration_ms))
+        }
+    }
+}
+
+fn ms(d: u64) -> String {
+    if d < 1000 {
+        format!("{d} ms")
+    } else {
+        format!("{:.1} s", d as f64 / 1000.0)
+    }
+}
+
+fn markdown(r: &FleetReport) -> String {
+    let mut o = String::new();
+    o.push_str(&format!("# Fleet {}: {}\n\n", r.fleet_id, r.title));
+    o.push_str(&format!(
+        "Runbook `{}` (sha256 `{}`) · {} · operator {} · started {}\n\n",
+        r.runbook_id, r.runbook_sha256, r.mode, r.operator, r.started
+    ));
+    let t = &r.totals;
+    o.push_str(&format!(
+        "**Outcome: {}** — {} targets: {} succeeded, {} failed, {} not started; {} runs ({} retries); {} wave prompt(s).\n\n",
+        r.outcome, t.targets, t.succeeded, t.failed, t.not_started, t.runs, t.retries, t.prompts
+    ));
+    if let Some(root) = &r.root {
+        o.push_str(&format!("Fleet root (Merkle root over the target seals): `{root}`\n\n"));
+    }
+    o.push_str("## Waves\n\n| Wave | Targets | Started | Finished |\n|---|---|---|---|\n");
+    for w in &r.waves {
+        o.push_str(&format!(
+            "| {} | {} ({}) | {} | {} |\n",
+            w.wave,
+            w.targets.len(),
+            w.targets.join(", "),
+            w.started.as_deref().unwrap_or("–"),
+            w.finished.as_deref().unwrap_or("–")
+        ));
+    }
+    o.push_str("\n## Targets × steps\n\n| Target | Wave | Outcome | Attempts |");
+    for s in &r.steps {
+        o.push_str(&format!(" {s} |"));
+    }
+    o.push_str(" Duration |\n|---|---|---|---|");
+    o.push_str(&"---|".repeat(r.steps.len()));
+    o.push_str("---|\n");
+    for row in &r.targets {
+        o.push_str(&format!("| {} | {} | {} | {} |", row.name, row.wave, row.status, row.attempts));
+        for s in &r.steps {
+            o.push_str(&format!(" {} |", cell_text(row.steps.get(s))));
+        }
+        o.push_str(&format!(" {} |\n", ms(row.duration_ms)));
+    }
+    let failures: Vec<&TargetRow> = r.targets.iter().filter(|t| t.first_error.is_some()).collect();
+    if !failures.is_empty() {
+        o.push_str("\n## Failures\n\n");
+        for f in failures {
+            o.push_str(&format!("- **{}** (wave {}): {}\n", f.name, f.wave, f.first_error.as_deref().unwrap_or("")));
+        }
+    }
+    o.push_str("\n## Seals\n\n| Target | Run folder | Seal |\n|---|---|---|\n");
+    for row in &r.targets {
+        o.push_str(&format!("| {} | {} | `{}` |\n", row.name, row.run_dir.as_deref().unwrap_or("–"), row.seal.as_deref().unwrap_or("–")));
+    }
+    o
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn html(r: &FleetReport) -> String {
+    let mut o = String::new();
+    o.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
+    o.push_str(&esc(&format!("Fleet {}: {}", r.fleet_id, r.title)));
+    o.push_str("</title><style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}.passed{background:#dfd}.failed{background:#fdd}.skipped{background:#eee}.bar{display:inline-block;height:12px;background:#58a}</style></head><body>\n");
+    o.push_str(&format!("<h1>{}</h1>\n", esc(&format!("Fleet {}: {}", r.fleet_id, r.title))));
+    let t = &r.totals;
+    o.push_str(&format!(
+        "<p><b>Outcome: {}</b> — {} targets: {} succeeded, {} failed, {} not started; {} runs ({} retries).</p>\n",
+        esc(&r.outcome),
+        t.targets,
+        t.succeeded,
+        t.failed,
+        t.not_started,
+        t.runs,
+        t.retries
+    ));
+    if let Some(root) = &r.root {
+        o.push_str(&format!("<p>Fleet root: <code>{root}</code></p>\n"));
+    }
+    o.push_str("<h2>Waves</h2><table><tr><th>Wave</th><th>Targets</th><th>Started</th><th>Finished</th><th>Timeline</th></tr>\n");
+    let times: Vec<i64> = r
+        .waves
+        .iter()
+        .flat_map(|w| [w.started.as_deref(), w.finished.as_deref()])
+        .flatten()
+        .filter_map(|s| chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis()))
+        .collect();
+    let (t0, t1) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(1));
+    let span = (t1 - t0).max(1) as f64;
+    for w in &r.waves {
+        let at = |s: Option<&str>| s.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|d| d.timestamp_millis());
+        let bar = match (at(w.started.as_deref()), at(w.finished.as_deref())) {
+            (Some(a), Some(b)) => format!(
+                "<span style=\"display:inline-block;width:{:.0}px\"></span><span class=\"bar\" style=\"width:{:.0}px\"></span>",
+                (a - t0) as f64 / span * 300.0,
+                ((b - a) as f64 / span * 300.0).max(2.0)
+            ),
+            _ => String::new(),
+        };
+        o.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td style=\"width:320px\">{bar}</td></tr>\n",
+            w.wave,
+            esc(&w.targets.join(", ")),
+            esc(w.started.as_deref().unwrap_or("–")),
+            esc(w.finished.as_deref().unwrap_or("–"))
+        ));
+    }
+    o.push_str("</table>\n<h2>Targets × steps</h2><table><tr><th>Target</th><th>Wave</th><th>Outcome</th>");
+    for s in &r.steps {
+        o.push_str(&format!("<th>{}</th>", esc(s)));
+    }
+    o.push_str("<th>Duration</th></tr>\n");
+    for row in &r.targets {
+        o.push_str(&format!("<tr><td>{}</td><td>{}</td><td>{}</td>", esc(&row.name), row.wave, esc(&row.status)));
+        for s in &r.steps {
+            let c = row.steps.get(s);
+            o.push_str(&format!("<td class=\"{}\">{}</td>", c.map(|c| c.status.as_str()).unwrap_or(""), esc(&cell_text(c))));
+        }
+        o.push_str(&format!("<td>{}</td></tr>\n", ms(row.duration_ms)));
+    }
+    o.push_str("</table>\n");
+    let failures: Vec<&TargetRow> = r.targets.iter().filter(|t| t.first_error.is_some()).collect();
+    if !failures.is_empty() {
+        o.push_str("<h2>Failures</h2><ul>\n");
+        for f in failures {
+            o.push_str(&format!("<li><b>{}</b> (wave {}): {}</li>\n", esc(&f.name), f.wave, esc(f.first_error.as_deref().unwrap_or(""))));
+        }
+        o.push_str("</ul>\n");
+    }
+    o.push_str("</body></html>\n");
+    o
+}
