@@ -12,6 +12,7 @@ mod audit;
 mod cli;
 mod demo;
 mod faults;
+mod fleet;
 mod format;
 mod fuzz_regressions;
 mod interactive;

@@ -1,0 +1,298 @@
+//! Fleets: one runbook over many real databases, in waves, with a failure budget, resume after
+//! a fix or a kill -9, rollback of a failed target, and verifiable fleet evidence.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::support::servers::ServerDb;
+use crate::support::{journal, SqliteFile, Test};
+
+/// Works unchanged on SQLite, PostgreSQL and MariaDB: a table whose one row marks the change.
+const MARKER: &str = r#"
+version: 1
+id: fleet-marker
+vars:
+  into:
+    default: fleet_marker
+plan:
+  - id: add
+    name: Add the marker table
+    kind: sql
+    sql: CREATE TABLE fleet_marker (x INTEGER)
+  - id: fill
+    name: Mark this database
+    kind: sql
+    sql: INSERT INTO ${into} VALUES (1)
+rollback:
+  - id: undo-backup
+    name: Backup
+    kind: backup
+  - id: undo
+    name: Drop the marker table
+    kind: sql
+    sql: DROP TABLE fleet_marker
+"#;
+
+fn sqlite_fleet(t: &Test, n: usize) -> Vec<SqliteFile> {
+    (1..=n)
+        .map(|i| {
+            let dir = t.dir.join(format!("db{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            SqliteFile::users(&dir, 5)
+        })
+        .collect()
+}
+
+fn targets_file(t: &Test, dbs: &[(String, String)]) -> PathBuf {
+    let mut s = String::from("targets:\n");
+    for (name, url) in dbs {
+        s.push_str(&format!("  - name: {name}\n    db: {url}\n    labels: {{env: prod}}\n"));
+    }
+    t.dir.write("targets.yaml", &s)
+}
+
+fn named(dbs: &[SqliteFile]) -> Vec<(String, String)> {
+    dbs.iter().enumerate().map(|(i, d)| (format!("t{:02}", i + 1), d.url())).collect()
+}
+
+fn fleet_dir(t: &Test) -> PathBuf {
+    let dirs = t.run_dirs("runs");
+    assert_eq!(dirs.len(), 1, "one fleet folder: {dirs:?}");
+    dirs[0].clone()
+}
+
+fn fleet_events(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("fleet.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn marks(db: &SqliteFile) -> String {
+    if db.has_table("fleet_marker") {
+        db.scalar("SELECT count(*) FROM fleet_marker")
+    } else {
+        "no table".into()
+    }
+}
+
+#[test]
+fn broken_target_in_wave_2_stops_the_fleet_and_resume_finishes_it_once_per_target() {
+    let t = Test::new().runbook(MARKER);
+    let dbs = sqlite_fleet(&t, 12);
+    dbs[2].exec("CREATE TABLE fleet_marker (x INTEGER)"); // t03, in wave 2: its CREATE fails
+    targets_file(&t, &named(&dbs));
+    let out = t.exec([
+        "fleet",
+        "run",
+        "runbook.yaml",
+        "--targets",
+        "targets.yaml",
+        "--waves",
+        "1,25%,100%",
+        "--parallel",
+        "2",
+        "--max-failures",
+        "0",
+        "--yes",
+        "--runs-dir",
+        "runs",
+    ]);
+    out.code(1)
+        .stdout_has("Wave 1 of 3: t01")
+        .stdout_has("Wave 2 of 3: t02, t03")
+        .stdout_has("wave 2 · t03 · failed (exit 1): add: database:")
+        .stdout_has("1 target(s) failed, more than --max-failures 0 allows: no new target starts")
+        .stdout_has("failed — 2 succeeded, 1 failed, 9 not started")
+        .lacks("Wave 3 of 3");
+    let fd = fleet_dir(&t);
+    let ev = fleet_events(&fd);
+    assert!(!ev.iter().any(|e| e["event"] == "wave_started" && e["wave"] == 3), "wave 3 started");
+    assert_eq!(marks(&dbs[0]), "1");
+    assert_eq!(marks(&dbs[1]), "1");
+    assert_eq!(marks(&dbs[2]), "0");
+    for db in &dbs[3..] {
+        assert_eq!(marks(db), "no table");
+    }
+    // The target's journal says it ran under the fleet's wave decision, not a bare --yes.
+    let t02 = std::fs::read_dir(fd.join("t02")).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    let j = journal(&t02);
+    assert!(j.iter().any(|e| e["how"].as_str().is_some_and(|h| h.starts_with("fleet decision: wave 2 of fleet fleet-"))), "{j:?}");
+
+    dbs[2].exec("DROP TABLE fleet_marker");
+    let out = t.exec(["fleet", "resume", fd.to_str().unwrap(), "--yes"]);
+    out.code(0).stdout_has("Wave 2 of 3: t03").stdout_has("succeeded — 12 succeeded, 0 failed, 0 not started").lacks("t01 ·");
+    for db in &dbs {
+        assert_eq!(marks(db), "1", "every target changed exactly once");
+    }
+    let ev = fleet_events(&fd);
+    let retry: Vec<_> = ev.iter().filter(|e| e["event"] == "target_started" && e["target"] == "t03").collect();
+    assert_eq!(retry.len(), 2);
+    assert_eq!(retry[1]["action"], "retry");
+    assert_eq!(retry[1]["attempt"], 2);
+    let out = t.exec(["audit", "verify", fd.to_str().unwrap()]);
+    out.code(0).stdout_has("fleet intact:").stdout_has("13 target journal(s) end with their recorded seals");
+
+    let out = t.exec(["report", fd.to_str().unwrap(), "--format", "json"]);
+    out.code(0);
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["totals"]["succeeded"], 12);
+    assert_eq!(r["totals"]["retries"], 1);
+    assert_eq!(r["steps"], serde_json::json!(["add", "fill"]));
+    assert_eq!(r["targets"][2]["attempts"], 2);
+    assert_eq!(r["targets"][2]["steps"]["fill"]["status"], "passed");
+    let out = t.exec(["report", fd.to_str().unwrap()]);
+    out.code(0).stdout_has("| Target | Wave | Outcome | Attempts | add | fill | Duration |").stdout_has("| t03 | 2 | succeeded | 2 | ✓");
+    let out = t.exec(["report", fd.to_str().unwrap(), "--format", "html"]);
+    out.code(0).stdout_has("<table>").lacks("<script src").lacks("<link");
+
+    // One target's evidence proves into the root without the others.
+    let out = t.exec(["fleet", "proof", fd.to_str().unwrap(), "t07"]);
+    out.code(0);
+    let p: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(p["root"], ev.last().unwrap()["root"]);
+}
+
+#[test]
+fn kill_9_mid_fleet_then_resume_finishes_every_target_once() {
+    let yaml =
+        MARKER.replace("  - id: fill\n", "  - id: nap\n    name: Wait\n    kind: command\n    command: [\"sleep\", \"1\"]\n  - id: fill\n");
+    let t = Test::new().runbook(&yaml);
+    let dbs = sqlite_fleet(&t, 6);
+    targets_file(&t, &named(&dbs));
+    // The fleet dies right after its second target is recorded; the one in flight dies with it.
+    let out = t.exec_env(
+        &["fleet", "run", "runbook.yaml", "--targets", "targets.yaml", "--waves", "100%", "--parallel", "2", "--yes", "--runs-dir", "runs"],
+        &[("RUNBOOK_FAULT", "kill-after=target_finished#2")],
+    );
+    assert_eq!(out.code, -1, "killed\n{}", out.all());
+    let fd = fleet_dir(&t);
+    let done: Vec<String> =
+        fleet_events(&fd).iter().filter(|e| e["event"] == "target_finished").map(|e| e["target"].as_str().unwrap().to_string()).collect();
+    assert_eq!(done.len(), 2);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = t.exec(["fleet", "resume", fd.to_str().unwrap(), "--yes", "--rerun-in-flight"]);
+    out.code(0).stdout_has("succeeded — 6 succeeded, 0 failed, 0 not started");
+    for name in &done {
+        assert!(!out.stdout.contains(&format!("· {name} ·")), "finished target {name} touched again\n{}", out.stdout);
+    }
+    for db in &dbs {
+        assert_eq!(marks(db), "1", "every target changed exactly once");
+    }
+    t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0);
+}
+
+#[test]
+fn a_failed_target_is_rolled_back_with_on_target_failure_rollback() {
+    let t = Test::new().runbook(MARKER);
+    let dbs = sqlite_fleet(&t, 3);
+    let mut s = String::from("targets:\n");
+    for (i, d) in dbs.iter().enumerate() {
+        s.push_str(&format!("  - name: t{}\n    db: {}\n", i + 1, d.url()));
+        if i == 1 {
+            s.push_str("    vars: {into: no_such_table}\n");
+        }
+    }
+    t.dir.write("targets.yaml", &s);
+    let out = t.exec([
+        "fleet",
+        "run",
+        "runbook.yaml",
+        "--targets",
+        "targets.yaml",
+        "--waves",
+        "100%",
+        "--max-failures",
+        "1",
+        "--on-target-failure",
+        "rollback",
+        "--yes",
+        "--runs-dir",
+        "runs",
+    ]);
+    out.code(1).stdout_has("t2 · failed, rolled back (exit 1)").stdout_has("2 succeeded, 1 failed");
+    assert_eq!(marks(&dbs[0]), "1");
+    assert_eq!(marks(&dbs[1]), "no table", "the failed target was restored by its rollback plan");
+    assert_eq!(marks(&dbs[2]), "1");
+}
+
+#[test]
+fn mixed_fleet_across_sqlite_postgres_and_mariadb() {
+    let (Some(pg), Some(my)) = (ServerDb::postgres(), ServerDb::mysql()) else { return };
+    let t = Test::new().runbook(MARKER);
+    let lite = sqlite_fleet(&t, 1);
+    targets_file(&t, &[("lite".into(), lite[0].url()), ("pg".into(), pg.url()), ("maria".into(), my.url_as("mariadb"))]);
+    let out = t.exec([
+        "fleet",
+        "run",
+        "runbook.yaml",
+        "--targets",
+        "targets.yaml",
+        "--waves",
+        "1,100%",
+        "--parallel",
+        "2",
+        "--yes",
+        "--runs-dir",
+        "runs",
+    ]);
+    out.code(0).stdout_has("succeeded — 3 succeeded, 0 failed, 0 not started");
+    assert_eq!(marks(&lite[0]), "1");
+    assert_eq!(pg.scalar("SELECT count(*) FROM fleet_marker"), "1");
+    assert_eq!(my.scalar("SELECT count(*) FROM fleet_marker"), "1");
+    let fd = fleet_dir(&t);
+    t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0).stdout_has("3 target journal(s)");
+    let out = t.exec(["report", fd.to_str().unwrap(), "--format", "json"]);
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let engines: Vec<&str> = r["targets"].as_array().unwrap().iter().map(|x| x["target"].as_str().unwrap()).collect();
+    assert!(engines[1].starts_with("postgres://") && engines[2].starts_with("mariadb://"), "{engines:?}");
+}
+
+#[test]
+fn tampered_target_journal_fails_audit_verify_and_collect() {
+    let t = Test::new().runbook(MARKER);
+    let dbs = sqlite_fleet(&t, 3);
+    // Runs made elsewhere, one folder per host, as Ansible or a CI matrix leaves them.
+    for (name, url) in named(&dbs) {
+        t.exec(["run", "runbook.yaml", "--db", &url, "--yes", "--runs-dir", &format!("hosts/{name}")]).code(0);
+    }
+    let runs: Vec<String> = named(&dbs).iter().map(|(n, _)| t.run_dirs(&format!("hosts/{n}"))[0].display().to_string()).collect();
+    let mut args = vec!["fleet", "collect"];
+    args.extend(runs.iter().map(String::as_str));
+    args.extend(["-o", "collected"]);
+    t.exec(&args).code(0).stdout_has("collected 3 run(s) into collected: 3 succeeded, 0 failed; root ");
+    let fd = t.dir.join("collected");
+    t.exec(["audit", "verify", "collected"]).code(0).stdout_has("fleet intact:");
+
+    // The same target twice, and a run of another runbook, are refused.
+    let mut dup = vec!["fleet", "collect", runs[0].as_str(), runs[0].as_str(), "-o", "dup"];
+    t.exec(&dup).code(2).stderr_has("are runs against the same target");
+    t.dir.write("other.yaml", &MARKER.replace("id: fleet-marker", "id: other-change"));
+    let extra = t.dir.join("db-other");
+    std::fs::create_dir_all(&extra).unwrap();
+    let odb = SqliteFile::users(&extra, 2);
+    t.exec(["run", "other.yaml", "--db", &odb.url(), "--yes", "--runs-dir", "hosts/other"]).code(0);
+    let orun = t.run_dirs("hosts/other")[0].display().to_string();
+    dup = vec!["fleet", "collect", runs[0].as_str(), orun.as_str(), "-o", "mixed"];
+    t.exec(&dup).code(2).stderr_has("a fleet is one runbook");
+    assert!(!t.dir.join("mixed").join("fleet.jsonl").exists());
+
+    // Change one line of one target's journal: both the fleet and a new collect notice.
+    let tjournal = std::fs::read_dir(fd.join("t02")).unwrap().next().unwrap().unwrap().path().join("journal.jsonl");
+    let text = std::fs::read_to_string(&tjournal).unwrap();
+    std::fs::write(&tjournal, text.replacen("\"rows_affected\":1", "\"rows_affected\":7", 1)).unwrap();
+    let out = t.exec(["audit", "verify", "collected"]);
+    out.code(1).stdout_has("target t02 (t02/").stdout_has("journal broken at line");
+    let src = Path::new(&runs[1]).join("journal.jsonl");
+    std::fs::copy(&tjournal, &src).unwrap();
+    let mut args = vec!["fleet", "collect"];
+    args.extend(runs.iter().map(String::as_str));
+    args.extend(["-o", "again"]);
+    t.exec(&args).code(1).stderr_has("the journal's hash chain is broken at line").stderr_has("a tampered run is not collected");
+}
+
+#[test]
+fn a_literal_password_in_the_targets_file_is_refused_and_never_printed() {
+    let t = Test::new().runbook(MARKER);
+    t.dir.write("targets.yaml", "targets:\n  - name: a\n    db: postgres://app:hunter22@127.0.0.1/x\n");
+    let out = t.exec(["fleet", "run", "runbook.yaml", "--targets", "targets.yaml", "--yes", "--runs-dir", "runs"]);
+    out.code(2).stderr_has("the db URL holds a password; write it as ${ENV_NAME}").lacks("hunter22");
+    assert!(!t.dir.join("runs").exists());
+}
