@@ -15,6 +15,7 @@ use super::state::{FleetState, Status};
 use crate::error::{Error, Result, EXIT_FAILED, EXIT_OK, EXIT_STOPPED};
 use crate::journal::{self, Event, Journal};
 use crate::runbook::{Action, Loaded};
+use crate::ui::prompt::ItemAnswer;
 use crate::ui::{self, Prompter};
 
 /// How the fleet runs its targets (what `fleet run` was given; `fleet resume` reads it back).
@@ -149,7 +150,15 @@ pub async fn drive(
                     continue;
                 }
                 for item in &m.checklist {
-                    let ok = prompter.checklist_item(&format!("wave {w}, {}: {item}", step.name))?;
+                    let question = format!("wave {w}, {}: {item}", step.name);
+                    // "Not yet" means the operator is still on it: ask again until it is settled.
+                    let ok = loop {
+                        match prompter.checklist_item(&question)? {
+                            ItemAnswer::Yes => break true,
+                            ItemAnswer::No => break false,
+                            ItemAnswer::NotYet => continue,
+                        }
+                    };
                     journal.record_event(&FleetEvent::WaveChecklist {
                         wave: w,
                         step_id: step.id.clone(),
