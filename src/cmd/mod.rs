@@ -64,7 +64,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             crate::ui::out(String::from_utf8_lossy(&out).trim_end());
             Ok(0)
         }
-        Command::Audit { command: AuditCommand::Verify { run_dir, seal: None, allowed_signers: None } } if crate::fleet::is_fleet_dir(&run_dir) => {
+        Command::Audit { command: AuditCommand::Verify { run_dir, seal: None, allowed_signers: None } }
+            if crate::fleet::is_fleet_dir(&run_dir) =>
+        {
             fleet::verify(&run_dir)
         }
         Command::Fleet { command } => fleet::dispatch(command).await,
