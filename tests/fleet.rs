@@ -296,3 +296,52 @@ fn a_literal_password_in_the_targets_file_is_refused_and_never_printed() {
     out.code(2).stderr_has("the db URL holds a password; write it as ${ENV_NAME}").lacks("hunter22");
     assert!(!t.dir.join("runs").exists());
 }
+
+#[test]
+fn the_ansible_playbook_rolls_out_to_six_local_targets_and_collects_them() {
+    if which::which("ansible-playbook").is_err() {
+        assert!(!crate::support::servers_required(), "RUNBOOK_REQUIRE_SERVERS=1: ansible-playbook is not installed");
+        eprintln!("skipped: ansible-playbook is not installed (apt-get install ansible-core)");
+        return;
+    }
+    let Some(pg1) = ServerDb::postgres() else { return };
+    let Some(pg2) = ServerDb::postgres() else { return };
+    let t = Test::new().runbook(MARKER);
+    let dbs = sqlite_fleet(&t, 4);
+    let mut inv = String::from("[databases]\n");
+    for (i, d) in dbs.iter().enumerate() {
+        inv.push_str(&format!("lite{} db_url={}\n", i + 1, d.url()));
+    }
+    inv.push_str(&format!("pg1 db_url={}\npg2 db_url={}\n", pg1.url(), pg2.url()));
+    t.dir.write("inventory.ini", &inv);
+    let playbook = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/ansible/rollout.yml");
+    let out = std::process::Command::new("ansible-playbook")
+        .current_dir(t.dir.path())
+        .args(["-i", "inventory.ini", playbook])
+        .arg("-e")
+        .arg(format!("runbook_file={}", t.dir.join("runbook.yaml").display()))
+        .arg("-e")
+        .arg(format!("runs_dir={}", t.dir.join("runs").display()))
+        .arg("-e")
+        .arg(format!("runbook_bin={}", crate::support::bin()))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_LOCAL_TEMP", t.dir.join(".ansible-tmp"))
+        .env("RUNBOOK_STATE_DIR", t.dir.join(".state"))
+        .output()
+        .expect("ansible-playbook");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("pg2                        : ok=1    changed=1    unreachable=0    failed=0"), "{text}");
+    for d in &dbs {
+        assert_eq!(marks(d), "1");
+    }
+    assert_eq!(pg1.scalar("SELECT count(*) FROM fleet_marker"), "1");
+    assert_eq!(pg2.scalar("SELECT count(*) FROM fleet_marker"), "1");
+    let out = t.exec(["audit", "verify", "runs/fleet"]);
+    out.code(0).stdout_has("6 target journal(s) end with their recorded seals");
+    let out = t.exec(["report", "runs/fleet", "--format", "json"]);
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let names: Vec<&str> = r["targets"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lite1", "lite2", "lite3", "lite4", "pg1", "pg2"]);
+    assert_eq!(r["totals"]["succeeded"], 6);
+}
