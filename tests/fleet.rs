@@ -345,3 +345,43 @@ fn the_ansible_playbook_rolls_out_to_six_local_targets_and_collects_them() {
     assert_eq!(names, ["lite1", "lite2", "lite3", "lite4", "pg1", "pg2"]);
     assert_eq!(r["totals"]["succeeded"], 6);
 }
+
+#[test]
+fn an_interactive_fleet_of_12_targets_in_3_waves_asks_6_questions() {
+    use expectrl::{Eof, Session, WaitStatus};
+    let yaml = MARKER.replace(
+        "plan:\n",
+        "plan:\n  - id: check\n    name: Check the dashboard\n    kind: manual\n    checklist:\n      - Dashboard is green\n",
+    );
+    let t = Test::new().runbook(&yaml);
+    let dbs = sqlite_fleet(&t, 12);
+    targets_file(&t, &named(&dbs));
+    let mut c = t.command();
+    c.args(["fleet", "run", "runbook.yaml", "--targets", "targets.yaml", "--waves", "1,25%,100%", "--parallel", "4", "--runs-dir", "runs"])
+        .env("TERM", "xterm")
+        .env("COLUMNS", "160");
+    let mut s = Session::spawn(c).expect("spawn in a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(60)));
+    for (w, n) in [(1, 1), (2, 2), (3, 9)] {
+        s.expect(format!("Start wave {w} of 3: {n} target(s)").as_str()).unwrap();
+        s.send("y").unwrap();
+        s.expect(format!("Done: wave {w}, Check the dashboard: Dashboard is green?").as_str()).unwrap();
+        s.send("y").unwrap();
+    }
+    let rest = s.expect(Eof).unwrap();
+    let tail = String::from_utf8_lossy(rest.before()).to_string();
+    assert!(!tail.contains("Start wave") && !tail.contains("Done:"), "a prompt beyond the six: {tail}");
+    let code = match s.get_process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(code, 0, "{tail}");
+    for db in &dbs {
+        assert_eq!(marks(db), "1");
+    }
+    let ev = fleet_events(&fleet_dir(&t));
+    let waves: Vec<_> = ev.iter().filter(|e| e["event"] == "wave_started").collect();
+    assert_eq!(waves.len(), 3);
+    assert!(waves.iter().all(|e| e["how"] == "interactive" && e["decision"] == "start"));
+    assert_eq!(ev.iter().filter(|e| e["event"] == "wave_checklist" && e["confirmed"] == true).count(), 3);
+}
