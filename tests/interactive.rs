@@ -377,6 +377,8 @@ fn every_prompt_key_does_what_it_says_at_80_and_160_columns() {
         let (code, out) = p.finish();
         assert_eq!(code, 0, "{out}");
         assert!(!cursor_left_hidden(&out), "cursor left hidden at {columns} columns");
+        assert!(out.contains("Report (HTML)"), "{out}");
+        assert!(!out.contains("Next:"), "a run that succeeded needs no next command\n{out}");
 
         let tables =
             db.rows("SELECT name FROM sqlite_master WHERE name IN ('first_t', 'pair_a', 'pair_b', 'third_t', 'fourth_t') ORDER BY name");
@@ -438,7 +440,20 @@ fn ctrl_c_at_each_prompt_exits_3_with_the_cursor_visible() {
         assert_eq!(code, 3, "{out}");
         assert!(!cursor_left_hidden(&out), "cursor left hidden\n{out}");
         assert!(out.contains("] ^C"), "the prompt shows the key\n{out}");
-        let j = journal(&t.run_dirs("runs")[0]);
+        // The ending names the run folder, every report and the journal, and what to type next.
+        let run = &t.run_dirs("runs")[0];
+        for line in [
+            format!("Run folder: {}", run.display()),
+            format!("Report (markdown) : {}", run.join("report.md").display()),
+            format!("Report (HTML)     : {}", run.join("report.html").display()),
+            format!("Report (JSON)     : {}", run.join("report.json").display()),
+            format!("Journal           : {}", run.join("journal.jsonl").display()),
+            format!("runbook resume {}", run.display()),
+            format!("runbook rollback runbook.yaml --db {url}"),
+        ] {
+            assert!(out.contains(&line), "lacks {line:?}\n{out}");
+        }
+        let j = journal(run);
         assert_eq!(j.last().unwrap()["outcome"], "aborted");
         assert_eq!(j.last().unwrap()["exit_code"], 3);
         assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name IN ('third_t', 'fourth_t')"), "0");

@@ -302,21 +302,44 @@ impl Runner {
             }
         }
         let report = self.write_report();
+        let reports = match &report {
+            Ok(md) => ["md", "html", "json"].iter().map(|ext| md.with_extension(ext)).filter(|p| p.exists()).collect(),
+            Err(_) => Vec::new(),
+        };
+        ui::ending::Ending {
+            run_id: &self.run_id,
+            outcome: outcome.as_str(),
+            ok: code == EXIT_OK,
+            run_dir: &self.run_dir,
+            reports,
+            journal: self.journal.path(),
+            next: self.next_commands(outcome),
+        }
+        .print();
         if let Some(e) = error {
             return Err(e);
         }
-        ui::out("");
-        let line = format!("Run {}: {}", self.run_id, outcome.as_str());
-        if code == EXIT_OK {
-            panel::ok(line);
-        } else {
-            panel::fail(line);
-        }
-        let path = report?;
-        ui::out("");
-        ui::out(format!("Report:  {}", path.display()));
-        ui::out(format!("Journal: {}", self.journal.path().display()));
+        report?;
         Ok(code)
+    }
+
+    /// What to type after a run that did not end cleanly: finish it, or undo what it did.
+    fn next_commands(&self, outcome: Outcome) -> Vec<(String, &'static str)> {
+        use ui::ending::shell_word;
+        if matches!(outcome, Outcome::Succeeded | Outcome::RolledBack) {
+            return Vec::new();
+        }
+        let mut next = vec![(
+            format!("runbook resume {}", shell_word(&self.run_dir.display().to_string())),
+            "continue this same run from where it stopped (steps already done are not run again)",
+        )];
+        if self.opts.plan == PlanKind::Plan && !self.loaded.rollback.is_empty() {
+            next.push((
+                format!("runbook rollback {} --db {}", shell_word(&self.loaded.path), shell_word(&self.target.display())),
+                "or undo the change with the rollback plan (a new run, with its own backup)",
+            ));
+        }
+        next
     }
 
     pub(crate) fn outline(&self, plan: PlanKind) -> Vec<StepOutline> {
@@ -370,6 +393,7 @@ impl Runner {
         })?;
         self.journal.record(Event::LockAcquired { target: self.target.display() })?;
         ui::out(format!("{} · {} · {} · run {}", self.loaded.title(), self.opts.plan.label(), self.target.display(), self.run_id));
+        ui::out(format!("Run folder: {}", self.run_dir.display()));
         self.start_schema = self.db.schema().await?;
         self.journal.record(Event::SchemaSnapshot { label: "start".into(), schema: self.start_schema.clone() })?;
         if self.opts.rehearsal.is_some() {

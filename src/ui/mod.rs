@@ -2,6 +2,7 @@
 //! No other module prints or reads from the terminal.
 
 pub mod diagnostic;
+pub mod ending;
 pub mod panel;
 pub mod progress;
 pub mod prompt;
