@@ -35,7 +35,7 @@ fn unknown_key_names_its_position() {
 
 #[test]
 fn unknown_step_kind_names_its_position() {
-    refused("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: teleport\n", "6:11", "unknown variant `teleport`");
+    refused("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: teleport\n", "6:11", "unknown value `teleport`");
 }
 
 #[test]
@@ -297,4 +297,76 @@ rollback:
     let printed = flagged.count();
     assert_eq!(printed, 2, "the lint warning and the failing precheck\n{}", out.stdout);
     out.stdout_has(&format!("{printed} warning(s)"));
+}
+
+/// A misspelt field or kind is answered with the word meant, not a list of every field.
+#[test]
+fn misspelt_field_and_kind_get_a_did_you_mean() {
+    let out =
+        Test::new().runbook("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    knd: manual\n").args(["validate", "runbook.yaml"]).run();
+    out.code(2)
+        .stderr_has("runbook.yaml:6:5")
+        .stderr_has("unknown field `knd`")
+        .stderr_has("did you mean `kind`?")
+        .lacks("expected one of");
+    let out = Test::new()
+        .runbook("version: 1\nid: x\nplan:\n  - id: a\n    name: A\n    kind: comand\n")
+        .args(["validate", "runbook.yaml"])
+        .run();
+    out.code(2).stderr_has("runbook.yaml:6:11").stderr_has("unknown value `comand`").stderr_has("did you mean `command`?");
+}
+
+/// Three problems in one runbook are reported in one pass, each at its line with a suggestion,
+/// and the count closes the list.
+#[test]
+fn validate_reports_three_problems_at_once_with_suggestions() {
+    let yaml = "\
+version: 1
+id: three
+plan:
+  - id: Add_Column
+    name: Add
+    kind: sql
+    sql: ALTER TABLE t ADD COLUMN c TEXT
+    undo: [drop-colum]
+  - id: wait
+    name: Wait
+    kind: manual
+    checklist: [started]
+  - id: wait
+    name: Wait again
+    kind: manual
+    checklist: [done]
+rollback:
+  - id: drop-column
+    name: Drop
+    kind: sql
+    sql: ALTER TABLE t DROP COLUMN c
+";
+    let out = Test::new().runbook(yaml).args(["validate", "runbook.yaml"]).run();
+    out.code(2)
+        .stderr_has("runbook.yaml:4:9")
+        .stderr_has("step id `Add_Column` must match [a-z0-9][a-z0-9._-]*")
+        .stderr_has("e.g. `add_column`")
+        .stderr_has("runbook.yaml:8:12")
+        .stderr_has("did you mean `drop-column`?")
+        .stderr_has("runbook.yaml:13:9")
+        .stderr_has("duplicate step id `wait`")
+        .stderr_has("error: 3 problems in runbook.yaml");
+}
+
+/// The demo stand-ins' help lists what they can do.
+#[test]
+fn demo_stand_in_help_lists_its_subcommands() {
+    let out = Test::new().args(["demo-stand-in", "--help"]).run();
+    out.code(0).stdout_has("sync-job").stdout_has("pcc-api").stdout_has("make-db");
+}
+
+/// `--then-rollback` means something only to `run`: `rollback` does not offer it.
+#[test]
+fn rollback_does_not_offer_then_rollback() {
+    let out = Test::new().args(["rollback", "--help"]).run();
+    out.code(0).lacks("--then-rollback");
+    Test::new().args(["run", "--help"]).run().code(0).stdout_has("--then-rollback");
+    Test::new().args(["rollback", crate::support::SEED, "--then-rollback"]).run().code(2).stderr_has("--then-rollback");
 }

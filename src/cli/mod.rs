@@ -52,6 +52,10 @@ pub enum Command {
         confirm: Confirmation,
         #[command(flatten)]
         run: RunOpts,
+        /// After the change plan succeeds, run the rollback plan in the same run (a staging round
+        /// trip: one journal and one report with both plans)
+        #[arg(long)]
+        then_rollback: bool,
     },
     /// Run the rollback plan
     Rollback {
@@ -152,7 +156,8 @@ pub enum Command {
     /// Print the man page (roff)
     Man,
     /// Demo stand-ins (PCC API, sync job), used by `runbook demo`
-    #[command(hide = true, name = "demo-stand-in")]
+    // `--help` is passed on, so that the stand-ins' own parser lists their subcommands.
+    #[command(hide = true, name = "demo-stand-in", disable_help_flag = true)]
     DemoStandIn {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,

@@ -62,9 +62,8 @@ pub struct RunOpts {
     /// Run folder whose start snapshot is "the schema before the plan" (for rollback verification)
     #[arg(long, value_name = "RUN_DIR")]
     pub baseline: Option<PathBuf>,
-    /// After the change plan succeeds, run the rollback plan in the same run (a staging round
-    /// trip: one journal and one report with both plans)
-    #[arg(long)]
+    /// Set from `run --then-rollback`; not a flag of `rollback`, where it would mean nothing.
+    #[arg(skip)]
     pub then_rollback: bool,
     #[command(flatten)]
     pub approval: ApprovalOpts,

@@ -31,7 +31,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Validate { file } => validate::run(&file),
         Command::Plan { file, rollback, connect, vars } => plan::run(&file, rollback, &connect, &vars).await,
-        Command::Run { file, connect, vars, confirm, run } => {
+        Command::Run { file, connect, vars, confirm, run, then_rollback } => {
+            let run = crate::cli::RunOpts { then_rollback, ..run };
             run::run(&file, crate::runbook::PlanKind::Plan, &connect, &vars, &confirm, &run).await
         }
         Command::Rollback { file, connect, vars, confirm, run } => {

@@ -4,6 +4,7 @@
 //! so an author fixes a runbook in one pass instead of one error per attempt.
 
 pub mod parse;
+pub mod suggest;
 pub mod validate;
 pub mod vars;
 

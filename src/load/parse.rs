@@ -16,6 +16,9 @@ pub fn parse(name: &str, source: &Arc<str>) -> Result<Runbook> {
         Err(e) => {
             let (line, column) = e.location().map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((0, 0));
             let message = clean_message(&e.without_snippet().to_string());
+            if let Some((message, help)) = did_you_mean(&message) {
+                return Err(invalid(name, source, line, column, message, Some(&help)));
+            }
             let help = help_for(&message);
             Err(invalid(name, source, line, column, message, help))
         }
@@ -44,6 +47,33 @@ fn clean_message(raw: &str) -> String {
     let cut = first.find(" at line ").map(|i| &first[..i]).unwrap_or(first);
     let cut = cut.strip_prefix("error: ").unwrap_or(cut);
     cut.trim_end_matches('.').to_string()
+}
+
+/// For an unknown field or kind, the nearest allowed word instead of the whole list.
+///
+/// serde reports these only as text ("unknown field `knd`, expected one of id, name, …"),
+/// so the misspelt word and the allowed ones are read back from that text.
+fn did_you_mean(message: &str) -> Option<(String, String)> {
+    let (what, rest) =
+        ["unknown field `", "unknown variant `"].iter().find_map(|p| message.find(p).map(|i| (*p, &message[i + p.len()..])))?;
+    let word = &rest[..rest.find('`')?];
+    let allowed: Vec<&str> = match rest.find("expected ") {
+        Some(i) => {
+            let list = &rest[i + "expected ".len()..];
+            let list = list.strip_prefix("one of ").unwrap_or(list);
+            list.split(',').map(|w| w.trim().trim_matches('`')).filter(|w| !w.is_empty()).collect()
+        }
+        None => Vec::new(),
+    };
+    let noun = if what.contains("field") { "field" } else { "value" };
+    let short = format!("unknown {noun} `{word}`");
+    let help = match super::suggest::closest(word, allowed.iter().copied()) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None if allowed.is_empty() => return None,
+        None if allowed.len() <= 10 => format!("allowed here: {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
+        None => "`runbook schema` lists every allowed field".to_string(),
+    };
+    Some((short, help))
 }
 
 fn help_for(message: &str) -> Option<&'static str> {

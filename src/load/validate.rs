@@ -110,6 +110,14 @@ pub fn validate(name: &str, source: &Arc<str>, doc: &Runbook) -> Result<(Vec<Ste
             }
             if raw.id.trim().is_empty() {
                 c.push(raw.id.pos, "a step id must not be empty", None);
+            } else if !is_step_id(&raw.id) {
+                // Ids are typed on the command line (`--skip ID`) and named in `undo:`: one
+                // spelling, no quoting, no case to get wrong.
+                c.push(
+                    raw.id.pos,
+                    format!("step id `{}` must match [a-z0-9][a-z0-9._-]*", *raw.id),
+                    Some(format!("lower-case letters, digits, `.`, `_` and `-`, e.g. `{}`", step_id_like(&raw.id))),
+                );
             }
             if let Some(step) = type_step(&mut c, raw) {
                 typed[which].push(step);
@@ -128,6 +136,30 @@ pub fn validate(name: &str, source: &Arc<str>, doc: &Runbook) -> Result<(Vec<Ste
     } else {
         c.out.sort_by_key(|d| (d.line, d.column));
         Err(Error::Invalid { diagnostics: c.out })
+    }
+}
+
+/// Whether `id` matches `[a-z0-9][a-z0-9._-]*`.
+pub fn is_step_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+}
+
+/// A valid id close to `id`, for the help line.
+fn step_id_like(id: &str) -> String {
+    let mut out = String::new();
+    for c in id.trim().to_lowercase().chars() {
+        let c = if c.is_ascii_alphanumeric() || "._".contains(c) { c } else { '-' };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    let out = out.trim_start_matches(['-', '.', '_']).trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "step-1".into()
+    } else {
+        out
     }
 }
 
