@@ -462,3 +462,41 @@ fn ctrl_c_at_each_prompt_exits_3_with_the_cursor_visible() {
         assert_eq!(skipped[1]["reason"], "no reason given");
     }
 }
+
+/// `TERM=dumb` at a terminal: the monitoring window prints a plain line per sample and the
+/// prompt draws nothing in place; no cursor movement reaches the terminal (ESC[…A/B/C/D/K/J,
+/// cursor save or restore, or hide).
+#[test]
+fn term_dumb_gets_plain_lines_without_cursor_movement() {
+    let t = Test::new().runbook(
+        r#"
+version: 1
+id: dumb
+plan:
+  - id: watch
+    name: Watch the table
+    kind: monitor
+    duration: 3s
+    interval: 1s
+    checks:
+      - name: users
+        query: SELECT count(*) FROM all_users
+        min: 1
+rollback:
+  - id: nothing
+    name: Nothing
+    kind: manual
+    checklist: [nothing to undo]
+"#,
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let url = db.url();
+    let mut p = Pty::spawn(&t, &["run", "runbook.yaml", "--db", &url, "--runs-dir", "runs"], 80, "dumb");
+    p.expect("Start the 3-second monitoring window?");
+    p.send("r");
+    let (code, out) = p.finish();
+    assert_eq!(code, 0, "{out}");
+    let moves = regex::Regex::new(r"\x1b\[[0-9;]*[ABCDGHJKfsu]|\x1b\[\?25[lh]|\x1b[78]").unwrap();
+    assert!(!moves.is_match(&out), "cursor movement under TERM=dumb: {:?}", moves.find(&out).map(|m| m.as_str()));
+    assert!(out.matches("users").count() >= 3, "a line per sample\n{out}");
+}
