@@ -280,3 +280,47 @@ fn monitor_headers_without_an_http_check_are_refused() {
         "headers are sent with an `http` check's request",
     );
 }
+
+/// plan follows the run: a table created by an earlier statement or step is known to later
+/// prechecks and to the lint, and `IF EXISTS` is a no-op, not a failure. The run then does
+/// exactly what plan predicted.
+#[test]
+fn plan_simulates_the_ddl_of_earlier_statements_and_steps() {
+    let yaml = r#"version: 1
+id: sim
+plan:
+  - id: create
+    name: New table and its index
+    kind: sql
+    sql: |
+      CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at VARCHAR(30));
+      CREATE INDEX ix_audit_log_at ON audit_log (at);
+  - id: more
+    name: Another column on the new table
+    kind: sql
+    sql: ALTER TABLE audit_log ADD COLUMN note VARCHAR(100)
+  - id: tidy
+    name: Drop an index that may be absent
+    kind: sql
+    sql:
+      default: DROP INDEX IF EXISTS ix_missing
+      mysql: DROP INDEX IF EXISTS ix_missing ON audit_log
+"#;
+    let t = Test::new().runbook(yaml);
+    for db in engines(&t) {
+        let plan = t.exec(["plan", "runbook.yaml", "--db", &db.url]);
+        assert_eq!(plan.code, 0, "{}: {}", db.engine, plan.all());
+        plan.lacks("✘")
+            .lacks("CONCURRENTLY")
+            .stdout_has("precheck: ✔ table audit_log is absent: step 1 will create it")
+            .stdout_has("precheck: ✔ index ix_audit_log_at is absent: step 1 will create it on audit_log")
+            .stdout_has("precheck: ✔ column audit_log.note is absent: step 2 will add it")
+            .stdout_has("precheck: • index ix_missing is absent: step 3 will do nothing (IF EXISTS)")
+            .stdout_has(" 0 warning(s)");
+        let run = t.exec(["run", "runbook.yaml", "--db", &db.url, "--yes", "--runs-dir", &format!("runs-{}", db.engine)]);
+        assert_eq!(run.code, 0, "{}: {}", db.engine, run.all());
+        // Run again: now the table exists, and plan says the first step would fail.
+        let again = t.exec(["plan", "runbook.yaml", "--db", &db.url]);
+        again.stdout_has("precheck: ✘ table audit_log already exists: step 1 will fail");
+    }
+}

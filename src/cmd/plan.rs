@@ -23,6 +23,9 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
     let mut db = db::connect(&target, true).await?;
     let version = db.version().await?;
     let schema = db.schema().await?;
+    // The schema as the steps so far leave it: each step's prechecks see what earlier
+    // statements create and drop.
+    let mut simulated = schema.clone();
     let steps = loaded.steps(which);
 
     ui::out(format!("Plan: {} — {}", loaded.title(), which.label()));
@@ -56,7 +59,7 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
             undo: step::undo_view(&loaded, s, which, &vars, target.engine, None),
         }
         .print();
-        for line in step::precheck(db.as_mut(), &schema, s, i + 1, &vars).await {
+        for line in step::precheck(db.as_mut(), &schema, &mut simulated, s, i + 1, &vars).await {
             // A precheck that expects trouble says so with `✘` or `!`: each is a warning.
             if line.starts_with('✘') || line.starts_with('!') {
                 flagged += 1;

@@ -76,6 +76,82 @@ impl Schema {
         out
     }
 
+    /// Apply what a statement creates or drops, as `plan` simulates a run: a table created by
+    /// an earlier statement is then known to the prechecks of later ones. Objects the snapshot
+    /// does not hold (functions, constraints, …) are ignored.
+    pub fn apply(&mut self, ch: &crate::sql::objects::Change) {
+        use crate::sql::objects::{Object, Verb};
+        fn key<V>(m: &BTreeMap<String, V>, name: &str) -> Option<String> {
+            m.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
+        }
+        match (ch.verb, &ch.object) {
+            (Verb::Create, Object::Table(t)) => {
+                if key(&self.tables, t).is_none() {
+                    self.tables.insert(t.clone(), Table::default());
+                }
+            }
+            (Verb::Drop, Object::Table(t)) => {
+                if let Some(k) = key(&self.tables, t) {
+                    self.tables.remove(&k);
+                    self.indexes.retain(|_, ix| !ix.table.eq_ignore_ascii_case(t));
+                    self.triggers.retain(|_, tr| !tr.table.eq_ignore_ascii_case(t));
+                }
+            }
+            (verb, Object::Column { table, column }) => {
+                let Some(k) = key(&self.tables, table) else { return };
+                let cols = &mut self.tables.get_mut(&k).expect("key just found").columns;
+                let at = cols.iter().position(|c| c.name.eq_ignore_ascii_case(column));
+                match (verb, at) {
+                    (Verb::Create, None) => cols.push(Column { name: column.clone(), type_: String::new(), nullable: true, default: None }),
+                    (Verb::Drop, Some(i)) => {
+                        cols.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            (Verb::Create, Object::Index(n)) => {
+                if key(&self.indexes, n).is_none() {
+                    let table = ch.on_table.clone().unwrap_or_default();
+                    self.indexes.insert(n.clone(), Index { table, columns: Vec::new(), unique: false });
+                }
+            }
+            (Verb::Drop, Object::Index(n)) => {
+                if let Some(k) = key(&self.indexes, n) {
+                    self.indexes.remove(&k);
+                }
+            }
+            (Verb::Create, Object::View(n)) => {
+                if key(&self.views, n).is_none() {
+                    self.views.insert(n.clone(), String::new());
+                }
+            }
+            (Verb::Drop, Object::View(n)) => {
+                if let Some(k) = key(&self.views, n) {
+                    self.views.remove(&k);
+                }
+            }
+            (Verb::Create, Object::Trigger(n)) => {
+                if key(&self.triggers, n).is_none() {
+                    self.triggers.insert(n.clone(), Trigger { table: ch.on_table.clone().unwrap_or_default() });
+                }
+            }
+            (Verb::Drop, Object::Trigger(n)) => {
+                if let Some(k) = key(&self.triggers, n) {
+                    self.triggers.remove(&k);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn trigger(&self, name: &str) -> Option<&Trigger> {
+        self.triggers.get(name).or_else(|| self.triggers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    }
+
+    pub fn view(&self, name: &str) -> Option<&String> {
+        self.views.get(name).or_else(|| self.views.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    }
+
     /// Human-readable differences from `self` (before) to `after`; empty when equal.
     pub fn diff(&self, after: &Schema) -> Vec<String> {
         let mut out = Vec::new();

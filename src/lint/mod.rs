@@ -55,6 +55,9 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
     let mut out = Vec::new();
     for plan in [PlanKind::Plan, PlanKind::Rollback] {
         let mut backup_seen = false;
+        // Tables this plan creates: an index on one of them blocks nobody, so needs no
+        // CONCURRENTLY (the table is empty and unused until the change is done).
+        let mut created: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         for step in loaded.steps(plan) {
             let (sql_src, transactional) = match &step.action {
                 Action::Backup => {
@@ -73,11 +76,15 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
                         out.push(Warning { step_id: step.id.clone(), pos, message, why: why.into(), instead })
                     };
                     match classify(&stmt) {
-                        Effect::CreateIndex { name, concurrently: false, .. } if eng == Some(Engine::Postgres) => warn(
+                        Effect::CreateIndex { name, table, concurrently: false, .. }
+                            if eng == Some(Engine::Postgres) && !created.contains(&table.to_ascii_lowercase()) =>
+                        {
+                            warn(
                             format!("CREATE INDEX {name} without CONCURRENTLY on PostgreSQL"),
                             "a plain CREATE INDEX blocks every write to the table until the index is built",
                             "CREATE INDEX CONCURRENTLY … in a step with `transaction: false` (it cannot run inside a transaction)".into(),
-                        ),
+                        )
+                        }
                         Effect::CreateIndex { name, concurrently: true, .. } if transactional.for_engine(Engine::Postgres) && eng == Some(Engine::Postgres) => warn(
                             format!("CREATE INDEX CONCURRENTLY {name} in a step that runs in a transaction"),
                             "PostgreSQL refuses CREATE INDEX CONCURRENTLY inside a transaction block, so the step would fail",
@@ -121,6 +128,14 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
                             "add a `kind: backup` step before this one".into(),
                         ),
                         _ => {}
+                    }
+                    for ch in crate::sql::objects::changes(&stmt) {
+                        if let crate::sql::objects::Object::Table(t) = ch.object {
+                            match ch.verb {
+                                crate::sql::objects::Verb::Create => created.insert(t),
+                                crate::sql::objects::Verb::Drop => created.remove(&t),
+                            };
+                        }
                     }
                 }
             }

@@ -72,9 +72,19 @@ pub async fn run(r: &mut Runner, step: &Step) -> Result<()> {
 }
 
 /// Read-only expectations for `plan`: what the step will find and do.
-pub async fn precheck(db: &mut dyn Database, schema: &Schema, step: &Step, index: usize, vars: &Vars) -> Vec<String> {
+///
+/// `schema` is the target's schema now; `simulated` is that schema as the earlier steps of the
+/// plan leave it, which `sql` steps read and update (see [`sql::precheck`]).
+pub async fn precheck(
+    db: &mut dyn Database,
+    schema: &Schema,
+    simulated: &mut Schema,
+    step: &Step,
+    index: usize,
+    vars: &Vars,
+) -> Vec<String> {
     match &step.action {
-        Action::Sql(a) => sql::precheck(schema, a, index, vars, db.engine()),
+        Action::Sql(a) => sql::precheck(simulated, a, index, vars, db.engine()),
         Action::Verify(a) => verify::precheck(schema, a),
         Action::Validate(a) => validate::precheck(db, schema, a).await,
         Action::Backup => backup::precheck(db).await,

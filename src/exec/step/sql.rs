@@ -7,7 +7,8 @@ use crate::exec::Runner;
 use crate::journal::Event;
 use crate::load::vars::Vars;
 use crate::runbook::{duration, SqlAction, Step};
-use crate::sql::{classify, Effect};
+use crate::sql::classify;
+use crate::sql::objects::{changes, Change, Object, Verb};
 use crate::ui::panel;
 
 pub fn describe(a: &SqlAction, vars: &Vars, engine: Engine) -> String {
@@ -100,51 +101,96 @@ fn first_line(s: &str) -> String {
     }
 }
 
-/// What each statement will meet in the current schema.
-pub fn precheck(schema: &Schema, a: &SqlAction, index: usize, vars: &Vars, engine: Engine) -> Vec<String> {
+/// What each statement will meet, simulating the run: `schema` is the target's schema as the
+/// earlier steps of this plan leave it, and is updated with what this step's statements create
+/// and drop, one by one, so that a table created a statement earlier is known.
+///
+/// `✔` the statement will do what it says; `•` it will do nothing (an `IF [NOT] EXISTS` or
+/// `OR REPLACE` guard); `✘` it will fail against the schema as simulated.
+pub fn precheck(schema: &mut Schema, a: &SqlAction, index: usize, vars: &Vars, engine: Engine) -> Vec<String> {
     let Ok(stmts) = super::statements(&a.sql, engine, vars, true) else {
         return vec![format!("no SQL for {engine}")];
     };
     let mut out = Vec::new();
     for s in stmts {
-        match classify(&s) {
-            Effect::AddColumn { table, column, .. } => {
-                out.push(match (schema.table(&table).is_some(), schema.column(&table, &column).is_some()) {
-                    (false, _) => format!("✘ table {table} does not exist: step {index} will fail"),
-                    (true, true) => format!("✘ column {table}.{column} already exists: step {index} will fail"),
-                    (true, false) => format!("✔ column {table}.{column} is absent: step {index} will add it"),
-                })
+        let changes = changes(&s);
+        // CREATE TABLE also creates its columns and inline indexes: one line says it all.
+        let shown = match changes.first() {
+            Some(Change { verb: Verb::Create, object: Object::Table(_), .. }) => &changes[..1],
+            _ => &changes[..],
+        };
+        for ch in shown {
+            if let Some(line) = expect_line(schema, ch, index) {
+                out.push(line);
             }
-            Effect::DropColumn { table, column } => out.push(match schema.column(&table, &column) {
-                Some(_) => {
-                    let deps = schema.dependents(&table, &column);
-                    let deps = if deps.is_empty() { String::new() } else { format!(" (used by {})", deps.join(", ")) };
-                    format!("✔ column {table}.{column} is present{deps}: step {index} will drop it")
-                }
-                None => format!("✘ column {table}.{column} is absent: step {index} will fail"),
-            }),
-            Effect::CreateIndex { name, table, .. } => out.push(match (schema.index(&name), schema.table(&table)) {
-                (Some(_), _) => format!("✘ index {name} already exists: step {index} will fail"),
-                (None, None) => format!("✘ table {table} does not exist: step {index} will fail"),
-                (None, Some(_)) => format!("✔ index {name} is absent: step {index} will create it on {table}"),
-            }),
-            Effect::DropIndex { name } => out.push(match schema.index(&name) {
-                Some(ix) => format!("✔ index {name} is present on {}: step {index} will drop it", ix.table),
-                None if s.to_ascii_uppercase().contains("IF EXISTS") => {
-                    format!("• index {name} is absent: step {index} will do nothing (IF EXISTS)")
-                }
-                None => format!("✘ index {name} is absent: step {index} will fail"),
-            }),
-            Effect::CreateTable { table } => out.push(match schema.table(&table) {
-                Some(_) => format!("✘ table {table} already exists: step {index} will fail"),
-                None => format!("✔ table {table} is absent: step {index} will create it"),
-            }),
-            Effect::DropTable { table } => out.push(match schema.table(&table) {
-                Some(_) => format!("✔ table {table} is present: step {index} will drop it"),
-                None => format!("✘ table {table} is absent: step {index} will fail"),
-            }),
-            _ => {}
+        }
+        for ch in &changes {
+            schema.apply(ch);
         }
     }
     out
+}
+
+fn expect_line(schema: &Schema, ch: &Change, n: usize) -> Option<String> {
+    let nothing = |what: String, guard: &str| format!("• {what}: step {n} will do nothing ({guard})");
+    Some(match (ch.verb, &ch.object) {
+        (Verb::Create, Object::Column { table, column }) => match (schema.table(table).is_some(), schema.column(table, column).is_some()) {
+            (false, _) => format!("✘ table {table} does not exist: step {n} will fail"),
+            (true, true) if ch.guarded => nothing(format!("column {table}.{column} already exists"), "IF NOT EXISTS"),
+            (true, true) => format!("✘ column {table}.{column} already exists: step {n} will fail"),
+            (true, false) => format!("✔ column {table}.{column} is absent: step {n} will add it"),
+        },
+        (Verb::Drop, Object::Column { table, column }) => match schema.column(table, column) {
+            Some(_) => {
+                let deps = schema.dependents(table, column);
+                let deps = if deps.is_empty() { String::new() } else { format!(" (used by {})", deps.join(", ")) };
+                format!("✔ column {table}.{column} is present{deps}: step {n} will drop it")
+            }
+            None if ch.guarded => nothing(format!("column {table}.{column} is absent"), "IF EXISTS"),
+            None => format!("✘ column {table}.{column} is absent: step {n} will fail"),
+        },
+        (Verb::Create, Object::Index(name)) => match (schema.index(name), ch.on_table.as_deref()) {
+            (Some(_), _) if ch.guarded => nothing(format!("index {name} already exists"), "IF NOT EXISTS"),
+            (Some(_), _) => format!("✘ index {name} already exists: step {n} will fail"),
+            (None, Some(table)) if schema.table(table).is_none() => format!("✘ table {table} does not exist: step {n} will fail"),
+            (None, Some(table)) => format!("✔ index {name} is absent: step {n} will create it on {table}"),
+            (None, None) => format!("✔ index {name} is absent: step {n} will create it"),
+        },
+        (Verb::Drop, Object::Index(name)) => match schema.index(name) {
+            Some(ix) => format!("✔ index {name} is present on {}: step {n} will drop it", ix.table),
+            None if ch.guarded => nothing(format!("index {name} is absent"), "IF EXISTS"),
+            None => format!("✘ index {name} is absent: step {n} will fail"),
+        },
+        (Verb::Create, Object::Table(table)) => match schema.table(table) {
+            Some(_) if ch.guarded => nothing(format!("table {table} already exists"), "IF NOT EXISTS"),
+            Some(_) => format!("✘ table {table} already exists: step {n} will fail"),
+            None => format!("✔ table {table} is absent: step {n} will create it"),
+        },
+        (Verb::Drop, Object::Table(table)) => match schema.table(table) {
+            Some(_) => format!("✔ table {table} is present: step {n} will drop it"),
+            None if ch.guarded => nothing(format!("table {table} is absent"), "IF EXISTS"),
+            None => format!("✘ table {table} is absent: step {n} will fail"),
+        },
+        (Verb::Create, Object::View(name)) => match schema.view(name) {
+            Some(_) if ch.guarded => format!("✔ view {name} exists: step {n} will replace it"),
+            Some(_) => format!("✘ view {name} already exists: step {n} will fail"),
+            None => format!("✔ view {name} is absent: step {n} will create it"),
+        },
+        (Verb::Drop, Object::View(name)) => match schema.view(name) {
+            Some(_) => format!("✔ view {name} is present: step {n} will drop it"),
+            None if ch.guarded => nothing(format!("view {name} is absent"), "IF EXISTS"),
+            None => format!("✘ view {name} is absent: step {n} will fail"),
+        },
+        (Verb::Create, Object::Trigger(name)) => match schema.trigger(name) {
+            Some(_) if ch.guarded => format!("✔ trigger {name} exists: step {n} will replace it"),
+            Some(_) => format!("✘ trigger {name} already exists: step {n} will fail"),
+            None => format!("✔ trigger {name} is absent: step {n} will create it"),
+        },
+        (Verb::Drop, Object::Trigger(name)) => match schema.trigger(name) {
+            Some(_) => format!("✔ trigger {name} is present: step {n} will drop it"),
+            None if ch.guarded => nothing(format!("trigger {name} is absent"), "IF EXISTS"),
+            None => format!("✘ trigger {name} is absent: step {n} will fail"),
+        },
+        _ => return None,
+    })
 }
