@@ -81,65 +81,40 @@ impl Schema {
     /// does not hold (functions, constraints, …) are ignored.
     pub fn apply(&mut self, ch: &crate::sql::objects::Change) {
         use crate::sql::objects::{Object, Verb};
-        fn key<V>(m: &BTreeMap<String, V>, name: &str) -> Option<String> {
-            m.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
-        }
-        match (ch.verb, &ch.object) {
-            (Verb::Create, Object::Table(t)) => {
-                if key(&self.tables, t).is_none() {
-                    self.tables.insert(t.clone(), Table::default());
-                }
+        // Insert when absent / remove, with names compared case-insensitively.
+        fn put<V>(m: &mut BTreeMap<String, V>, name: &str, v: V) {
+            if !m.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+                m.insert(name.to_string(), v);
             }
+        }
+        fn take<V>(m: &mut BTreeMap<String, V>, name: &str) {
+            m.retain(|k, _| !k.eq_ignore_ascii_case(name));
+        }
+        let on_table = || ch.on_table.clone().unwrap_or_default();
+        match (ch.verb, &ch.object) {
+            (Verb::Create, Object::Table(t)) => put(&mut self.tables, t, Table::default()),
             (Verb::Drop, Object::Table(t)) => {
-                if let Some(k) = key(&self.tables, t) {
-                    self.tables.remove(&k);
-                    self.indexes.retain(|_, ix| !ix.table.eq_ignore_ascii_case(t));
-                    self.triggers.retain(|_, tr| !tr.table.eq_ignore_ascii_case(t));
-                }
+                take(&mut self.tables, t);
+                self.indexes.retain(|_, ix| !ix.table.eq_ignore_ascii_case(t));
+                self.triggers.retain(|_, tr| !tr.table.eq_ignore_ascii_case(t));
             }
             (verb, Object::Column { table, column }) => {
-                let Some(k) = key(&self.tables, table) else { return };
-                let cols = &mut self.tables.get_mut(&k).expect("key just found").columns;
-                let at = cols.iter().position(|c| c.name.eq_ignore_ascii_case(column));
-                match (verb, at) {
-                    (Verb::Create, None) => cols.push(Column { name: column.clone(), type_: String::new(), nullable: true, default: None }),
-                    (Verb::Drop, Some(i)) => {
-                        cols.remove(i);
+                let Some(t) = self.tables.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(table)).map(|(_, t)| t) else { return };
+                let present = t.columns.iter().any(|c| c.name.eq_ignore_ascii_case(column));
+                match verb {
+                    Verb::Create if !present => {
+                        t.columns.push(Column { name: column.clone(), type_: String::new(), nullable: true, default: None })
                     }
-                    _ => {}
+                    Verb::Drop => t.columns.retain(|c| !c.name.eq_ignore_ascii_case(column)),
+                    Verb::Create => {}
                 }
             }
-            (Verb::Create, Object::Index(n)) => {
-                if key(&self.indexes, n).is_none() {
-                    let table = ch.on_table.clone().unwrap_or_default();
-                    self.indexes.insert(n.clone(), Index { table, columns: Vec::new(), unique: false });
-                }
-            }
-            (Verb::Drop, Object::Index(n)) => {
-                if let Some(k) = key(&self.indexes, n) {
-                    self.indexes.remove(&k);
-                }
-            }
-            (Verb::Create, Object::View(n)) => {
-                if key(&self.views, n).is_none() {
-                    self.views.insert(n.clone(), String::new());
-                }
-            }
-            (Verb::Drop, Object::View(n)) => {
-                if let Some(k) = key(&self.views, n) {
-                    self.views.remove(&k);
-                }
-            }
-            (Verb::Create, Object::Trigger(n)) => {
-                if key(&self.triggers, n).is_none() {
-                    self.triggers.insert(n.clone(), Trigger { table: ch.on_table.clone().unwrap_or_default() });
-                }
-            }
-            (Verb::Drop, Object::Trigger(n)) => {
-                if let Some(k) = key(&self.triggers, n) {
-                    self.triggers.remove(&k);
-                }
-            }
+            (Verb::Create, Object::Index(n)) => put(&mut self.indexes, n, Index { table: on_table(), columns: Vec::new(), unique: false }),
+            (Verb::Drop, Object::Index(n)) => take(&mut self.indexes, n),
+            (Verb::Create, Object::View(n)) => put(&mut self.views, n, String::new()),
+            (Verb::Drop, Object::View(n)) => take(&mut self.views, n),
+            (Verb::Create, Object::Trigger(n)) => put(&mut self.triggers, n, Trigger { table: on_table() }),
+            (Verb::Drop, Object::Trigger(n)) => take(&mut self.triggers, n),
             _ => {}
         }
     }
