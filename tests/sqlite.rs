@@ -527,3 +527,47 @@ plan:
     let j = journal(&t.run_dirs("runs")[0]);
     assert!(j.iter().any(|e| e.to_string().contains("retries exhausted: 2")), "the journal keeps the retries: {j:?}");
 }
+
+/// Without a transaction, the statements before the one that met the lock stay applied: the
+/// retry starts at that statement and runs none of them twice.
+#[test]
+fn retry_without_a_transaction_runs_no_statement_twice() {
+    let yaml = r#"
+version: 1
+id: retry-in-place
+plan:
+  - id: add
+    name: Log, then add a column
+    kind: sql
+    transaction: false
+    lock_timeout: 200ms
+    lock_retries: 8
+    sql:
+      - ATTACH 'side.db' AS side
+      - INSERT INTO side.log VALUES ('written once')
+      - ALTER TABLE all_users ADD COLUMN extra TEXT
+"#;
+    let t = Test::new().runbook(yaml);
+    let db = SqliteFile::users(t.dir.path(), 20);
+    let side = SqliteFile { path: t.dir.join("side.db") };
+    side.exec("CREATE TABLE log(line TEXT)");
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let path = db.path.clone();
+    let holder = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            sqlx::raw_sql("BEGIN IMMEDIATE; UPDATE all_users SET email = email WHERE id = 1").execute(&mut c).await.unwrap();
+            ready_tx.send(()).unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
+        })
+    });
+    ready.recv().unwrap();
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    holder.join().unwrap();
+    out.code(0);
+    assert!(db.has_column("all_users", "extra"));
+    assert_eq!(side.scalar("SELECT count(*) FROM log"), "1", "the statement before the locked one ran once");
+}

@@ -313,9 +313,10 @@ impl Database for SqliteDb {
 impl SqliteDb {
     async fn execute_with_retries(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
         let mut retries = 0;
+        let mut done = Vec::new();
         loop {
-            match run_statements(&mut self.conn, statements, opts).await {
-                Ok(statements) => return Ok(ExecReport { statements, lock_retries: retries, transactional: opts.transaction }),
+            match run_statements(&mut self.conn, statements, opts, &mut done).await {
+                Ok(()) => return Ok(ExecReport { statements: done, lock_retries: retries, transactional: opts.transaction }),
                 Err(e) if is_lock_error(&e) && retries < opts.lock_retries => {
                     retries += 1;
                     tokio::time::sleep(super::backoff(retries)).await;
@@ -323,7 +324,11 @@ impl SqliteDb {
                 // The same words as the servers' lock timeout, so an operator reads one message
                 // whatever the engine, and the journal keeps how often it was tried.
                 Err(e) if is_lock_error(&e) => {
-                    let undone = if opts.transaction { "; the transaction was rolled back, nothing changed" } else { "" };
+                    let undone = if opts.transaction {
+                        "; the transaction was rolled back, nothing changed".to_string()
+                    } else {
+                        format!("; transaction: false, so the {} statement(s) before it stay applied", done.len())
+                    };
                     return Err(Error::db(format!(
                         "{} (lock timeout {} ms; retries exhausted: {retries}{undone})",
                         crate::error::sqlx_message(&e),
@@ -336,24 +341,30 @@ impl SqliteDb {
     }
 }
 
+/// Run the step's statements, appending each one's result to `done`. In a transaction a failure
+/// rolls everything back, so `done` is cleared; without one, the statements in `done` stay
+/// applied and a retry starts after them, so none runs twice.
 async fn run_statements(
     conn: &mut SqliteConnection,
     statements: &[String],
     opts: &ExecOptions,
-) -> std::result::Result<Vec<StatementResult>, sqlx::Error> {
-    let mut out = Vec::new();
+    done: &mut Vec<StatementResult>,
+) -> std::result::Result<(), sqlx::Error> {
     if opts.transaction {
+        done.clear();
         let mut tx = conn.begin().await?;
+        let mut out = Vec::new();
         for s in statements {
             out.push(timed(&mut *tx, s, opts.statement_timeout).await?);
         }
         tx.commit().await?;
+        *done = out;
     } else {
-        for s in statements {
-            out.push(timed(&mut *conn, s, opts.statement_timeout).await?);
+        for s in &statements[done.len()..] {
+            done.push(timed(&mut *conn, s, opts.statement_timeout).await?);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 async fn timed<'c, E>(exec: E, sql: &str, limit: Duration) -> std::result::Result<StatementResult, sqlx::Error>
