@@ -745,3 +745,44 @@ fn approvals_on_mariadb() {
     let url = db.url();
     approvals_on_a_server(db, url, None);
 }
+
+#[test]
+fn a_signed_run_killed_mid_way_is_signed_when_resume_finishes_it() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let f = Fixture::new();
+    f.approve("bob", "bob.approval", &[]).code(0);
+    f.approve("carol", "carol.approval", &[]).code(0);
+    let url = f.db.url();
+    let killed = f.t.exec_env(
+        &[
+            "run",
+            "runbook.yaml",
+            "--db",
+            &url,
+            "--yes",
+            "--operator",
+            "alice",
+            "--runs-dir",
+            "runs",
+            "--allowed-signers",
+            "allowed_signers",
+            "--approval",
+            "bob.approval",
+            "--approval",
+            "carol.approval",
+            "--sign-key",
+            "alice",
+        ],
+        &[("RUNBOOK_FAULT", "kill-after=step_started:add")],
+    );
+    assert_ne!(killed.code, 0);
+    let dir = f.t.run_dirs("runs").remove(0);
+    let d = dir.to_str().unwrap();
+    assert!(!dir.join("seal.sig").exists());
+    f.t.exec(["resume", d, "--yes", "--rerun-in-flight"]).code(0);
+    assert!(f.db.has_column("all_users", "nickname"));
+    ssh_verify(f.t.dir.path(), "alice", "runbook-seal", &dir.join("seal"), &dir.join("seal.sig"));
+    f.t.exec(["audit", "verify", d, "--allowed-signers", "allowed_signers"]).code(0).stdout_has("seal signature by alice");
+}

@@ -49,3 +49,32 @@ pub struct RunApproval {
     pub sign_key: Option<PathBuf>,
     pub sign_key_fingerprint: Option<String>,
 }
+
+impl RunApproval {
+    /// For `resume`: the run's seal key, so that the run it finishes is signed like one that
+    /// never stopped. The key must still be the one journaled; otherwise the seal stays
+    /// unsigned and `audit verify` says so.
+    pub fn resumed(entries: &[crate::journal::Entry]) -> RunApproval {
+        let Some(crate::journal::Event::RunStarted { seal_key: Some(fp), seal_key_path: Some(path), .. }) =
+            entries.first().map(|e| &e.event)
+        else {
+            return RunApproval::default();
+        };
+        match signature::Signer::open(std::path::Path::new(path)) {
+            Ok(s) if &s.fingerprint() == fp => {
+                RunApproval { sign_key: Some(PathBuf::from(path)), sign_key_fingerprint: Some(fp.clone()), ..RunApproval::default() }
+            }
+            Ok(s) => {
+                crate::ui::panel::warn(format!(
+                    "{path} is now key {}, not the run's seal key {fp}: the final seal will not be signed",
+                    s.fingerprint()
+                ));
+                RunApproval::default()
+            }
+            Err(e) => {
+                crate::ui::panel::warn(format!("the run's seal key cannot be used ({e}): the final seal will not be signed"));
+                RunApproval::default()
+            }
+        }
+    }
+}

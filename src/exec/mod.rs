@@ -390,6 +390,7 @@ impl Runner {
                 None
             },
             seal_key: self.opts.approval.sign_key_fingerprint.clone(),
+            seal_key_path: self.opts.approval.sign_key.as_ref().map(|p| p.display().to_string()),
         })?;
         self.journal.record(Event::LockAcquired { target: self.target.display() })?;
         ui::out(format!("{} · {} · {} · run {}", self.loaded.title(), self.opts.plan.label(), self.target.display(), self.run_id));

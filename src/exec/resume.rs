@@ -172,7 +172,7 @@ pub async fn resume(
         baseline: None,
         rehearsal: None,
         then_rollback: state.then_rollback,
-        approval: Default::default(),
+        approval: crate::approval::RunApproval::resumed(&state.entries),
     };
     super::preflight(&loaded, &vars, &run_opts)?;
 

@@ -106,6 +106,9 @@ pub enum Event {
         /// Fingerprint of the `--sign-key` that signs the final seal into `seal.sig`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seal_key: Option<String>,
+        /// Where that key is, so that `resume` signs the seal of the run it finishes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seal_key_path: Option<String>,
     },
     LockAcquired {
         target: String,
