@@ -500,3 +500,46 @@ rollback:
     assert!(!moves.is_match(&out), "cursor movement under TERM=dumb: {:?}", moves.find(&out).map(|m| m.as_str()));
     assert!(out.matches("users").count() >= 3, "a line per sample\n{out}");
 }
+
+/// A monitoring check's log file that does not exist is found before step 1, with its step,
+/// and nothing is run.
+#[test]
+fn preflight_catches_a_missing_log_file_before_step_1() {
+    let t = Test::new().runbook(
+        r#"
+version: 1
+id: preflight
+plan:
+  - id: add
+    name: Add a table
+    kind: sql
+    sql: CREATE TABLE added(x INTEGER)
+  - id: sync
+    name: Sync
+    kind: command
+    command: ["no-such-program-here", "--once"]
+  - id: watch
+    name: Watch the log
+    kind: monitor
+    duration: 1s
+    interval: 1s
+    checks:
+      - name: errors in the application log
+        log: ./logs/app.log
+        pattern: ERROR
+        max: 0
+rollback:
+  - id: drop
+    name: Drop it
+    kind: sql
+    sql: DROP TABLE IF EXISTS added
+"#,
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--allow-no-backup", "--runs-dir", "runs"]);
+    out.code(2)
+        .stderr_has("nothing was run")
+        .stderr_has("step 2 `sync`: the program `no-such-program-here` is not on PATH")
+        .stderr_has("step 3 `watch`: monitor check `errors in the application log` reads ./logs/app.log, which cannot be opened");
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'added'"), "0", "step 1 did not run");
+}

@@ -581,22 +581,16 @@ fn monitor_log_counts_only_lines_written_after_the_step_began() {
 }
 
 #[test]
-fn monitor_fails_when_the_log_file_does_not_exist() {
+fn monitor_log_file_that_does_not_exist_is_refused_before_step_1() {
     let t = Test::new();
     let db = SqliteFile::users(t.dir.path(), 5);
     let missing = t.dir.join("logs/app.log");
     let checks = format!("      - name: errors in the log\n        log: {}\n        pattern: ERROR\n        max: 0", missing.display());
     let t = t.runbook(&monitor_runbook(&checks, "10m", "30s")).args(["run", "runbook.yaml", "--db", &db.url(), "--yes"]);
-    let started_at = Instant::now();
     let out = t.run();
-    out.code(1).stdout_has("does not exist");
-    assert!(started_at.elapsed() < Duration::from_secs(20));
-    let j = journal(&t.run_dirs("runbook-runs")[0]);
-    let s = samples(&j, "watch");
-    assert_eq!(s.len(), 1);
-    assert_eq!((s[0]["ok"].as_bool(), s[0]["value"].is_null()), (Some(false), true));
-    assert!(s[0]["detail"].as_str().unwrap().contains(&missing.display().to_string()));
-    assert_eq!(started(&j), ["watch"]);
+    // Found by the preflight of the run's inputs: nothing starts, not even a run folder.
+    out.code(2).stderr_has("step 1 `watch`: monitor check `errors in the log` reads").stderr_has(&missing.display().to_string());
+    assert!(t.run_dirs("runbook-runs").is_empty());
 }
 
 #[test]

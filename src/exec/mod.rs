@@ -2,6 +2,7 @@
 //! journaling every state it can be left in, and offering the rollback plan after a failure.
 
 pub mod baseline;
+pub mod inputs;
 pub mod interrupt;
 pub mod rehearsal;
 pub mod resume;
@@ -125,6 +126,11 @@ pub fn preflight(loaded: &Loaded, vars: &Vars, opts: &RunOptions) -> Result<()> 
                 s.id, s.id
             )));
         }
+    }
+    let skipped: Vec<String> = opts.skips.iter().map(|(id, _)| id.clone()).collect();
+    let problems = inputs::problems(steps, vars, &skipped);
+    if !problems.is_empty() {
+        return Err(Error::usage(format!("the run's inputs are not ready; nothing was run:\n  {}", problems.join("\n  "))));
     }
     Ok(())
 }
