@@ -312,16 +312,21 @@ impl Job {
         }
         .db_url()?;
         // A run that finished after the fleet died is taken as it is, never run again.
+        let mut resume_dir = self.resume_dir.clone();
         if let Some(rd) = &self.resume_dir {
             let info = inspect(rd)?;
             if info.finished {
                 let code = info.exit_code.unwrap_or(EXIT_FAILED);
                 return Ok((code, RunInfo { run_dir: Some(relative(&self.fleet_dir, rd)), ..info }));
             }
+            // Killed before its first event: nothing ran there, so the target starts afresh.
+            if info.run_id.is_none() {
+                resume_dir = None;
+            }
         }
         let mut cmd = tokio::process::Command::new(&self.exe);
         let before = run_dirs(&self.target_dir);
-        match &self.resume_dir {
+        match &resume_dir {
             Some(rd) => {
                 cmd.arg("resume").arg(rd);
                 if self.settings.rerun_in_flight {
@@ -358,7 +363,7 @@ impl Job {
         }
         let status = cmd.status().await.map_err(|e| Error::failed(format!("cannot start {}: {e}", self.exe.display())))?;
         let code = status.code().unwrap_or(EXIT_FAILED);
-        let run_dir = match &self.resume_dir {
+        let run_dir = match &resume_dir {
             Some(rd) => Some(rd.clone()),
             None => run_dirs(&self.target_dir).into_iter().find(|d| !before.contains(d)),
         };
