@@ -1,17 +1,45 @@
-//! Redaction: the last line of defence that keeps secret values out of everything written.
+//! Redaction: the one place that keeps secret values out of everything written — journal,
+//! reports, terminal and ticket.
 //!
-//! Secrets are masked where they are rendered (`Vars::mask`), but command output, HTTP bodies
-//! and database error messages can echo them back; every journal line passes through here.
+//! A secret comes back from the places it is sent in many forms: as typed, percent-encoded (a
+//! 404 page quoting the request, `%40` or `+` for a space), JSON-escaped (`\u00e9` from an
+//! ASCII-only encoder), base64 (a Basic auth header echoed back, at any alignment), or cut by
+//! a line break. The redactor knows each form and also finds a secret split across lines. It
+//! redacts before anything is cut to size, so a cut can never leave a fragment.
+//!
+//! The database password is different: it is often an ordinary word (`postgres`), so it is
+//! masked only where it stands as the password — a URL's user info or a password option —
+//! never as a word in other text.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use regex::Regex;
 
 use crate::load::vars::MASK;
 
+/// Below this many characters a secret cannot be told from ordinary text.
+pub const MIN_SECRET_LEN: usize = 6;
+
+/// Shorter forms are not masked at all: masking them would garble all text.
+const MIN_FORM_LEN: usize = 3;
+
+/// What `encodeURIComponent` leaves alone; the other common percent-encoding.
+const URI_COMPONENT: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'!').remove(b'~').remove(b'*').remove(b'\'').remove(b'(').remove(b')');
+
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
+    /// Every form of every secret, longest first.
     secrets: Vec<String>,
+    /// The raw secrets long enough to look for across line breaks.
+    raw: Vec<String>,
+    /// Patterns that find the database password where it stands as a password.
+    passwords: Vec<Regex>,
 }
 
 impl Redactor {
-    /// Values shorter than 3 characters are not redacted: masking them would garble all text.
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
         let mut r = Redactor::default();
         for v in values {
@@ -20,49 +48,229 @@ impl Redactor {
         r
     }
 
-    /// Hide `value`, and the forms in which it comes back from the places it is sent: encoded
-    /// in a URL or a form, escaped in JSON, and line by line when it spans several lines (a
-    /// key or certificate), since output is shown and redacted a line at a time.
+    /// Hide `value` and every form in which it comes back.
     pub fn add(&mut self, value: &str) {
-        let mut forms = vec![
-            value.to_string(),
-            percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string(),
-            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>(),
-        ];
-        if let Ok(json) = serde_json::to_string(value) {
-            forms.push(json[1..json.len() - 1].to_string());
-        }
-        if value.contains('\n') {
-            forms.extend(value.lines().map(|l| l.trim().to_string()));
-        }
-        for f in forms {
-            if f.chars().count() >= 3 && !self.secrets.contains(&f) {
+        for f in forms(value) {
+            if f.chars().count() >= MIN_FORM_LEN && !self.secrets.contains(&f) {
                 self.secrets.push(f);
             }
+        }
+        if value.chars().count() >= MIN_SECRET_LEN && !self.raw.iter().any(|r| r == value) {
+            self.raw.push(value.to_string());
         }
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
+    /// Hide a database password where it stands as the password: after `scheme://user:` in a
+    /// URL, or as the value of a password option (`password=`, `"password": "…"`,
+    /// `PGPASSWORD=`, `MYSQL_PWD=`, `--password=`), as typed and percent-encoded.
+    pub fn add_password(&mut self, password: &str) {
+        if password.is_empty() {
+            return;
+        }
+        let mut alts: Vec<String> = [
+            password.to_string(),
+            utf8_percent_encode(password, NON_ALPHANUMERIC).to_string(),
+            url::form_urlencoded::byte_serialize(password.as_bytes()).collect(),
+        ]
+        .iter()
+        .map(|f| regex::escape(f))
+        .collect();
+        alts.dedup();
+        alts.sort_by_key(|a| std::cmp::Reverse(a.len()));
+        let pattern = format!(
+            r#"(?i)(://[^\s:/@]*:|\b(?:password|passwd|pwd|pgpassword|mysql_pwd)\\?["']?\s*[=:]\s*\\?["']?|--password=)(?-i:{})"#,
+            alts.join("|")
+        );
+        if let Ok(re) = Regex::new(&pattern) {
+            self.passwords.push(re);
+        }
+    }
+
     pub fn text(&self, s: &str) -> String {
-        let mut out = s.to_string();
+        let mut out = Cow::Borrowed(s);
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), MASK);
+                out = Cow::Owned(out.replace(secret.as_str(), MASK));
             }
         }
-        out
+        for re in &self.passwords {
+            if let Cow::Owned(o) = re.replace_all(&out, format!("${{1}}{MASK}").as_str()) {
+                out = Cow::Owned(o);
+            }
+        }
+        if out.contains(['\n', '\r']) {
+            if let Some(joined) = self.across_lines(&out) {
+                out = Cow::Owned(joined);
+            }
+        }
+        out.into_owned()
+    }
+
+    /// Mask a secret that a line break (or several) cuts into pieces, the break kept.
+    fn across_lines(&self, s: &str) -> Option<String> {
+        // The text without line breaks, with each kept byte's position in `s`.
+        let mut flat = String::with_capacity(s.len());
+        let mut at = Vec::with_capacity(s.len());
+        for (i, c) in s.char_indices() {
+            if c != '\n' && c != '\r' {
+                flat.push(c);
+                at.extend((0..c.len_utf8()).map(|k| i + k));
+            }
+        }
+        let mut cuts: Vec<(usize, usize)> = Vec::new();
+        for secret in &self.raw {
+            for (start, m) in flat.match_indices(secret.as_str()) {
+                let (a, b) = (at[start], at[start + m.len() - 1] + 1);
+                if s[a..b].contains(['\n', '\r']) {
+                    cuts.push((a, b));
+                }
+            }
+        }
+        if cuts.is_empty() {
+            return None;
+        }
+        cuts.sort();
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for (a, b) in cuts {
+            if a < last {
+                last = last.max(b);
+                continue;
+            }
+            out.push_str(&s[last..a]);
+            out.push_str(MASK);
+            // Keep the line structure: each break inside the secret stays.
+            out.extend(s[a..b].chars().filter(|c| *c == '\n'));
+            last = b;
+        }
+        out.push_str(&s[last..]);
+        Some(out)
+    }
+
+    /// Redact, then cut to at most `max_chars` characters: the cut can never leave part of a
+    /// secret behind. Returns the text and whether it was cut.
+    pub fn excerpt(&self, s: &str, max_chars: usize) -> (String, bool) {
+        let clean = self.text(s);
+        match clean.char_indices().nth(max_chars) {
+            Some((end, _)) => (clean[..end].to_string(), true),
+            None => (clean, false),
+        }
     }
 
     pub fn json(&self, v: &mut serde_json::Value) {
         match v {
-            serde_json::Value::String(s) if self.secrets.iter().any(|x| s.contains(x.as_str())) => {
-                *s = self.text(s);
+            serde_json::Value::String(s) => {
+                let clean = self.text(s);
+                if clean != *s {
+                    *s = clean;
+                }
             }
             serde_json::Value::Array(a) => a.iter_mut().for_each(|x| self.json(x)),
             serde_json::Value::Object(m) => m.values_mut().for_each(|x| self.json(x)),
             _ => {}
         }
     }
+}
+
+/// Every form in which `value` can come back.
+fn forms(value: &str) -> Vec<String> {
+    let mut out = vec![
+        value.to_string(),
+        utf8_percent_encode(value, NON_ALPHANUMERIC).to_string(),
+        utf8_percent_encode(value, URI_COMPONENT).to_string(),
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>(),
+    ];
+    // Lower-case hex digits are as valid in percent-encoding and in `\u` escapes.
+    let lower_pct = lower_hex_escapes(&out[1], '%', 2);
+    out.push(lower_pct);
+    if let Ok(json) = serde_json::to_string(value) {
+        out.push(json[1..json.len() - 1].to_string());
+    }
+    let ascii = json_ascii(value);
+    out.push(lower_hex_escapes(&ascii, 'u', 4));
+    out.push(ascii);
+    out.extend(base64_forms(value.as_bytes()));
+    if value.contains('\n') {
+        out.extend(value.lines().map(|l| l.trim().to_string()).filter(|l| l.chars().count() >= MIN_SECRET_LEN));
+    }
+    out.retain(|f| !f.is_empty());
+    out
+}
+
+/// JSON string contents as an ASCII-only encoder writes them: `\uXXXX` (surrogate pairs
+/// beyond the BMP) for every non-ASCII character.
+fn json_ascii(value: &str) -> String {
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let inner = json.get(1..json.len().saturating_sub(1)).unwrap_or("");
+    let mut out = String::with_capacity(inner.len());
+    for c in inner.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut buf = [0u16; 2];
+            for unit in c.encode_utf16(&mut buf) {
+                out.push_str(&format!("\\u{unit:04X}"));
+            }
+        }
+    }
+    out
+}
+
+/// `s` with the hex digits after each `lead` (`%XX`, `\uXXXX`) in lower case.
+fn lower_hex_escapes(s: &str, lead: char, digits: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut left = 0;
+    for c in s.chars() {
+        if left > 0 {
+            out.push(c.to_ascii_lowercase());
+            left -= 1;
+            continue;
+        }
+        out.push(c);
+        if c == lead {
+            left = digits;
+        }
+    }
+    out
+}
+
+/// The base64 text a secret always shows, wherever it stands in the encoded data: for each of
+/// the three alignments, the characters that depend on the secret's bytes alone. Standard and
+/// URL-safe alphabets.
+fn base64_forms(bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    if bytes.len() < MIN_SECRET_LEN {
+        return out;
+    }
+    for engine in [&base64::engine::general_purpose::STANDARD, &base64::engine::general_purpose::URL_SAFE] {
+        out.push(engine.encode(bytes));
+        for offset in 0..3usize {
+            let mut data = vec![0u8; offset];
+            data.extend_from_slice(bytes);
+            let enc = engine.encode(&data);
+            // Characters of the first group that carry prefix bits are not the secret's.
+            let skip = [0, 2, 3][offset];
+            let end = 4 * (data.len() / 3);
+            if end > skip + 4 {
+                out.push(enc[skip..end].to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Warnings for secret values too short to redact without hiding ordinary text.
+pub fn short_secret_warnings(secrets: &[(String, String)]) -> Vec<String> {
+    secrets
+        .iter()
+        .filter(|(_, v)| !v.is_empty() && v.chars().count() < MIN_SECRET_LEN)
+        .map(|(name, _)| {
+            format!(
+                "secret variable `{name}` is shorter than {MIN_SECRET_LEN} characters: it cannot be redacted from output without hiding ordinary text; use a longer secret"
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -80,13 +288,55 @@ mod tests {
     }
 
     #[test]
-    fn masks_the_encoded_escaped_and_per_line_forms() {
-        let r = Redactor::new(["Pw@Secr3t!\"q".to_string(), "-----BEGIN KEY-----\nMIIEsecretline\n-----END KEY-----".to_string()]);
-        for echoed in
-            ["url=https://h/?t=Pw%40Secr3t%21%22q", "form t=Pw%40Secr3t%21%22q", r#"{"token": "Pw@Secr3t!\"q"}"#, "stderr: MIIEsecretline"]
-        {
-            let shown = r.text(echoed);
-            assert!(!shown.contains("Secr3t") && !shown.contains("MIIEsecretline"), "{echoed} shown as {shown}");
+    fn masks_every_encoded_form() {
+        let secret = "Pw@Secr3t é!\"q";
+        let r = Redactor::new([secret.to_string()]);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let echoes = [
+            format!("url=https://h/?t={}", utf8_percent_encode(secret, NON_ALPHANUMERIC)),
+            format!("url=https://h/?t={}", lower_hex_escapes(&utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string(), '%', 2)),
+            format!("form t={}", url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>()),
+            format!("{{\"t\": {}}}", serde_json::to_string(secret).unwrap()),
+            r#"{"t": "Pw@Secr3t \u00e9!\"q"}"#.to_string(),
+            r#"{"t": "Pw@Secr3t \u00E9!\"q"}"#.to_string(),
+            format!("Authorization: Basic {}", b64.encode(format!("user:{secret}"))),
+            format!("Authorization: Basic {}", b64.encode(format!("us:{secret}"))),
+            format!("Authorization: Basic {}", b64.encode(format!("u:{secret}"))),
+            "line one Pw@Se\ncr3t é!\"q tail".to_string(),
+            "cut Pw@Secr3t é!\r\n\"q".to_string(),
+        ];
+        for echoed in echoes {
+            let shown = r.text(&echoed);
+            assert!(!shown.contains("Secr3t") && !shown.contains("cr3t"), "{echoed} shown as {shown}");
         }
+        let b = b64.encode(format!("user:{secret}"));
+        assert!(!r.text(&b).contains(&b[8..20]), "{}", r.text(&b));
+    }
+
+    #[test]
+    fn redacts_before_cutting() {
+        let r = Redactor::new(["Secr3tValue".to_string()]);
+        let (cut, was_cut) = r.excerpt("0123456789Secr3tValue tail", 15);
+        assert!(was_cut);
+        assert_eq!(cut, format!("0123456789{}", &MASK[..5]));
+    }
+
+    /// Regression: a password `postgres` masked every `postgres` in the report.
+    #[test]
+    fn a_password_is_masked_only_where_it_is_the_password() {
+        let mut r = Redactor::default();
+        r.add_password("postgres");
+        assert_eq!(
+            r.text(r#"{"engine": "postgres", "url": "postgres://postgres:postgres@h/db", "dump": "/usr/lib/postgresql/16/bin/pg_dump", "opt": "password=postgres"}"#),
+            r#"{"engine": "postgres", "url": "postgres://postgres:********@h/db", "dump": "/usr/lib/postgresql/16/bin/pg_dump", "opt": "password=********"}"#
+        );
+        assert_eq!(r.text("PGPASSWORD=postgres pg_dump"), "PGPASSWORD=******** pg_dump");
+    }
+
+    #[test]
+    fn warns_about_short_secrets() {
+        let w = short_secret_warnings(&[("pin".into(), "1234".into()), ("token".into(), "long enough".into())]);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("secret variable `pin` is shorter than 6 characters"));
     }
 }

@@ -23,3 +23,4 @@ mod server_faults;
 mod servers;
 mod sqlite;
 mod steps;
+mod untrusted;

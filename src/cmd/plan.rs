@@ -42,6 +42,10 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
         ui::out("");
         ui::out(w.render(&loaded.path));
     }
+    let short = crate::redact::short_secret_warnings(&vars.secret_pairs());
+    for w in &short {
+        ui::out(format!("warning: {w}"));
+    }
 
     let mut missing = Vec::new();
     let mut flagged = 0;
@@ -75,7 +79,7 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
     }
     ui::out("");
     // Every `!` and `✘` line above is counted, so "0 warning(s)" means none was printed.
-    let total = warnings.len() + flagged + missing.len();
+    let total = warnings.len() + short.len() + flagged + missing.len();
     panel::ok(format!("plan complete: {} step(s), {total} warning(s); nothing was written", steps.len()));
     Ok(0)
 }

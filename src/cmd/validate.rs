@@ -11,6 +11,16 @@ pub fn run(file: &Path) -> Result<i32> {
     for w in crate::lint::lint(&loaded, None) {
         ui::out(w.render(&loaded.path));
     }
+    let defaults: Vec<(String, String)> = loaded
+        .doc
+        .vars
+        .iter()
+        .filter(|(_, d)| d.secret)
+        .filter_map(|(n, d)| d.default.as_ref().map(|v| (n.clone(), v.0.clone())))
+        .collect();
+    for w in crate::redact::short_secret_warnings(&defaults) {
+        ui::out(format!("warning: {w}"));
+    }
     ui::panel::ok(format!(
         "{}: valid runbook `{}` — {} change step(s), {} rollback step(s)",
         loaded.path,

@@ -192,6 +192,11 @@ pub async fn run(loaded: Arc<Loaded>, target: Target, mut vars: Vars, opts: RunO
     vars.set("run_dir", run_dir.display().to_string());
     vars.set("operator", opts.operator.clone());
     preflight(&loaded, &vars, &opts)?;
+    step::sql::refuse_reshaping_secrets(
+        loaded.plan.iter().chain(&loaded.rollback).filter(|s| !opts.skips.iter().any(|(id, _)| id == &s.id)),
+        &vars,
+        target.engine,
+    )?;
     // A rollback that will compare with the schema from before the change must know that
     // schema before its first step changes anything, not after.
     let checks = plan_baseline_checks(&loaded, &opts);
@@ -228,7 +233,7 @@ pub async fn run(loaded: Arc<Loaded>, target: Target, mut vars: Vars, opts: RunO
 pub fn redactor(vars: &Vars, target: &Target) -> Redactor {
     let mut redactor = Redactor::new(vars.secret_values());
     for p in target.secrets() {
-        redactor.add(&p);
+        redactor.add_password(&p);
     }
     redactor
 }

@@ -77,6 +77,8 @@ pub struct Vars {
     /// Names whose value is the runbook's `default`: runbook text, so its own `${…}` references
     /// are filled in too. A value from `--var` or the environment is taken as it is.
     templated: BTreeSet<String>,
+    /// Names marked `sql: true`: their value is SQL text and may shape a statement.
+    sql_text: BTreeSet<String>,
 }
 
 /// How deep defaults may refer to defaults; deeper means a cycle.
@@ -98,6 +100,9 @@ impl Vars {
         for (name, def) in &doc.vars {
             if def.secret {
                 vars.secret.insert(name.clone());
+            }
+            if def.sql {
+                vars.sql_text.insert(name.clone());
             }
             let from_cli = overrides.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
             let from_env = def.env.as_ref().and_then(|e| std::env::var(e).ok());
@@ -136,6 +141,42 @@ impl Vars {
 
     pub fn is_secret(&self, name: &str) -> bool {
         self.secret.contains(name)
+    }
+
+    /// Whether the runbook marks `name` as SQL text (`sql: true`).
+    pub fn is_sql_text(&self, name: &str) -> bool {
+        self.sql_text.contains(name)
+    }
+
+    /// The secret variables `s` refers to, directly or through a default that refers to them.
+    pub fn secrets_in(&self, s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_secrets(s, 0, &mut out);
+        out
+    }
+
+    fn collect_secrets(&self, s: &str, depth: usize, out: &mut Vec<String>) {
+        for r in references(s).unwrap_or_default() {
+            if self.secret.contains(&r.name) && !out.contains(&r.name) {
+                out.push(r.name.clone());
+            }
+            if let (Some(v), true) = (self.values.get(&r.name), depth < MAX_NESTING && self.templated.contains(&r.name)) {
+                self.collect_secrets(v, depth + 1, out);
+            }
+        }
+    }
+
+    /// Render `s` with `name`'s value replaced by `stand_in`: the same text as the run would
+    /// send, but for that one value, to see what the value itself changes.
+    pub fn render_with(&self, s: &str, name: &str, stand_in: &str) -> Result<String> {
+        let mut v = self.clone();
+        v.set(name, stand_in);
+        v.render(s)
+    }
+
+    /// Each secret variable's name and value.
+    pub fn secret_pairs(&self) -> Vec<(String, String)> {
+        self.secret.iter().filter_map(|n| self.values.get(n).map(|v| (n.clone(), v.clone()))).collect()
     }
 
     /// The values of secret vars, for redaction.

@@ -137,6 +137,10 @@ pub struct VarDef {
     /// A secret is masked in every output, journal and report.
     #[serde(default)]
     pub secret: bool,
+    /// The value is SQL text, not a value: a secret one may change a statement's shape (add
+    /// quotes, keywords, statements). Without it, such a secret value is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sql: bool,
     /// Read the value from this environment variable when `--var` does not set it.
     #[serde(default)]
     pub env: Option<String>,

@@ -1,9 +1,19 @@
-//! SQL text handling shared by the engine, the prechecks, the backup guard and the lint:
-//! splitting a script into statements and recognising what a statement does to the schema.
+//! SQL knowledge in one place: one lexer per engine ([`lex`]), the splitter built on it, and
+//! the classifiers the prechecks, the backup guard and the lint ask: what a statement does to
+//! the schema ([`classify_for`]), which objects it creates or drops ([`objects::changes`]), what it
+//! can write to existing rows ([`writes::writes`]), which tables and columns it touches
+//! ([`touches()`]) and whether it needs a backup ([`needs_backup()`]).
 //!
-//! This is deliberately not a SQL parser. It recognises the common DDL and DML shapes that a
-//! change ticket uses, and says "other" for everything else.
+//! This is deliberately not a SQL parser: statements reach the server verbatim. The classifiers
+//! recognise the shapes a change ticket uses and fail closed on everything else.
 
+pub mod backup;
+pub mod lex;
+pub mod objects;
+pub mod shape;
+pub mod split;
+pub mod touches;
+mod words;
 pub mod writes;
 
 use std::sync::OnceLock;
@@ -12,135 +22,14 @@ use regex::Regex;
 
 use crate::db::Engine;
 
-pub mod objects;
+pub use backup::{needs_backup, Reason};
+pub use split::split;
+pub use touches::{touches, Touch, Unclassified};
 
-/// Split a script into statements on `;`, respecting quotes, comments, PostgreSQL
-/// dollar-quoting and `BEGIN … END` bodies of triggers and routines, as `engine` reads them.
-pub fn split(script: &str, engine: Engine) -> Vec<String> {
-    let b = script.as_bytes();
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    let mut depth = 0i32; // BEGIN … END (and CASE … END) nesting inside a trigger or routine body
-    while i < b.len() {
-        let c = b[i];
-        match c {
-            b'\'' | b'"' | b'`' => {
-                // A backslash escapes a quote only where the engine says so: always in MySQL and
-                // MariaDB strings, in PostgreSQL only in E'…' strings, never in SQLite. Reading
-                // `'C:\'` as unterminated would glue the next statement to this one.
-                let backslash = c == b'\''
-                    && match engine {
-                        Engine::Mysql => true,
-                        Engine::Postgres => i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e') && (i < 2 || !is_word(b[i - 2])),
-                        Engine::Sqlite => false,
-                    };
-                i += 1;
-                while i < b.len() {
-                    if b[i] == c {
-                        if i + 1 < b.len() && b[i + 1] == c {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    if b[i] == b'\\' && backslash {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'#' if at_line_start(b, i) => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'$' => {
-                // $tag$ … $tag$
-                if let Some(end) = script[i + 1..].find('$') {
-                    let tag = &script[i..i + end + 2];
-                    if tag[1..tag.len() - 1].chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-                        if let Some(close) = script[i + tag.len()..].find(tag) {
-                            i += tag.len() + close + tag.len();
-                            continue;
-                        }
-                    }
-                }
-            }
-            b';' if depth == 0 => {
-                push(&mut out, &script[start..i]);
-                start = i + 1;
-            }
-            _ if c.is_ascii_alphabetic() && (i == 0 || !is_word(b[i - 1])) => {
-                let end = (i..b.len()).find(|&j| !is_word(b[j])).unwrap_or(b.len());
-                let word = script[i..end].to_ascii_uppercase();
-                // A body opens only in CREATE … TRIGGER / PROCEDURE / FUNCTION / EVENT, named as
-                // whole words: a table called `events` with a column called `begin` is not one.
-                // Looked at only on BEGIN: doing it for every word made splitting quadratic.
-                let body = || {
-                    let stmt_so_far = script[start..i].to_ascii_uppercase();
-                    strip_comments(&stmt_so_far).starts_with("CREATE")
-                        && stmt_so_far
-                            .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
-                            .any(|w| matches!(w, "TRIGGER" | "PROCEDURE" | "FUNCTION" | "EVENT"))
-                };
-                if (word == "BEGIN" && body()) || (word == "CASE" && depth > 0) {
-                    depth += 1;
-                } else if word == "END" && depth > 0 {
-                    // `END IF`, `END LOOP`, … close blocks that were never counted; a plain `END`
-                    // or `END CASE` closes a BEGIN or a CASE.
-                    let next = script[end..].trim_start();
-                    let closes_uncounted = ["IF", "LOOP", "WHILE", "REPEAT"].iter().any(|k| {
-                        next.get(..k.len()).is_some_and(|w| w.eq_ignore_ascii_case(k))
-                            && !next.as_bytes().get(k.len()).is_some_and(|c| is_word(*c))
-                    });
-                    if !closes_uncounted {
-                        depth -= 1;
-                    }
-                }
-                i = end;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    push(&mut out, &script[start..]);
-    out
-}
-
-fn is_word(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
-}
-
-fn at_line_start(b: &[u8], i: usize) -> bool {
-    b[..i].iter().rev().take_while(|c| **c != b'\n').all(|c| c.is_ascii_whitespace())
-}
-
-fn push(out: &mut Vec<String>, s: &str) {
-    let t = s.trim();
-    if !strip_comments(t).trim().is_empty() {
-        out.push(t.to_string());
-    }
-}
-
-/// The statement without `--` and `/* */` comments, whitespace collapsed.
+/// The statement's code without comments, white space collapsed, read with SQLite's rules (the
+/// common core); use [`lex::strip_comments`] when the engine is known.
 pub fn strip_comments(s: &str) -> String {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"(?s)/\*.*?\*/|--[^\n]*").unwrap());
-    re.replace_all(s, " ").split_whitespace().collect::<Vec<_>>().join(" ")
+    lex::strip_comments(s, Engine::Sqlite)
 }
 
 /// What a statement does, as far as prechecks, the guard and the lint need to know.
@@ -217,8 +106,13 @@ fn re(pattern: &str) -> Regex {
     Regex::new(&pattern.replace("{ID}", IDENT)).expect("static regex")
 }
 
-/// Recognise one statement.
+/// Recognise one statement, read with SQLite's rules; see [`classify_for`].
 pub fn classify(stmt: &str) -> Effect {
+    classify_for(stmt, Engine::Sqlite)
+}
+
+/// Recognise one statement as `engine` reads it.
+pub fn classify_for(stmt: &str, engine: Engine) -> Effect {
     static PATTERNS: OnceLock<Vec<(Regex, u8)>> = OnceLock::new();
     let pats = PATTERNS.get_or_init(|| {
         vec![
@@ -236,14 +130,14 @@ pub fn classify(stmt: &str) -> Effect {
             (re(r"(?i)^DROP ((?:MATERIALIZED )?[A-Z]+)(?: IF EXISTS)? {ID}"), 11),
         ]
     });
-    let s = strip_comments(stmt);
+    let s = lex::strip_comments(stmt, engine);
     // A data-modifying WITH (`WITH d AS (DELETE FROM t RETURNING 1) SELECT …`) does what its
     // DELETE or UPDATE does.
     if s.get(..5).is_some_and(|w| w.eq_ignore_ascii_case("WITH ")) {
         static INNER: OnceLock<Regex> = OnceLock::new();
         let inner = INNER.get_or_init(|| Regex::new(r"(?i)\b(?:DELETE\s+FROM|UPDATE)\s").expect("static regex"));
         return match inner.find(&s) {
-            Some(m) => match classify(&s[m.start()..]) {
+            Some(m) => match classify_for(&s[m.start()..], engine) {
                 e @ (Effect::Delete { .. } | Effect::Update { .. }) => e,
                 _ => Effect::Other,
             },
@@ -303,16 +197,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_on_semicolons_outside_quotes_and_bodies() {
-        let s = split(
-            "CREATE TABLE a(x text default 'a;b'); -- c;\nINSERT INTO a VALUES ('x'';y');\nCREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 1; END;\nSELECT $$a;b$$;",
-            Engine::Postgres,
-        );
-        assert_eq!(s.len(), 4, "{s:#?}");
-        assert!(s[2].ends_with("END"));
-    }
-
-    #[test]
     fn recognises_the_ticket_statements() {
         assert_eq!(
             classify("ALTER TABLE all_users ADD COLUMN pcc_user_uuid VARCHAR(36) NULL"),
@@ -357,33 +241,5 @@ mod tests {
         ] {
             assert!(!classify(stmt).is_destructive(), "{stmt} is seen as destructive");
         }
-    }
-
-    /// Regression: a backslash before a quote is a plain character in PostgreSQL and SQLite
-    /// strings, and reading it as an escape glued `DELETE FROM acct` to the statement before.
-    #[test]
-    fn backslashes_escape_quotes_only_where_the_engine_says_so() {
-        let script = "UPDATE acct SET bal = 0 WHERE note = 'C:\\';\nDELETE FROM acct;";
-        assert_eq!(split(script, Engine::Postgres).len(), 2);
-        assert_eq!(split(script, Engine::Sqlite).len(), 2);
-        assert_eq!(split("SELECT 'it\\'s; fine'; SELECT 2", Engine::Mysql).len(), 2);
-        assert_eq!(split("SELECT E'it\\'s; fine'; SELECT 2", Engine::Postgres).len(), 2);
-    }
-
-    #[test]
-    fn a_column_named_begin_opens_no_body() {
-        let s = split("CREATE TABLE events (id int, begin datetime); DELETE FROM events WHERE id = 1; SELECT 1", Engine::Mysql);
-        assert_eq!(s.len(), 3, "{s:#?}");
-    }
-
-    /// Regression: `CASE … END` inside a trigger body closed the body early.
-    #[test]
-    fn trigger_bodies_with_case_and_end_if_stay_whole() {
-        let sqlite = "CREATE TRIGGER t_grade AFTER INSERT ON t BEGIN UPDATE t SET grade = CASE WHEN NEW.id > 10 THEN 'big' ELSE 'small' END WHERE id = NEW.id; INSERT INTO log VALUES (NEW.id); END; SELECT 1";
-        let s = split(sqlite, Engine::Sqlite);
-        assert_eq!(s.len(), 2, "{s:#?}");
-        let mysql = "CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW BEGIN IF NEW.a > 1 THEN SET NEW.b = 1; END IF; SET NEW.c = CASE WHEN NEW.a THEN 1 END; END; SELECT 1";
-        let s = split(mysql, Engine::Mysql);
-        assert_eq!(s.len(), 2, "{s:#?}");
     }
 }

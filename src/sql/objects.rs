@@ -94,50 +94,22 @@ impl Tok {
 }
 
 fn tokens(stmt: &str) -> Vec<Tok> {
-    let s = super::strip_comments(stmt);
-    let b: Vec<char> = s.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '"' || c == '`' || c == '[' {
-            let close = if c == '[' { ']' } else { c };
-            let start = i + 1;
-            i += 1;
-            while i < b.len() && b[i] != close {
-                i += 1;
+    // Read through the shared lexer (SQLite's rules: the common core), so comments and quotes
+    // mean here what they mean to the splitter and the guard.
+    use super::lex::Kind;
+    let out: Vec<Tok> = super::lex::tokens(stmt, crate::db::Engine::Sqlite)
+        .into_iter()
+        .filter_map(|t| {
+            let text = t.text(stmt);
+            match t.kind {
+                Kind::Word | Kind::Number => Some(Tok::Word(text.to_string())),
+                Kind::QuotedIdent => Some(Tok::Quoted(super::words::unquote(text))),
+                Kind::Str => Some(Tok::Literal),
+                Kind::Punct => text.chars().next().map(Tok::Punct),
+                Kind::Comment | Kind::ExecutableComment | Kind::Space => None,
             }
-            out.push(Tok::Quoted(b[start..i.min(b.len())].iter().collect()));
-            i += 1;
-        } else if c == '\'' {
-            i += 1;
-            while i < b.len() {
-                if b[i] == '\'' && b.get(i + 1) == Some(&'\'') {
-                    i += 2;
-                    continue;
-                }
-                if b[i] == '\\' {
-                    i += 1;
-                } else if b[i] == '\'' {
-                    break;
-                }
-                i += 1;
-            }
-            out.push(Tok::Literal);
-            i += 1;
-        } else if c.is_alphanumeric() || c == '_' || c == '$' {
-            let start = i;
-            while i < b.len() && (b[i].is_alphanumeric() || b[i] == '_' || b[i] == '$') {
-                i += 1;
-            }
-            out.push(Tok::Word(b[start..i].iter().collect()));
-        } else {
-            out.push(Tok::Punct(c));
-            i += 1;
-        }
-    }
+        })
+        .collect();
     // `schema.name` becomes `name`: objects are compared without their schema.
     let mut merged: Vec<Tok> = Vec::with_capacity(out.len());
     let mut k = 0;

@@ -349,3 +349,49 @@ extern "C" fn print_skipped() {
         let _ = writeln!(err, "  skipped: {line}");
     }
 }
+
+/// Every form in which `secret` could leak: as is, percent-encoded (upper and lower case hex,
+/// `+` for a space), JSON-escaped with `\u`, base64 at each alignment, and any piece of it
+/// 10 characters long (a fragment left by a cut).
+pub fn leak_forms(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let pct = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let lower = lower_hex(&pct);
+    let mut forms = vec![secret.to_string(), pct, lower];
+    forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    let ascii: String = secret.chars().map(|c| if c.is_ascii() { c.to_string() } else { format!("\\u{:04x}", c as u32) }).collect();
+    forms.push(ascii);
+    for prefix in ["", "u:", "us:", "user:"] {
+        let b = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}{secret}"));
+        forms.push(b[prefix.len() * 4 / 3 + 4..b.len() - 4].to_string());
+    }
+    let chars: Vec<char> = secret.chars().collect();
+    forms.extend(chars.windows(10).map(|w| w.iter().collect::<String>()));
+    forms
+}
+
+/// Percent-encoding with lower-case hex digits, as some servers write it.
+pub fn lower_hex(pct: &str) -> String {
+    let mut out = String::new();
+    let mut left = 0u8;
+    for c in pct.chars() {
+        out.push(if left > 0 { c.to_ascii_lowercase() } else { c });
+        left = if c == '%' { 2 } else { left.saturating_sub(1) };
+    }
+    out
+}
+
+/// Fail if any form of `secret` is in any file under `dir` or in any of `texts`.
+pub fn assert_no_leak(secret: &str, dir: &Path, texts: &[String]) {
+    let forms = leak_forms(secret);
+    let mut all: Vec<(String, String)> = files_under(dir)
+        .into_iter()
+        .map(|f| (f.display().to_string(), String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned()))
+        .collect();
+    all.extend(texts.iter().enumerate().map(|(i, t)| (format!("output #{i}"), t.clone())));
+    for (name, text) in &all {
+        for f in &forms {
+            assert!(!text.contains(f.as_str()), "the secret leaks into {name} as `{f}`");
+        }
+    }
+}

@@ -15,6 +15,8 @@ use crate::ui::panel;
 
 /// Output kept per stream in the journal.
 pub const OUTPUT_CAP: usize = 64 * 1024;
+/// Read past the cap, to see a secret that the cap would cut.
+const CAP_MARGIN: usize = 16 * 1024;
 
 /// The command line as it is shown and recorded, secrets masked.
 fn command_line(a: &CommandAction, vars: &Vars) -> String {
@@ -87,7 +89,11 @@ pub async fn run(r: &mut Runner, step: &Step, a: &CommandAction) -> Result<()> {
     let (o, e, status) = tokio::join!(read_capped(&mut out), read_capped(&mut err), child.wait());
     group.disarm();
     let status = status.map_err(|e| Error::failed(format!("waiting for `{program}`: {e}")))?;
+    // Redacted before it is cut to the cap, so the cut cannot leave part of a secret.
     let ((stdout, t1), (stderr, t2)) = (o, e);
+    let ((stdout, c1), (stderr, c2)) =
+        (r.journal.redactor().excerpt(&stdout, OUTPUT_CAP), r.journal.redactor().excerpt(&stderr, OUTPUT_CAP));
+    let (t1, t2) = (t1 || c1, t2 || c2);
     for l in stdout.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev() {
         panel::info(r.journal.redactor().text(l));
     }
@@ -116,7 +122,8 @@ pub async fn run(r: &mut Runner, step: &Step, a: &CommandAction) -> Result<()> {
     }
 }
 
-/// Read a stream to its end, keeping the first [`OUTPUT_CAP`] bytes.
+/// Read a stream to its end, keeping the first [`OUTPUT_CAP`] bytes and a margin, so that a
+/// secret standing across the cap is still whole when it is redacted.
 async fn read_capped<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> (String, bool) {
     let mut kept = Vec::new();
     let mut buf = [0u8; 8192];
@@ -125,7 +132,7 @@ async fn read_capped<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> (String, boo
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                let room = OUTPUT_CAP.saturating_sub(kept.len());
+                let room = (OUTPUT_CAP + CAP_MARGIN).saturating_sub(kept.len());
                 kept.extend_from_slice(&buf[..n.min(room)]);
                 truncated |= n > room;
             }

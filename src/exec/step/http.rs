@@ -69,7 +69,8 @@ pub async fn run(r: &mut Runner, step: &Step, a: &HttpAction) -> Result<()> {
         .map_err(|e| Error::failed(format!("{} {shown_url}: {}", a.method, r.journal.redactor().text(&without_url(&e)))))?;
     let status = resp.status().as_u16();
     let body = resp.text().await.unwrap_or_default();
-    let excerpt: String = body.chars().take(EXCERPT).collect();
+    // Redacted before it is cut, so the cut cannot leave part of a secret.
+    let (excerpt, _) = r.journal.redactor().excerpt(&body, EXCERPT);
     r.journal.record(Event::Http {
         step_id: step.id.clone(),
         method: a.method.clone(),

@@ -7,8 +7,8 @@ use crate::exec::Runner;
 use crate::journal::Event;
 use crate::load::vars::Vars;
 use crate::runbook::{duration, SqlAction, Step};
-use crate::sql::classify;
 use crate::sql::objects::{changes, Change, Object, Verb};
+use crate::sql::{needs_backup, Reason};
 use crate::ui::panel;
 
 pub fn describe(a: &SqlAction, vars: &Vars, engine: Engine) -> String {
@@ -46,24 +46,66 @@ fn options(a: &SqlAction, vars: &Vars, engine: Engine) -> Result<ExecOptions> {
     })
 }
 
+/// The secret variables of the step's SQL whose values change a statement's shape on `engine`
+/// (and are not marked `sql: true`).
+pub fn reshaping_secrets(a: &SqlAction, vars: &Vars, engine: Engine) -> Result<Vec<String>> {
+    match super::sql_for(&a.sql, engine) {
+        Some(text) => crate::sql::shape::reshaping_secrets(&text, vars, engine),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn reshaping_error(step_id: &str, names: &[String]) -> Error {
+    Error::usage(format!(
+        "step `{step_id}`: the value of secret variable `{}` changes the statement's shape (it is not a single literal: a quote, a semicolon, a comment or a keyword), so what `plan` shows masked is not what would run; nothing was run. Mark the variable `sql: true` if its value is meant to be SQL",
+        names.join("`, `")
+    ))
+}
+
+/// Refuse, before anything runs, a step whose secret values change its statements' shape.
+pub fn refuse_reshaping_secrets<'a>(steps: impl Iterator<Item = &'a Step>, vars: &Vars, engine: Engine) -> Result<()> {
+    for step in steps {
+        if let crate::runbook::Action::Sql(a) = &step.action {
+            // A value that cannot be rendered yet is reported by the preflight; the step
+            // itself checks again before it runs.
+            if let Ok(names) = reshaping_secrets(a, vars, engine) {
+                if !names.is_empty() {
+                    return Err(reshaping_error(&step.id, &names));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
     let engine = r.target.engine;
+    let reshaping = reshaping_secrets(a, &r.vars, engine)?;
+    if !reshaping.is_empty() {
+        return Err(reshaping_error(&step.id, &reshaping));
+    }
     let stmts = super::statements(&a.sql, engine, &r.vars, false)?;
     let shown = super::statements(&a.sql, engine, &r.vars, true)?;
     if stmts.is_empty() {
         return Err(Error::failed("the step has no statements"));
     }
-    let destructive: Vec<&String> = shown.iter().filter(|s| classify(s).is_destructive()).collect();
-    if !destructive.is_empty() && r.backups.is_empty() {
+    // The guard judges the statements as they will run, every value filled in; it names them
+    // as they are shown, secrets masked.
+    let guarded = stmts.iter().enumerate().find_map(|(i, s)| needs_backup(s, engine).map(|why| (i, why)));
+    if let Some((i, why)) = guarded.filter(|_| r.backups.is_empty()) {
+        let named = shown.get(i).cloned().unwrap_or_else(|| r.journal.redactor().text(&stmts[i]));
+        let what = match why {
+            Reason::Destructive => "is destructive",
+            Reason::Unclassified => "cannot be classified, so it is treated as destructive",
+        };
         if !r.opts.allow_no_backup {
             return Err(Error::failed(format!(
-                "backup guard: `{}` is destructive and this run has no verified backup of the target; add a backup step before it, or pass --allow-no-backup",
-                destructive[0]
+                "backup guard: `{named}` {what} and this run has no verified backup of the target; add a backup step before it, or pass --allow-no-backup"
             )));
         }
         r.journal.record(Event::Info {
             step_id: Some(step.id.clone()),
-            message: format!("backup guard overridden with --allow-no-backup by {} for: {}", r.opts.operator, destructive[0]),
+            message: format!("backup guard overridden with --allow-no-backup by {} for: {named}", r.opts.operator),
         })?;
         panel::warn("backup guard overridden (--allow-no-backup)");
     }
@@ -108,10 +150,21 @@ fn first_line(s: &str) -> String {
 /// `✔` the statement will do what it says; `•` it will do nothing (an `IF [NOT] EXISTS` or
 /// `OR REPLACE` guard); `✘` it will fail against the schema as simulated.
 pub fn precheck(schema: &mut Schema, a: &SqlAction, index: usize, vars: &Vars, engine: Engine) -> Vec<String> {
-    let Ok(stmts) = super::statements(&a.sql, engine, vars, true) else {
+    let Ok(shown) = super::statements(&a.sql, engine, vars, true) else {
         return vec![format!("no SQL for {engine}")];
     };
     let mut out = Vec::new();
+    match reshaping_secrets(a, vars, engine) {
+        Ok(names) if !names.is_empty() => out.push(format!(
+            "✘ the value of secret variable `{}` changes the statement's shape: step {index} will be refused (mark it `sql: true` if it is meant to be SQL)",
+            names.join("`, `")
+        )),
+        _ => {}
+    }
+    // Judged on the statements as they will run; names shown with every secret hidden.
+    let stmts = super::statements(&a.sql, engine, vars, false).unwrap_or(shown);
+    let hide = crate::redact::Redactor::new(vars.secret_values());
+    let start = out.len();
     for s in stmts {
         let changes = changes(&s);
         // CREATE TABLE also creates its columns and inline indexes: one line says it all.
@@ -127,6 +180,9 @@ pub fn precheck(schema: &mut Schema, a: &SqlAction, index: usize, vars: &Vars, e
         for ch in &changes {
             schema.apply(ch);
         }
+    }
+    for line in &mut out[start..] {
+        *line = hide.text(line);
     }
     out
 }

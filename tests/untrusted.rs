@@ -1,0 +1,167 @@
+//! Untrusted text against the real binary: secret values that would change what runs, SQL the
+//! classifier cannot read, each engine's comment rules.
+
+use crate::support::{servers::ServerDb, SqliteFile, Test};
+
+/// A runbook with one SQL step that uses a secret variable `tok` inside a string literal.
+fn secret_runbook(sql_true: bool) -> String {
+    format!(
+        "version: 1\nid: secret-shape\nvars:\n  tok:\n    secret: true\n    env: TOK\n{}plan:\n  - id: store\n    name: Store the token\n    kind: sql\n    sql: UPDATE all_users SET email = '${{tok}}' WHERE id = 1\n",
+        if sql_true { "    sql: true\n" } else { "" }
+    )
+}
+
+/// Regression: a secret value was masked before the backup guard and `plan` looked at the SQL,
+/// so `x'); DROP TABLE …; --` ran a DROP with no backup while `plan` showed `'********'`.
+#[test]
+fn a_secret_that_changes_the_statement_is_refused_before_anything_runs() {
+    let t = Test::new().runbook(&secret_runbook(false));
+    let db = SqliteFile::users(t.dir.path(), 5);
+    let evil = "x' WHERE 1=0; DROP TABLE all_users; --";
+    let plan = t.exec_env(&["plan", "runbook.yaml", "--db", &db.url()], &[("TOK", evil)]);
+    plan.code(0).stdout_has(
+        "precheck: ✘ the value of secret variable `tok` changes the statement's shape: step 1 will be refused (mark it `sql: true` if it is meant to be SQL)",
+    );
+    assert!(!plan.all().contains("DROP TABLE"), "{}", plan.all());
+    let run = t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", evil)]);
+    run.code(2).stderr_has("step `store`: the value of secret variable `tok` changes the statement's shape");
+    assert!(!run.all().contains("DROP TABLE"), "{}", run.all());
+    assert_eq!(db.scalar("SELECT count(*) FROM all_users"), "5");
+    assert!(!t.dir.join("runs").exists() || t.run_dirs("runs").is_empty(), "nothing may start");
+    // An ordinary value runs; the guard still judges the real statement.
+    t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", "plain token")]).code(0);
+    assert_eq!(db.scalar("SELECT email FROM all_users WHERE id = 1"), "plain token");
+}
+
+/// With `sql: true` the value may be SQL; the backup guard then judges what it really runs.
+#[test]
+fn a_sql_secret_is_judged_by_the_guard_with_its_value_filled_in() {
+    let t = Test::new().runbook(&secret_runbook(true));
+    let db = SqliteFile::users(t.dir.path(), 5);
+    let evil = "x' WHERE 1=0; DROP TABLE all_users; --";
+    let run = t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", evil)]);
+    run.code(1).stdout_has("backup guard: `DROP TABLE all_users` is destructive");
+    assert_eq!(db.scalar("SELECT count(*) FROM all_users"), "5");
+}
+
+/// Fails closed: a statement the classifier cannot read needs a backup.
+#[test]
+fn an_unclassifiable_statement_needs_a_backup() {
+    let t = Test::new().runbook(
+        "version: 1\nid: unknown\nplan:\n  - id: odd\n    name: Odd\n    kind: sql\n    sql: REPLACE INTO all_users (id, email) VALUES (1, 'x')\n",
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"])
+        .code(1)
+        .stdout_has("backup guard: `REPLACE INTO all_users (id, email) VALUES (1, 'x')` is destructive");
+    assert_ne!(db.scalar("SELECT email FROM all_users WHERE id = 1"), "x");
+}
+
+/// MariaDB reads `#` as a comment anywhere on a line: the semicolon after it ends nothing.
+#[test]
+fn mariadb_hash_comment_after_a_statement() {
+    let Some(db) = ServerDb::mysql() else { return };
+    let t = Test::new().runbook(
+        "version: 1\nid: hash\nplan:\n  - id: q\n    name: Q\n    kind: sql\n    sql: |\n      CREATE TABLE h (a int);  # a comment; with a semicolon\n      INSERT INTO h VALUES (5--1);\n",
+    );
+    t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).code(0);
+    assert_eq!(db.scalar("SELECT a FROM h"), "6", "`5--1` is five minus minus one on MariaDB");
+}
+
+/// A loopback server that echoes the request body back in every encoding a real server might
+/// use, then the body again where the 2,048-character excerpt cuts it.
+fn encoding_echo_server() -> (String, std::thread::JoinHandle<()>) {
+    use base64::Engine as _;
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let handle = std::thread::spawn(move || {
+        let Ok(Some(mut req)) = server.recv_timeout(std::time::Duration::from_secs(60)) else { return };
+        let mut got = String::new();
+        let _ = std::io::Read::read_to_string(req.as_reader(), &mut got);
+        let ascii_json: String = serde_json::to_string(&got)
+            .unwrap()
+            .chars()
+            .map(|c| if c.is_ascii() { c.to_string() } else { format!("\\u{:04x}", c as u32) })
+            .collect();
+        let half = got.char_indices().nth(got.chars().count() / 2).unwrap().0;
+        let mut body = format!(
+            "pct: {}\npct-lower: {}\nform: {}\njson: {}\njson-ascii: {}\nbasic: {}\nsplit: {}\n{}\n",
+            percent_encoding::utf8_percent_encode(&got, percent_encoding::NON_ALPHANUMERIC),
+            crate::support::lower_hex(&percent_encoding::utf8_percent_encode(&got, percent_encoding::NON_ALPHANUMERIC).to_string()),
+            url::form_urlencoded::byte_serialize(got.as_bytes()).collect::<String>(),
+            serde_json::to_string(&got).unwrap(),
+            ascii_json,
+            base64::engine::general_purpose::STANDARD.encode(format!("user:{got}")),
+            &got[..half],
+            &got[half..],
+        );
+        let filler = 2040 - body.chars().count();
+        body.push_str(&"x".repeat(filler));
+        body.push_str(&got);
+        let _ = req.respond(tiny_http::Response::from_string(body));
+    });
+    (url, handle)
+}
+
+const SECRET: &str = "Canary-é7f3e9a s3cr3t+/!";
+
+/// A secret echoed back in any encoding, or cut by the excerpt or the output cap, never
+/// reaches the journal, a report or the terminal.
+#[test]
+fn a_secret_echoed_in_any_encoding_or_cut_is_redacted_everywhere() {
+    let (url, server) = encoding_echo_server();
+    let t = Test::new().runbook(&format!(
+        r#"
+version: 1
+id: echo
+vars:
+  token:
+    secret: true
+    env: TOKEN
+plan:
+  - id: call
+    name: Call the echo server
+    kind: http
+    method: POST
+    url: {url}/echo
+    body: "${{token}}"
+  - id: print
+    name: Print past the output cap
+    kind: command
+    shell: true
+    command: printf '%65530s' | tr ' ' x; printf '%s' "$T"
+    env:
+      T: "${{token}}"
+"#
+    ));
+    let db = SqliteFile::users(t.dir.path(), 2);
+    let out = t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOKEN", SECRET)]);
+    server.join().unwrap();
+    out.code(0);
+    let dir = t.run_dirs("runs").pop().unwrap();
+    let http = crate::support::events(&crate::support::journal(&dir), "http")[0].clone();
+    let excerpt = http["body_excerpt"].as_str().unwrap();
+    assert!(
+        excerpt.starts_with("pct: ********\npct-lower: ********\nform: ********\njson: \"********\"\njson-ascii: \"********\"\nbasic: "),
+        "{excerpt}"
+    );
+    let mut texts = vec![out.all()];
+    for format in ["markdown", "textile", "html", "json"] {
+        texts.push(t.exec(["report", &dir.display().to_string(), "--format", format]).all());
+    }
+    crate::support::assert_no_leak(SECRET, &dir, &texts);
+}
+
+/// Regression: a target password `postgres` masked every `postgres` in the report.
+#[test]
+fn a_password_that_is_a_word_masks_only_the_password() {
+    let Some(db) = ServerDb::postgres() else { return };
+    let mut u = url::Url::parse(&db.url()).unwrap();
+    u.set_password(Some("postgres")).unwrap();
+    let t = Test::new().runbook("version: 1\nid: word\nplan:\n  - id: q\n    name: Q\n    kind: sql\n    sql: SELECT 1\n");
+    t.exec(["run", "runbook.yaml", "--db", u.as_str(), "--yes", "--runs-dir", "runs"]).code(0);
+    let dir = t.run_dirs("runs").pop().unwrap();
+    let report = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    assert!(report.contains("\"engine\": \"postgres\"") || report.contains("\"engine\":\"postgres\""), "{report}");
+    assert!(!report.contains(":postgres@"), "{report}");
+}
