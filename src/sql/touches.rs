@@ -58,6 +58,8 @@ pub fn touches(stmt: &str, engine: Engine) -> Result<Vec<Touch>, Unclassified> {
         "COMMENT",
         "ANALYZE",
         "USE",
+        "ATTACH",
+        "DETACH",
     ]
     .iter()
     .any(|k| w.is(0, k))
