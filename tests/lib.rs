@@ -19,6 +19,7 @@ mod interactive;
 mod lint;
 mod live;
 mod redmine;
+mod resume;
 mod server_faults;
 mod servers;
 mod sqlite;

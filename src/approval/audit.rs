@@ -20,7 +20,9 @@ pub type Finding = (bool, String);
 pub fn check(run_dir: &Path, allowed: Option<&AllowedSigners>) -> Result<Vec<Finding>> {
     let (entries, seal, _) = crate::journal::read_readable(run_dir)?;
     let mut out = Vec::new();
-    let Some(Event::RunStarted { run_id, operator, approvals, emergency, seal_key, .. }) = entries.first().map(|e| &e.event) else {
+    let Some(Event::RunStarted(crate::journal::RunHeader { run_id, operator, approvals, emergency, seal_key, .. })) =
+        entries.first().map(|e| &e.event)
+    else {
         return Ok(out);
     };
     let sig_path = run_dir.join(SIG_FILE);

@@ -55,7 +55,7 @@ impl RunApproval {
     /// never stopped. The key must still be the one journaled; otherwise the seal stays
     /// unsigned and `audit verify` says so.
     pub fn resumed(entries: &[crate::journal::Entry]) -> RunApproval {
-        let Some(crate::journal::Event::RunStarted { seal_key: Some(fp), seal_key_path: Some(path), .. }) =
+        let Some(crate::journal::Event::RunStarted(crate::journal::RunHeader { seal_key: Some(fp), seal_key_path: Some(path), .. })) =
             entries.first().map(|e| &e.event)
         else {
             return RunApproval::default();

@@ -79,16 +79,21 @@ pub async fn run(a: &ApproveArgs) -> Result<i32> {
         let skips = crate::cli::RunOpts::parse_skips(&a.skip);
         let options = crate::exec::RunOptions {
             plan,
-            mode: "approve".into(),
+            // Only preflight reads these options; nothing is journaled under this mode.
+            mode: if plan == PlanKind::Rollback { crate::journal::Mode::Rollback } else { crate::journal::Mode::Run },
             operator: principal.clone(),
             runs_dir: PathBuf::new(),
-            skips: skips.clone(),
+            skips: skips
+                .iter()
+                .map(|(step_id, reason)| crate::journal::Skip { step_id: step_id.clone(), reason: reason.clone() })
+                .collect(),
             on_failure_rollback: false,
             allow_no_backup: false,
             baseline: None,
             rehearsal: None,
             then_rollback: false,
             approval: Default::default(),
+            secret_vars: Default::default(),
         };
         crate::exec::preflight(&loaded, &vars, &options)?;
         let rehearsal = a.rehearsal.as_deref().map(|d| rehearsal_seal(d, &loaded.sha256)).transpose()?;
@@ -151,11 +156,11 @@ fn rehearsal_seal(run_dir: &Path, sha256: &str) -> Result<Sealed> {
         return Err(Error::usage(format!("--rehearsal {}: its journal is broken at line {line}: {reason}", run_dir.display())));
     }
     match entries.first().map(|e| &e.event) {
-        Some(Event::RunStarted { run_id, runbook_sha256, mode, .. }) if runbook_sha256 == sha256 && mode == "rehearsal" => {
-            Ok(Sealed { run_id: run_id.clone(), seal })
+        Some(Event::RunStarted(h)) if h.runbook_sha256 == sha256 && h.mode == crate::journal::Mode::Rehearsal => {
+            Ok(Sealed { run_id: h.run_id.clone(), seal })
         }
-        Some(Event::RunStarted { mode, .. }) if mode != "rehearsal" => {
-            Err(Error::usage(format!("--rehearsal {}: a `{mode}` run, not a rehearsal", run_dir.display())))
+        Some(Event::RunStarted(h)) if h.mode != crate::journal::Mode::Rehearsal => {
+            Err(Error::usage(format!("--rehearsal {}: a `{}` run, not a rehearsal", run_dir.display(), h.mode)))
         }
         Some(_) => Err(Error::usage(format!("--rehearsal {}: a rehearsal of another version of the runbook", run_dir.display()))),
         None => Err(Error::usage(format!("--rehearsal {}: not a run folder", run_dir.display()))),
@@ -168,7 +173,9 @@ fn retro(run_dir: &Path, approver: Approver, approved_at: String, expires: Strin
     if let crate::journal::verify::Verdict::Broken { line, reason } = crate::journal::verify::verify(run_dir, None)? {
         return Err(Error::usage(format!("--retro {}: its journal is broken at line {line}: {reason}", run_dir.display())));
     }
-    let Some(Event::RunStarted { run_id, runbook_sha256, emergency, change_sha256, .. }) = entries.first().map(|e| &e.event) else {
+    let Some(Event::RunStarted(crate::journal::RunHeader { run_id, runbook_sha256, emergency, change_sha256, .. })) =
+        entries.first().map(|e| &e.event)
+    else {
         return Err(Error::usage(format!("--retro {}: not a run folder", run_dir.display())));
     };
     let Some(reason) = emergency else {

@@ -41,14 +41,14 @@ pub async fn run(file: &Path, connect: &ConnectOpts, var_opts: &VarOpts, runs_di
     vars.set_shown("db_url", scratch.target.url.clone(), scratch.target.display());
     let opts = RunOptions {
         plan: PlanKind::Plan,
-        mode: "rehearsal".into(),
+        mode: crate::journal::Mode::Rehearsal,
         operator: whoami::username(),
         runs_dir: runs_dir.to_path_buf(),
         skips: skip
             .iter()
             .map(|s| match s.split_once('=') {
-                Some((id, r)) => (id.to_string(), Some(r.to_string())),
-                None => (s.clone(), None),
+                Some((id, r)) => crate::journal::Skip { step_id: id.to_string(), reason: Some(r.to_string()) },
+                None => crate::journal::Skip { step_id: s.clone(), reason: None },
             })
             .collect(),
         on_failure_rollback: false,
@@ -57,6 +57,7 @@ pub async fn run(file: &Path, connect: &ConnectOpts, var_opts: &VarOpts, runs_di
         rehearsal: Some(Rehearsal { copy_method: scratch.method.clone() }),
         then_rollback: false,
         approval: Default::default(),
+        secret_vars: exec::secret_sources(&loaded.doc, &var_opts.vars),
     };
     let result = exec::run(loaded, scratch.target.clone(), vars, opts, Box::new(AutoPrompter { label: "rehearsal" })).await;
     let dropped = db::drop_scratch(&scratch).await;

@@ -22,7 +22,7 @@ pub fn run(run_dir: &Path, format: Format, output: Option<&Path>) -> Result<i32>
 pub async fn post(run_dir: &Path, url: &str, issue: u64, text_format: crate::cli::TextFormat) -> Result<i32> {
     use crate::redmine::post::{post, Posted};
     let rec = report::load(run_dir)?;
-    if rec.chain.status == "broken" {
+    if rec.chain.status == crate::report::ChainStatus::Broken {
         return Err(crate::Error::failed(format!(
             "{}: the journal's hash chain is broken ({}); evidence that does not verify is not posted",
             run_dir.display(),

@@ -20,20 +20,21 @@ pub async fn run(
 ) -> Result<i32> {
     let state = RunState::read(run_dir)?;
     if state.finished == Some(Outcome::Succeeded) {
-        ui::panel::ok(format!("run {} already finished and succeeded: nothing to resume", state.run_id));
+        ui::panel::ok(format!("run {} already finished and succeeded: nothing to resume", state.header.run_id));
         return Ok(0);
     }
     let prompter = super::prompter(confirm.yes)?;
-    let loaded = Arc::new(crate::load::load(Path::new(&state.runbook_path))?);
+    let loaded = Arc::new(crate::load::load(Path::new(&state.header.runbook_path))?);
     // The journal's target works unless it needed a password, which it never records.
-    let db = connect.db.clone().or_else(|| (!state.target.contains("***")).then(|| state.target.clone()));
+    let db = connect.db.clone().or_else(|| (!state.header.target.contains("***")).then(|| state.header.target.clone()));
     let (vars, target) = super::vars_and_target(&loaded, var_opts, db.as_deref())?;
     let opts = ResumeOptions {
         run_dir: std::path::absolute(run_dir).unwrap_or_else(|_| run_dir.to_path_buf()),
-        operator: operator.unwrap_or_else(|| state.operator.clone()),
+        operator: operator.unwrap_or_else(|| state.header.operator.clone()),
         yes: confirm.yes,
         rerun_in_flight,
         allow_no_backup,
+        given_vars: var_opts.vars.clone(),
     };
     resume::resume(state, loaded, target, vars, opts, prompter).await
 }

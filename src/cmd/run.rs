@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::cli::{opts::OnFailureArg, Confirmation, ConnectOpts, RunOpts, VarOpts};
 use crate::error::Result;
 use crate::exec::{self, RunOptions};
+use crate::journal::{Mode, Skip};
 use crate::runbook::PlanKind;
 
 pub async fn run(
@@ -28,18 +29,19 @@ pub async fn run(
     let options = RunOptions {
         plan: which,
         mode: match which {
-            PlanKind::Plan => "run".into(),
-            PlanKind::Rollback => "rollback".into(),
+            PlanKind::Plan => Mode::Run,
+            PlanKind::Rollback => Mode::Rollback,
         },
         operator: opts.operator(),
         runs_dir: opts.runs_dir.clone(),
-        skips: opts.skips(),
+        skips: opts.skips().into_iter().map(|(step_id, reason)| Skip { step_id, reason }).collect(),
         on_failure_rollback: opts.on_failure == OnFailureArg::Rollback,
         allow_no_backup: opts.allow_no_backup,
         baseline: opts.baseline.clone(),
         rehearsal: None,
         then_rollback: opts.then_rollback,
         approval,
+        secret_vars: exec::secret_sources(&loaded.doc, &var_opts.vars),
     };
     exec::run(loaded, target, vars, options, prompter).await
 }

@@ -1,45 +1,78 @@
-//! Ctrl-C and SIGTERM during a run. The first one cancels the statement in progress (through
-//! the engine's cancel handle, e.g. a PostgreSQL cancel request) and lets the run record the
-//! interruption and end with exit 3; a second one exits at once. Every journal line is written
-//! whole before the next begins, so the journal stays valid either way.
+//! SIGINT (Ctrl-C), SIGTERM and SIGHUP (terminal closed, SSH dropped) during a run: each is the
+//! operator stopping. The first one cancels the statement in progress (through the engine's
+//! cancel handle: a PostgreSQL cancel request, a MariaDB/MySQL `KILL QUERY`), ends the step's
+//! command, and lets the run record the interruption and end with exit 3. A signal that
+//! arrives between steps or at a prompt is not lost: the next step does not start. A second
+//! signal exits at once; every journal line is written whole before the next begins, so the
+//! journal stays valid either way.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 use crate::db::Canceller;
 use crate::error::{Error, EXIT_STOPPED};
 
-/// How long a cancelled statement may take to give up before the step is abandoned.
-const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// How long a cancelled statement may take to give up before the step is abandoned: short
+/// enough that every signal ends the run within a second.
+const CANCEL_GRACE: Duration = Duration::from_millis(600);
 
 /// Receives interruptions; cloned into every step.
 #[derive(Clone)]
 pub struct Interrupts {
     rx: watch::Receiver<(u32, &'static str)>,
+    /// How many signals the run has already acted on: any beyond that is pending.
+    handled: Arc<AtomicU32>,
 }
 
-/// Start listening for Ctrl-C and SIGTERM for the rest of the process.
+/// Start listening for SIGINT, SIGTERM and SIGHUP for the rest of the process.
 pub fn listen() -> Interrupts {
     let (tx, rx) = watch::channel((0u32, ""));
+    let mut streams = Vec::new();
+    for (kind, name) in [(SignalKind::interrupt(), "Ctrl-C"), (SignalKind::terminate(), "SIGTERM"), (SignalKind::hangup(), "SIGHUP")] {
+        if let Ok(s) = signal(kind) {
+            streams.push((s, name));
+        }
+    }
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut count = 0;
         loop {
-            let name = tokio::select! {
-                r = tokio::signal::ctrl_c() => { if r.is_err() { return; } "Ctrl-C" }
-                Some(_) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => "SIGTERM",
-            };
+            let recvs = streams.iter_mut().map(|(s, name)| {
+                let name: &'static str = name;
+                Box::pin(async move {
+                    s.recv().await;
+                    name
+                })
+            });
+            let (name, _, _) = futures_util::future::select_all(recvs).await;
             count += 1;
             if count >= 2 {
-                crate::ui::panel::fail(format!("second {name}: exiting now; the journal is valid up to its last line"));
+                crate::ui::panel::fail(format!("second signal ({name}): exiting now; the journal is valid up to its last line"));
                 std::process::exit(EXIT_STOPPED);
             }
             let _ = tx.send((count, name));
         }
     });
-    Interrupts { rx }
+    Interrupts { rx, handled: Arc::new(AtomicU32::new(0)) }
+}
+
+impl Interrupts {
+    /// The signal that arrived and that the run has not acted on yet.
+    pub fn pending(&self) -> Option<&'static str> {
+        let (count, name) = *self.rx.borrow();
+        (count > self.handled.load(Ordering::SeqCst)).then_some(name)
+    }
+
+    /// The run has acted on every signal so far (journaled it, stopped the plan): a rollback
+    /// the operator then asks for may run; a further signal ends the process.
+    pub fn acknowledge(&self) {
+        let (count, _) = *self.rx.borrow();
+        self.handled.store(count, Ordering::SeqCst);
+    }
 }
 
 pub enum Outcome {
@@ -47,25 +80,32 @@ pub enum Outcome {
     Error(Error),
 }
 
-/// Run a step's future unless an interruption arrives first.
+/// Run a step's future unless an interruption arrives first (or already has).
 pub async fn race<F>(fut: F, i: &mut Interrupts, canceller: Option<Canceller>) -> Result<(), Outcome>
 where
     F: Future<Output = crate::error::Result<()>>,
 {
-    // Only an interruption that arrives during this step counts: after a first Ctrl-C the
-    // rollback plan may still run (a second one ends the process).
-    i.rx.borrow_and_update();
+    if let Some(name) = i.pending() {
+        return Err(Outcome::Interrupted(name.to_string()));
+    }
     tokio::pin!(fut);
-    tokio::select! {
-        r = &mut fut => r.map_err(Outcome::Error),
-        _ = i.rx.changed() => {
-            let name = i.rx.borrow().1.to_string();
-            if let Some(cancel) = canceller {
-                cancel().await;
-                // Let the cancelled statement fail cleanly so its transaction is rolled back.
+    loop {
+        tokio::select! {
+            r = &mut fut => return r.map_err(Outcome::Error),
+            changed = i.rx.changed() => {
+                if changed.is_err() {
+                    // The listener is gone: nothing can interrupt this step any more.
+                    return fut.await.map_err(Outcome::Error);
+                }
+                let Some(name) = i.pending() else { continue };
+                if let Some(cancel) = canceller {
+                    cancel().await;
+                }
+                // Let the cancelled statement fail cleanly so its transaction is rolled back;
+                // a step that is only waiting (a monitor between samples) is dropped.
                 let _ = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
+                return Err(Outcome::Interrupted(name.to_string()));
             }
-            Err(Outcome::Interrupted(name))
         }
     }
 }

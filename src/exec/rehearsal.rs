@@ -6,7 +6,8 @@ use crate::journal::{Event, Outcome};
 use crate::runbook::PlanKind;
 use crate::ui::panel;
 
-use super::{PlanResult, Runner};
+use super::plan::PlanResult;
+use super::Runner;
 
 #[derive(Debug, Clone)]
 pub struct Rehearsal {
@@ -36,12 +37,7 @@ pub async fn run_both_plans(r: &mut Runner) -> Result<(Outcome, i32)> {
         PlanResult::Failed { .. } => differences.push("a change-plan step failed".to_string()),
         PlanResult::Aborted | PlanResult::Interrupted => return Ok((Outcome::Interrupted, crate::error::EXIT_STOPPED)),
     }
-    r.journal.record(Event::PlanStarted {
-        plan: PlanKind::Rollback,
-        reason: "rehearsal: the rollback plan follows the change plan".into(),
-        steps: r.outline(PlanKind::Rollback),
-    })?;
-    match r.run_plan(PlanKind::Rollback).await? {
+    match r.start_rollback(super::RollbackCause::Rehearsal).await? {
         PlanResult::Passed => {}
         PlanResult::Failed { .. } => differences.push("a rollback-plan step failed".to_string()),
         PlanResult::Aborted | PlanResult::Interrupted => return Ok((Outcome::Interrupted, crate::error::EXIT_STOPPED)),

@@ -2,32 +2,24 @@
 //! about the step that was in flight, and continue in the same journal. Completed steps are
 //! never run again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::db::{self, Target};
 use crate::error::{Error, Result};
-use crate::journal::{self, Entry, Event, Journal, Outcome, StepStatus};
-use crate::load::vars::Vars;
+use crate::journal::{self, Decision, Entry, Event, Journal, Mode, Outcome, RollbackCause, RunHeader, SecretSource, StepStatus};
+use crate::load::vars::{Vars, MASK};
 use crate::runbook::{Kind, Loaded, PlanKind};
 use crate::ui::{self, panel, Prompter};
 
-use super::{RunOptions, Runner, ROLLBACK_STARTED};
+use super::{RunOptions, Runner};
 
 /// What the journal says about a run.
 pub struct RunState {
-    pub run_id: String,
-    pub plan: PlanKind,
-    pub mode: String,
-    pub runbook_path: String,
-    pub runbook_sha256: String,
-    pub target_id: String,
-    pub target: String,
-    pub operator: String,
-    pub vars: BTreeMap<String, String>,
-    pub then_rollback: bool,
+    /// The run header: what the run was asked to do.
+    pub header: RunHeader,
     pub finished: Option<Outcome>,
     pub entries: Vec<Entry>,
 }
@@ -35,20 +27,7 @@ pub struct RunState {
 impl RunState {
     pub fn read(run_dir: &Path) -> Result<RunState> {
         let (entries, _) = journal::read(run_dir)?;
-        let Some(Event::RunStarted {
-            run_id,
-            plan,
-            mode,
-            runbook_path,
-            runbook_sha256,
-            target_id,
-            target,
-            operator,
-            vars,
-            then_rollback,
-            ..
-        }) = entries.first().map(|e| e.event.clone())
-        else {
+        let Some(Event::RunStarted(header)) = entries.first().map(|e| e.event.clone()) else {
             return Err(Error::usage(format!("{}: no run_started event: not a run folder", run_dir.display())));
         };
         // The last run_finished counts unless a resume came after it.
@@ -57,21 +36,7 @@ impl RunState {
             Event::RunResumed { .. } => Some(None),
             _ => None,
         });
-        let finished = finished.flatten();
-        Ok(RunState {
-            run_id,
-            plan,
-            mode,
-            runbook_path,
-            runbook_sha256,
-            target_id,
-            target,
-            operator,
-            vars,
-            then_rollback,
-            finished,
-            entries,
-        })
+        Ok(RunState { header, finished: finished.flatten(), entries })
     }
 }
 
@@ -81,6 +46,145 @@ pub struct ResumeOptions {
     pub yes: bool,
     pub rerun_in_flight: bool,
     pub allow_no_backup: bool,
+    /// `--var` values given to `resume` itself: each must agree with the run header, or the
+    /// operator must confirm the override.
+    pub given_vars: Vec<(String, String)>,
+}
+
+/// The run as its journal left it.
+struct Rebuilt {
+    start_schema: Option<crate::db::Schema>,
+    baselines: BTreeMap<String, crate::db::Fingerprint>,
+    backups: Vec<crate::db::BackupInfo>,
+    done: HashSet<String>,
+    rollback: Option<RollbackCause>,
+    /// The step that started and did not finish: id, kind, when, and its journaled decision.
+    open: Option<(String, Kind, String, Option<Decision>)>,
+}
+
+fn rebuild(header: &RunHeader, entries: &[Entry]) -> Rebuilt {
+    let mut r =
+        Rebuilt { start_schema: None, baselines: BTreeMap::new(), backups: Vec::new(), done: HashSet::new(), rollback: None, open: None };
+    let mut failed = false;
+    let mut interrupted = false;
+    for e in entries {
+        match &e.event {
+            Event::SchemaSnapshot { label, schema } if label == "start" && r.start_schema.is_none() => {
+                r.start_schema = Some(schema.clone())
+            }
+            Event::FingerprintBaseline { fingerprints } => {
+                for f in fingerprints {
+                    r.baselines.insert(f.table.clone(), f.clone());
+                }
+            }
+            Event::Backup { backup, .. } => r.backups.push(backup.clone()),
+            Event::PlanStarted { plan: PlanKind::Rollback, cause, .. } => {
+                // Older journals name no cause: it follows from what happened before.
+                r.rollback = Some(cause.unwrap_or(if failed {
+                    RollbackCause::StepFailed
+                } else if interrupted {
+                    RollbackCause::Interrupted
+                } else if header.then_rollback {
+                    RollbackCause::ThenRollback
+                } else {
+                    RollbackCause::StepFailed
+                }));
+            }
+            Event::Interrupted { .. } => interrupted = true,
+            Event::StepStarted { step_id, kind, .. } => r.open = Some((step_id.clone(), *kind, e.ts.clone(), None)),
+            Event::StepDecision { step_id, decision, .. } => {
+                if let Some(open) = r.open.as_mut().filter(|o| &o.0 == step_id) {
+                    open.3 = Some(*decision);
+                }
+            }
+            Event::StepFinished { step_id, status, .. } => {
+                if matches!(status, StepStatus::Passed | StepStatus::Skipped) {
+                    r.done.insert(step_id.clone());
+                } else {
+                    r.done.remove(step_id);
+                }
+                failed |= *status == StepStatus::Failed;
+                if r.open.as_ref().is_some_and(|o| &o.0 == step_id) {
+                    r.open = None;
+                }
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+/// The variables of the resumed run: the header's values, secret ones read again from where
+/// they came from, and any value given again that differs only with the operator's consent.
+/// Returns the overrides to journal.
+fn header_vars(header: &RunHeader, vars: &mut Vars, opts: &ResumeOptions, prompter: &mut Box<dyn Prompter>) -> Result<Vec<Event>> {
+    let mut overrides = Vec::new();
+    for (name, value) in &header.vars {
+        if header.secret_vars.contains_key(name) || (value == MASK && vars.is_secret(name)) {
+            continue;
+        }
+        let given = opts.given_vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        match given {
+            Some(g) if &g != value => {
+                let question = format!("--var {name}: the run used `{value}`, you gave `{g}`. Continue the run with `{g}`?");
+                let yes = !opts.yes && tokio::task::block_in_place(|| prompter.confirm(&question, false))?;
+                if !yes {
+                    return Err(Error::usage(format!(
+                        "--var {name}={g} differs from the value run {} started with (`{value}`); resume finishes the run that was started: drop --var {name}, or resume interactively and confirm the override",
+                        header.run_id
+                    )));
+                }
+                overrides.push(Event::VarOverride {
+                    name: name.clone(),
+                    from: value.clone(),
+                    to: g.clone(),
+                    by: opts.operator.clone(),
+                    how: prompter.how().into(),
+                });
+                vars.set(name, g);
+            }
+            Some(_) => {}
+            None => vars.set(name, value.clone()),
+        }
+    }
+    for (name, source) in &header.secret_vars {
+        let given = opts.given_vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let value = match source {
+            SecretSource::Env { name: env } => given.or_else(|| std::env::var(env).ok()),
+            SecretSource::Option => given,
+            SecretSource::Default => continue,
+        };
+        let value = match value {
+            Some(v) => v,
+            None => {
+                let from = match source {
+                    SecretSource::Env { name: env } => format!("the environment variable {env}"),
+                    _ => format!("--var {name}=…"),
+                };
+                let prompt = format!("Secret `{name}` (the run read it from {from})");
+                match tokio::task::block_in_place(|| prompter.secret(&prompt))? {
+                    Some(v) => v,
+                    None => {
+                        return Err(Error::usage(format!(
+                            "secret variable `{name}` is not stored in the journal: the run read it from {from}; give it again the same way (or resume interactively to type it)"
+                        )))
+                    }
+                }
+            }
+        };
+        vars.set(name, value);
+    }
+    Ok(overrides)
+}
+
+/// How resume closes the step that was in flight without running it.
+enum Close {
+    /// Its journaled decision (or the header's `--skip`) was to skip it.
+    Skipped,
+    /// Its statements are journaled, so they had committed.
+    Committed,
+    /// The operator checked the database and says it is done.
+    MarkedDone,
 }
 
 /// Continue the run in `opts.run_dir`.
@@ -93,153 +197,166 @@ pub async fn resume(
     mut prompter: Box<dyn Prompter>,
 ) -> Result<i32> {
     let started = Instant::now();
-    if loaded.sha256 != state.runbook_sha256 {
+    let header = &state.header;
+    if loaded.sha256 != header.runbook_sha256 {
         return Err(Error::usage(format!(
             "the runbook changed since run {} started (sha256 {} then, {} now); resume needs the runbook the run started with",
-            state.run_id,
-            &state.runbook_sha256[..12],
+            header.run_id,
+            &header.runbook_sha256[..12],
             &loaded.sha256[..12]
         )));
     }
-    if !state.target_id.is_empty() && state.target_id != target.identity() {
+    if !header.target_id.is_empty() && header.target_id != target.identity() {
         return Err(Error::usage(format!(
             "run {} changed {}, not {}: resume it against the same database (--db)",
-            state.run_id,
-            state.target,
+            header.run_id,
+            header.target,
             target.display()
         )));
     }
-    if state.mode == "rehearsal" {
+    if header.mode == Mode::Rehearsal {
         return Err(Error::usage("a rehearsal cannot be resumed: its scratch copy is gone; run `runbook rehearse` again"));
     }
 
-    // Rebuild what the run knew.
-    let mut start_schema = None;
-    let mut baselines = BTreeMap::new();
-    let mut backups = Vec::new();
-    let mut done = std::collections::HashSet::new();
-    let mut open: Option<(String, Kind, String)> = None; // step id, kind, started at
-    let mut kinds = BTreeMap::new();
-    for e in &state.entries {
-        match &e.event {
-            Event::SchemaSnapshot { label, schema } if label == "start" && start_schema.is_none() => start_schema = Some(schema.clone()),
-            Event::FingerprintBaseline { fingerprints } => {
-                for f in fingerprints {
-                    baselines.insert(f.table.clone(), f.clone());
-                }
-            }
-            Event::Backup { backup, .. } => backups.push(backup.clone()),
-            Event::PlanStarted { plan: PlanKind::Rollback, .. } => {
-                done.insert(ROLLBACK_STARTED.to_string());
-            }
-            Event::StepStarted { step_id, kind, .. } => {
-                kinds.insert(step_id.clone(), *kind);
-                open = Some((step_id.clone(), *kind, e.ts.clone()));
-            }
-            Event::StepFinished { step_id, status, .. } => {
-                if matches!(status, StepStatus::Passed | StepStatus::Skipped) {
-                    done.insert(step_id.clone());
-                } else {
-                    done.remove(step_id);
-                }
-                if open.as_ref().is_some_and(|(id, _, _)| id == step_id) {
-                    open = None;
-                }
-            }
-            _ => {}
-        }
-    }
-    let start_schema = start_schema
+    let mut rebuilt = rebuild(header, &state.entries);
+    let start_schema = rebuilt
+        .start_schema
+        .take()
         .ok_or_else(|| Error::usage("the journal has no start snapshot: the run died before its first step; start a new run"))?;
 
-    for (k, v) in &state.vars {
-        if vars.get(k).is_none() && v != crate::load::vars::MASK {
-            vars.set(k, v.clone());
-        }
-    }
-    vars.set("run_id", state.run_id.clone());
+    let overrides = header_vars(header, &mut vars, &opts, &mut prompter)?;
+    vars.set("run_id", header.run_id.clone());
     vars.set("run_dir", opts.run_dir.display().to_string());
     vars.set("operator", opts.operator.clone());
+    if !header.header_complete {
+        panel::warn("this journal predates the full run header: its --skip and --on-failure choices were not recorded; steps it finished keep their results");
+    }
 
     let run_opts = RunOptions {
-        plan: state.plan,
-        mode: state.mode.clone(),
+        plan: header.plan,
+        mode: header.mode,
         operator: opts.operator.clone(),
         runs_dir: opts.run_dir.parent().map(Path::to_path_buf).unwrap_or_default(),
-        skips: Vec::new(),
-        on_failure_rollback: false,
-        allow_no_backup: opts.allow_no_backup,
-        baseline: None,
+        skips: header.skips.clone(),
+        on_failure_rollback: header.on_failure_rollback,
+        allow_no_backup: header.allow_no_backup || opts.allow_no_backup,
+        baseline: header.baseline.as_ref().map(PathBuf::from),
         rehearsal: None,
-        then_rollback: state.then_rollback,
+        then_rollback: header.then_rollback,
+        secret_vars: header.secret_vars.clone(),
         approval: crate::approval::RunApproval::resumed(&state.entries),
     };
     super::preflight(&loaded, &vars, &run_opts)?;
 
     // Decide about the step in flight before touching the database.
     let mut decision = None;
-    if let Some((id, kind, at)) = &open {
-        ui::out(format!("Step `{id}` ({kind}) was in flight when run {} stopped; the journal knows:", state.run_id));
-        ui::out(format!("  started at {at}"));
-        for e in state.entries.iter().filter(|e| step_of(&e.event) == Some(id.as_str())) {
-            ui::out(format!("  {} {}", e.ts, describe(&e.event)));
-        }
-        if kind == &Kind::Sql {
-            ui::out("  (a statement cut off inside a transaction was rolled back by the database; DDL on MariaDB/MySQL commits statement by statement)");
-        }
-        let choice = if opts.yes {
-            if !opts.rerun_in_flight {
-                return Err(Error::usage(format!(
-                    "step `{id}` was in flight when the run stopped; --yes will not decide about it: check the database, then pass --rerun-in-flight to run it again, or resume interactively"
-                )));
+    let mut close_in_flight = None;
+    if let Some((id, kind, at, journaled)) = &rebuilt.open {
+        let skipped = *journaled == Some(Decision::Skip) || run_opts.is_skipped(id);
+        let committed: Vec<&str> = state
+            .entries
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::Statement { step_id, sql, .. } if step_id == id => Some(sql.as_str()),
+                _ => None,
+            })
+            .collect();
+        if skipped {
+            // Its decision was to skip it: nothing of it ran, and nothing of it may run now.
+            ui::out(format!("Step `{id}` was being skipped when run {} stopped: it stays skipped", header.run_id));
+            decision = Some("skipped, as decided before the run stopped".to_string());
+            close_in_flight = Some(Close::Skipped);
+            rebuilt.done.insert(id.clone());
+        } else if *kind == Kind::Sql && !committed.is_empty() {
+            // A statement is journaled only once the database has committed it, and the
+            // step's statements together: the step's work is done, only its end was not
+            // recorded. Running it again would apply it twice.
+            ui::out(format!("Step `{id}` was in flight when run {} stopped, and its statements had committed:", header.run_id));
+            for sql in &committed {
+                ui::out(format!("  ✔ {}", sql.lines().next().unwrap_or("")));
             }
-            0
+            decision = Some("its statements had committed: finished without running it again".to_string());
+            close_in_flight = Some(Close::Committed);
+            rebuilt.done.insert(id.clone());
         } else {
-            let p = &mut prompter;
-            tokio::task::block_in_place(|| {
-                p.choose("What about this step?", &["Run it again", "Mark it done (I checked the database)", "Abort"])
-            })?
-        };
-        decision = Some(match choice {
-            0 => format!("run again ({})", if opts.yes { "--rerun-in-flight" } else { "interactive" }),
-            1 => "marked done after checking".to_string(),
-            _ => return Err(Error::Stopped { message: format!("resume aborted at the in-flight step `{id}`") }),
-        });
-        if choice == 1 {
-            done.insert(id.clone());
+            ui::out(format!("Step `{id}` ({kind}) was in flight when run {} stopped; the journal knows:", header.run_id));
+            ui::out(format!("  started at {at}"));
+            for e in state.entries.iter().filter(|e| step_of(&e.event) == Some(id.as_str())) {
+                ui::out(format!("  {} {}", e.ts, describe(&e.event)));
+            }
+            if kind == &Kind::Sql {
+                ui::out("  (a statement cut off inside a transaction was rolled back by the database; DDL on MariaDB/MySQL commits statement by statement)");
+            }
+            let choice = if opts.yes {
+                if !opts.rerun_in_flight {
+                    return Err(Error::usage(format!(
+                        "step `{id}` was in flight when the run stopped; --yes will not decide about it: check the database, then pass --rerun-in-flight to run it again, or resume interactively"
+                    )));
+                }
+                0
+            } else {
+                let p = &mut prompter;
+                tokio::task::block_in_place(|| {
+                    p.choose("What about this step?", &["Run it again", "Mark it done (I checked the database)", "Abort"])
+                })?
+            };
+            decision = Some(match choice {
+                0 => format!("run again ({})", if opts.yes { "--rerun-in-flight" } else { "interactive" }),
+                1 => "marked done after checking".to_string(),
+                _ => return Err(Error::Stopped { message: format!("resume aborted at the in-flight step `{id}`") }),
+            });
+            if choice == 1 {
+                close_in_flight = Some(Close::MarkedDone);
+                rebuilt.done.insert(id.clone());
+            }
         }
     }
 
     let mut db = db::connect(&target, false).await?;
-    super::lock(db.as_mut(), &state.run_id, &opts.operator).await?;
+    super::lock(db.as_mut(), &header.run_id, &opts.operator).await?;
     let mut journal = Journal::append_to(&opts.run_dir, super::redactor(&vars, &target))?;
     journal.record(Event::LockAcquired { target: target.display() })?;
     journal.record(Event::RunResumed {
         by: opts.operator.clone(),
         how: prompter.how().to_string(),
-        in_flight: open.as_ref().map(|(id, _, _)| id.clone()),
+        in_flight: rebuilt.open.as_ref().map(|o| o.0.clone()),
         decision: decision.clone(),
     })?;
-    if let (Some((id, _, _)), Some(d)) = (&open, &decision) {
-        if d.starts_with("marked done") {
-            journal.record(Event::StepFinished {
+    for o in overrides {
+        journal.record(o)?;
+    }
+    if let Some((id, kind, _, _)) = &rebuilt.open {
+        match close_in_flight {
+            Some(Close::MarkedDone) => journal.record(Event::StepFinished {
                 step_id: id.clone(),
                 status: StepStatus::Passed,
                 error: Some(format!("marked done by {} after checking the database", opts.operator)),
                 duration_ms: 0,
-            })?;
-        } else if open.as_ref().is_some_and(|(_, k, _)| *k == Kind::Backup) {
-            remove_partial_backups(&mut journal, &opts.run_dir, id, &backups)?;
+            })?,
+            Some(Close::Committed) => journal.record(Event::StepFinished {
+                step_id: id.clone(),
+                status: StepStatus::Passed,
+                error: Some("finished by resume: the journal shows its statements committed".into()),
+                duration_ms: 0,
+            })?,
+            Some(Close::Skipped) => {
+                journal.record(Event::StepFinished { step_id: id.clone(), status: StepStatus::Skipped, error: None, duration_ms: 0 })?
+            }
+            None if *kind == Kind::Backup => remove_partial_backups(&mut journal, &opts.run_dir, id, &rebuilt.backups)?,
+            None => {}
         }
     }
-    ui::out(format!("Resuming run {} ({}) against {}", state.run_id, state.plan.label(), target.display()));
+    ui::out(format!("Resuming run {} ({}) against {}", header.run_id, header.plan.label(), target.display()));
 
-    let mut r = Runner::new(loaded, target, db, journal, vars, prompter, run_opts, state.run_id.clone(), opts.run_dir.clone());
+    let run_id = header.run_id.clone();
+    let plan = header.plan;
+    let mut r = Runner::new(loaded, target, db, journal, vars, prompter, run_opts, run_id, opts.run_dir.clone());
     r.start_schema = start_schema;
-    r.baselines = baselines;
-    r.backups = backups;
-    r.done = done;
-    r.ran_change_plan = state.plan == PlanKind::Plan;
+    r.baselines = rebuilt.baselines;
+    r.backups = rebuilt.backups;
+    r.done = rebuilt.done;
+    r.rollback = rebuilt.rollback;
+    r.ran_change_plan = plan == PlanKind::Plan;
     r.interrupts = Some(super::interrupt::listen());
     let finished = r.continue_run().await;
     r.finish(finished, started).await

@@ -10,6 +10,171 @@ use serde::{Deserialize, Serialize};
 use crate::db::{BackupInfo, Fingerprint, Schema};
 use crate::runbook::{Kind, PlanKind, Ticket};
 
+/// What kind of run a journal holds. Serialised as the words older journals used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `runbook run`: the change plan.
+    Run,
+    /// `runbook rollback`: the rollback plan on its own.
+    Rollback,
+    /// `runbook rehearse`: both plans on a scratch copy.
+    Rehearsal,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Run => "run",
+            Mode::Rollback => "rollback",
+            Mode::Rehearsal => "rehearsal",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The operator's (or `--skip`'s, or `--yes`'s) decision about one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Run,
+    Skip,
+    Abort,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Run => "run",
+            Decision::Skip => "skip",
+            Decision::Abort => "abort",
+        }
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the rollback plan of a run started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackCause {
+    /// `--then-rollback`: the change plan succeeded and the rollback follows.
+    ThenRollback,
+    /// A change-plan step failed and the rollback was asked for.
+    StepFailed,
+    /// The operator interrupted the change plan and asked for the rollback.
+    Interrupted,
+    /// A rehearsal always runs both plans.
+    Rehearsal,
+}
+
+impl RollbackCause {
+    /// The reason as the journal and reports show it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            RollbackCause::ThenRollback => "the change plan succeeded and the rollback plan follows (--then-rollback)",
+            RollbackCause::StepFailed => "a change-plan step failed",
+            RollbackCause::Interrupted => "the run was interrupted",
+            RollbackCause::Rehearsal => "rehearsal: the rollback plan follows the change plan",
+        }
+    }
+}
+
+/// A step the run was told to skip, with the reason given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skip {
+    pub step_id: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Where a secret variable's value came from: the journal keeps only this, never the value,
+/// and `resume` reads the value again from the same place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum SecretSource {
+    /// The environment variable the runbook names for it.
+    Env { name: String },
+    /// `--var NAME=…` on the command line.
+    Option,
+    /// The runbook's own default.
+    Default,
+}
+
+/// The first event of every journal: who ran what, against what, and every choice that decides
+/// what the run does. Fields added after the first release default, so older journals still
+/// resume and report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunHeader {
+    pub run_id: String,
+    pub runbook_id: String,
+    pub title: String,
+    pub runbook_path: String,
+    pub runbook_sha256: String,
+    pub plan: PlanKind,
+    pub mode: Mode,
+    pub operator: String,
+    pub host: String,
+    pub target: String,
+    pub engine: String,
+    pub db_version: String,
+    pub tool_version: String,
+    pub confirmation: String,
+    #[serde(default)]
+    pub ticket: Option<Ticket>,
+    /// Engine, host and database (or file) without credentials: resume checks it.
+    #[serde(default)]
+    pub target_id: String,
+    /// The rollback plan follows the change plan in this run (`--then-rollback`).
+    #[serde(default)]
+    pub then_rollback: bool,
+    /// Every variable's value as the run used it; a secret one shows as the mask.
+    pub vars: BTreeMap<String, String>,
+    /// Where each secret variable's value came from (never the value).
+    #[serde(default)]
+    pub secret_vars: BTreeMap<String, SecretSource>,
+    /// Every `--skip`, with its reason.
+    #[serde(default)]
+    pub skips: Vec<Skip>,
+    /// `--on-failure rollback`.
+    #[serde(default)]
+    pub on_failure_rollback: bool,
+    /// `--allow-no-backup`.
+    #[serde(default)]
+    pub allow_no_backup: bool,
+    /// `--baseline RUN_DIR`: the change run whose start snapshot a rollback compares with.
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// `false` in journals written before this field existed: nothing is known either way.
+    #[serde(default)]
+    pub header_complete: bool,
+    pub steps: Vec<StepOutline>,
+    /// The signed approvals the run was allowed by (manifest and signature included).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<crate::approval::ApprovalRecord>,
+    /// `--emergency REASON`: run without approvals, awaiting retro-approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<String>,
+    /// sha256 of the run's change manifest (what `runbook approve` would sign for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_sha256: Option<String>,
+    /// Fingerprint of the `--sign-key` that signs the final seal into `seal.sig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_key: Option<String>,
+    /// Where that key is, so that `resume` signs the seal of the run it finishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_key_path: Option<String>,
+}
+
 /// A step as listed at the start of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepOutline {
@@ -69,47 +234,9 @@ impl Outcome {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    RunStarted {
-        run_id: String,
-        runbook_id: String,
-        title: String,
-        runbook_path: String,
-        runbook_sha256: String,
-        plan: PlanKind,
-        mode: String,
-        operator: String,
-        host: String,
-        target: String,
-        engine: String,
-        db_version: String,
-        tool_version: String,
-        confirmation: String,
-        #[serde(default)]
-        ticket: Option<Ticket>,
-        /// Engine, host and database (or file) without credentials: resume checks it.
-        #[serde(default)]
-        target_id: String,
-        /// The rollback plan follows the change plan in this run (`--then-rollback`).
-        #[serde(default)]
-        then_rollback: bool,
-        vars: BTreeMap<String, String>,
-        steps: Vec<StepOutline>,
-        /// The signed approvals the run was allowed by (manifest and signature included).
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        approvals: Vec<crate::approval::ApprovalRecord>,
-        /// `--emergency REASON`: run without approvals, awaiting retro-approval.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        emergency: Option<String>,
-        /// sha256 of the run's change manifest (what `runbook approve` would sign for it).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        change_sha256: Option<String>,
-        /// Fingerprint of the `--sign-key` that signs the final seal into `seal.sig`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        seal_key: Option<String>,
-        /// Where that key is, so that `resume` signs the seal of the run it finishes.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        seal_key_path: Option<String>,
-    },
+    /// The run header: everything that decides what the run does. `resume` reads it back and
+    /// continues exactly this run.
+    RunStarted(RunHeader),
     LockAcquired {
         target: String,
     },
@@ -125,6 +252,9 @@ pub enum Event {
         reason: String,
         #[serde(default)]
         steps: Vec<StepOutline>,
+        /// Why a rollback plan started, as a type `resume` can read (absent in older journals).
+        #[serde(default)]
+        cause: Option<RollbackCause>,
     },
     StepStarted {
         step_id: String,
@@ -137,7 +267,7 @@ pub enum Event {
     },
     StepDecision {
         step_id: String,
-        decision: String,
+        decision: Decision,
         by: String,
         how: String,
         #[serde(default)]
@@ -230,6 +360,15 @@ pub enum Event {
         in_flight: Option<String>,
         #[serde(default)]
         decision: Option<String>,
+    },
+    /// `resume` was given a variable value that differs from the run header's, and the operator
+    /// confirmed using it. A secret variable's values are never recorded, only that it changed.
+    VarOverride {
+        name: String,
+        from: String,
+        to: String,
+        by: String,
+        how: String,
     },
     /// Ctrl-C (or SIGTERM) arrived while a step ran.
     Interrupted {

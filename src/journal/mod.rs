@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use event::{Entry, Event, Outcome, StepOutline, StepStatus};
+pub use event::{Decision, Entry, Event, Mode, Outcome, RollbackCause, RunHeader, SecretSource, Skip, StepOutline, StepStatus};
 
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -34,7 +34,8 @@ pub struct Journal {
 
 /// Fault injection for the reliability tests: `RUNBOOK_FAULT=kill-after=EVENT[:STEP_ID][#N]`
 /// kills the process with SIGKILL right after the N-th matching event is durable, which is
-/// exactly what `kill -9` at that step boundary does.
+/// exactly what `kill -9` at that step boundary does. `any` as EVENT matches every event, so
+/// `kill-after=any#N` kills after the N-th line a process writes.
 #[derive(Debug, Clone)]
 struct Fault {
     event: String,
@@ -59,7 +60,7 @@ impl Fault {
     }
 
     fn hit(&mut self, value: &serde_json::Value) -> bool {
-        if value["event"] != self.event.as_str() {
+        if self.event != "any" && value["event"] != self.event.as_str() {
             return false;
         }
         if let Some(id) = &self.step_id {

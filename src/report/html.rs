@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::markdown::short_time;
 use super::{Evidence, RunRecord, StepRecord};
-use crate::journal::StepStatus;
+use crate::journal::{Mode, StepStatus};
 use crate::runbook::duration::human;
 use crate::runbook::PlanKind;
 
@@ -106,7 +106,7 @@ fn parse_ts(s: &str) -> Option<DateTime<FixedOffset>> {
 
 pub fn render(r: &RunRecord) -> String {
     let mut o = String::with_capacity(64 * 1024);
-    let rehearsal = if r.mode == "rehearsal" { " — REHEARSAL" } else { "" };
+    let rehearsal = if r.mode == Mode::Rehearsal { " — REHEARSAL" } else { "" };
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -144,7 +144,7 @@ pub fn render(r: &RunRecord) -> String {
 }
 
 fn header(o: &mut String, r: &RunRecord) {
-    let rehearsal = if r.mode == "rehearsal" { " — rehearsal" } else { "" };
+    let rehearsal = if r.mode == Mode::Rehearsal { " — rehearsal" } else { "" };
     let _ = writeln!(o, "<h1>{}</h1>", h(&r.title));
     let _ = writeln!(o, "<p class=\"sub\">Runbook report{rehearsal} · run <code>{}</code> · {}</p>", h(&r.run_id), h(&r.plans_label()));
     let (class, text) = match r.outcome {
@@ -463,7 +463,7 @@ fn evidence(o: &mut String, ev: &Evidence) {
             let _ = writeln!(
                 o,
                 "<li>Decision: <strong>{}</strong> by {}{}</li>",
-                h(decision),
+                h(decision.as_str()),
                 h(&super::by_how(by, how)),
                 reason.as_deref().map(|r| format!(": {}", h(r))).unwrap_or_default()
             );
@@ -597,7 +597,7 @@ fn trim_num(v: f64) -> String {
 }
 
 fn footer(o: &mut String, r: &RunRecord) {
-    let class = if r.chain.status == "broken" { "chain-bad" } else { "chain-ok" };
+    let class = if r.chain.status == super::ChainStatus::Broken { "chain-bad" } else { "chain-ok" };
     let _ = writeln!(
         o,
         "<footer><p><strong>Journal seal</strong> (sha256 of the journal's last line, {} lines): <code class=\"seal\">{}</code></p>\n\
@@ -605,7 +605,7 @@ fn footer(o: &mut String, r: &RunRecord) {
          <p>To check a copy of <code>journal.jsonl</code> against this report: <code>runbook audit verify DIR --seal {}</code></p></footer>",
         r.journal_lines,
         h(&r.seal),
-        h(&r.chain.status),
+        h(r.chain.status.as_str()),
         if r.chain.detail.is_empty() { String::new() } else { format!(" — {}", h(&r.chain.detail)) },
         h(&r.seal)
     );

@@ -3,11 +3,12 @@
 use std::fmt::Write;
 
 use super::{Evidence, RunRecord};
+use crate::journal::Mode;
 use crate::runbook::duration::human;
 
 pub fn render(r: &RunRecord) -> String {
     let mut o = String::new();
-    let mode = if r.mode == "rehearsal" { " — REHEARSAL" } else { "" };
+    let mode = if r.mode == Mode::Rehearsal { " — REHEARSAL" } else { "" };
     let _ = writeln!(o, "# Runbook report: {}{mode}\n", esc(&r.title));
     if let Some(t) = &r.ticket {
         let fields = t.fields();
@@ -108,7 +109,7 @@ fn summary(o: &mut String, r: &RunRecord) {
 /// first line is how a second post of the same run recognises the first.
 pub fn note(r: &RunRecord, attachments: &[&str]) -> String {
     let mut o = String::new();
-    let mode = if r.mode == "rehearsal" { " (rehearsal)" } else { "" };
+    let mode = if r.mode == Mode::Rehearsal { " (rehearsal)" } else { "" };
     let _ = writeln!(o, "**Runbook evidence{mode}** for {}: run `{}`\n", super::note_marker(r), r.run_id);
     let outcome = r.outcome.map(|x| x.as_str()).unwrap_or("incomplete (the run did not finish)");
     let _ = writeln!(o, "**Outcome: {}** (exit code {})\n", outcome, r.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "–".into()));

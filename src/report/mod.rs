@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::db::BackupInfo;
 use crate::error::Result;
 use crate::journal::verify::Verdict;
-use crate::journal::{self, Entry, Event, Outcome, StepStatus};
+use crate::journal::{self, Decision, Entry, Event, Mode, Outcome, StepStatus};
 use crate::runbook::{Kind, PlanKind, Ticket};
 
 /// Everything a report says about one run, rebuilt from its journal.
@@ -38,7 +38,7 @@ pub struct RunRecord {
     /// sha256 of the runbook file's bytes when the run started.
     pub runbook_sha256: String,
     /// `run`, `rollback` or `rehearsal`.
-    pub mode: String,
+    pub mode: Mode,
     /// Which plan the run started with.
     pub plan: PlanKind,
     /// Who ran it (`--operator`, else the OS user).
@@ -124,11 +124,33 @@ impl RunRecord {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Chain {
     /// `intact`, `torn` (the last line was cut off mid-write; the rest is intact) or `broken`.
-    pub status: String,
+    pub status: ChainStatus,
     /// For `broken`: the first line that was changed, removed or inserted.
     pub line: Option<usize>,
     /// What was found, in words.
     pub detail: String,
+}
+
+/// What checking the hash chain found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainStatus {
+    /// Every line chains to the one before it.
+    Intact,
+    /// The last line was cut off mid-write; the rest is intact.
+    Torn,
+    /// A line was changed, removed or inserted.
+    Broken,
+}
+
+impl ChainStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainStatus::Intact => "intact",
+            ChainStatus::Torn => "torn",
+            ChainStatus::Broken => "broken",
+        }
+    }
 }
 
 /// One step of the run.
@@ -177,7 +199,7 @@ pub enum Evidence {
     /// One monitor sample, `elapsed_ms` after the step started, with its thresholds.
     Sample { check: String, value: Option<f64>, min: Option<f64>, max: Option<f64>, ok: bool, elapsed_ms: u64, detail: Option<String> },
     /// Run, skip or abort, by whom and how, with the reason given for a skip.
-    Decision { decision: String, by: String, how: String, reason: Option<String> },
+    Decision { decision: Decision, by: String, how: String, reason: Option<String> },
     /// Anything else the step reported.
     Info { message: String },
 }
@@ -195,53 +217,33 @@ impl RunRecord {
 
     pub fn from_entries(entries: &[Entry], seal: String) -> Option<RunRecord> {
         let first = entries.first()?;
-        let Event::RunStarted {
-            run_id,
-            runbook_id,
-            title,
-            runbook_path,
-            runbook_sha256,
-            plan,
-            mode,
-            operator,
-            host,
-            target,
-            engine,
-            db_version,
-            tool_version,
-            confirmation,
-            ticket,
-            steps,
-            approvals,
-            emergency,
-            ..
-        } = &first.event
-        else {
+        let Event::RunStarted(h) = &first.event else {
             return None;
         };
         let mut rec = RunRecord {
             report_format_version: json::FORMAT_VERSION,
-            run_id: run_id.clone(),
-            runbook_id: runbook_id.clone(),
-            title: title.clone(),
-            runbook_path: runbook_path.clone(),
-            runbook_sha256: runbook_sha256.clone(),
-            mode: mode.clone(),
-            plan: *plan,
-            operator: operator.clone(),
-            host: host.clone(),
-            target: target.clone(),
-            engine: engine.clone(),
-            db_version: db_version.clone(),
-            tool_version: tool_version.clone(),
-            confirmation: confirmation.clone(),
-            ticket: ticket.clone(),
+            run_id: h.run_id.clone(),
+            runbook_id: h.runbook_id.clone(),
+            title: h.title.clone(),
+            runbook_path: h.runbook_path.clone(),
+            runbook_sha256: h.runbook_sha256.clone(),
+            mode: h.mode,
+            plan: h.plan,
+            operator: h.operator.clone(),
+            host: h.host.clone(),
+            target: h.target.clone(),
+            engine: h.engine.clone(),
+            db_version: h.db_version.clone(),
+            tool_version: h.tool_version.clone(),
+            confirmation: h.confirmation.clone(),
+            ticket: h.ticket.clone(),
             started: first.ts.clone(),
             finished: None,
             duration_ms: None,
             outcome: None,
             exit_code: None,
-            steps: steps
+            steps: h
+                .steps
                 .iter()
                 .map(|s| StepRecord {
                     id: s.id.clone(),
@@ -260,8 +262,9 @@ impl RunRecord {
             notes: Vec::new(),
             seal,
             journal_lines: entries.len(),
-            chain: Chain { status: "intact".into(), line: None, detail: String::new() },
-            approvals: approvals
+            chain: Chain { status: ChainStatus::Intact, line: None, detail: String::new() },
+            approvals: h
+                .approvals
                 .iter()
                 .map(|a| ApprovalLine {
                     principal: a.principal.clone(),
@@ -270,7 +273,7 @@ impl RunRecord {
                     expires: a.expires.clone(),
                 })
                 .collect(),
-            emergency: emergency.clone(),
+            emergency: h.emergency.clone(),
         };
         for e in &entries[1..] {
             rec.apply(e);
@@ -294,17 +297,12 @@ impl RunRecord {
             }
             Event::StepDecision { step_id, decision, by, how, reason } => {
                 if let Some(s) = self.step(step_id) {
-                    if decision == "run" {
+                    if *decision == Decision::Run {
                         s.confirmed_by = Some(by_how(by, how));
                         // A step starts when it is confirmed; before that it was only shown.
                         s.started = Some(ts);
                     }
-                    s.evidence.push(Evidence::Decision {
-                        decision: decision.clone(),
-                        by: by.clone(),
-                        how: how.clone(),
-                        reason: reason.clone(),
-                    });
+                    s.evidence.push(Evidence::Decision { decision: *decision, by: by.clone(), how: how.clone(), reason: reason.clone() });
                 }
             }
             Event::Statement { step_id, sql, rows_affected, duration_ms } => {
@@ -354,7 +352,7 @@ impl RunRecord {
                     s.duration_ms = Some(*duration_ms);
                 }
             }
-            Event::PlanStarted { plan, reason, steps } => {
+            Event::PlanStarted { plan, reason, steps, .. } => {
                 self.notes.push(format!("{} started: {reason}", plan.label()));
                 self.steps.extend(steps.iter().map(|s| StepRecord {
                     id: s.id.clone(),
@@ -413,10 +411,10 @@ impl RunRecord {
 
 /// The hash chain's state in a few words, for report footers.
 pub fn chain_words(r: &RunRecord) -> String {
-    match (r.chain.status.as_str(), r.chain.line) {
-        ("broken", Some(l)) => format!("BROKEN at line {l}: {}", r.chain.detail),
-        ("torn", Some(l)) => format!("intact, line {l} torn"),
-        (s, _) => s.to_string(),
+    match (r.chain.status, r.chain.line) {
+        (ChainStatus::Broken, Some(l)) => format!("BROKEN at line {l}: {}", r.chain.detail),
+        (ChainStatus::Torn, Some(l)) => format!("intact, line {l} torn"),
+        (s, _) => s.as_str().to_string(),
     }
 }
 
@@ -444,14 +442,14 @@ pub fn load(run_dir: &Path) -> Result<RunRecord> {
         .ok_or_else(|| crate::Error::usage(format!("{}: the journal does not start with a run_started event", run_dir.display())))?;
     rec.chain = match journal::verify::verify(run_dir, None)? {
         Verdict::Intact { lines, .. } => {
-            Chain { status: "intact".into(), line: None, detail: format!("all {lines} lines chain to the line before them") }
+            Chain { status: ChainStatus::Intact, line: None, detail: format!("all {lines} lines chain to the line before them") }
         }
         Verdict::Torn { lines, .. } => Chain {
-            status: "torn".into(),
+            status: ChainStatus::Torn,
             line: Some(lines + 1),
             detail: format!("lines 1–{lines} chain; line {} was cut off mid-write and is not part of this report", lines + 1),
         },
-        Verdict::Broken { line, reason } => Chain { status: "broken".into(), line: Some(line), detail: reason },
+        Verdict::Broken { line, reason } => Chain { status: ChainStatus::Broken, line: Some(line), detail: reason },
     };
     Ok(rec)
 }

@@ -8,11 +8,12 @@ use std::fmt::Write;
 
 use super::markdown::{short_time, status_mark};
 use super::{Evidence, RunRecord};
+use crate::journal::Mode;
 use crate::runbook::duration::human;
 
 pub fn render(r: &RunRecord) -> String {
     let mut o = String::new();
-    let mode = if r.mode == "rehearsal" { " — REHEARSAL" } else { "" };
+    let mode = if r.mode == Mode::Rehearsal { " — REHEARSAL" } else { "" };
     let _ = writeln!(o, "h1. Runbook report: {}{mode}\n", esc(&r.title));
     if let Some(t) = &r.ticket {
         let fields = t.fields();
@@ -92,7 +93,7 @@ pub fn render(r: &RunRecord) -> String {
 /// The note posted to a Textile Redmine: outcome, step summary and seal.
 pub fn note(r: &RunRecord, attachments: &[&str]) -> String {
     let mut o = String::new();
-    let mode = if r.mode == "rehearsal" { " (rehearsal)" } else { "" };
+    let mode = if r.mode == Mode::Rehearsal { " (rehearsal)" } else { "" };
     let _ = writeln!(o, "*Runbook evidence{mode}* for {}: run {}\n", esc(&super::note_marker(r)), code(&r.run_id));
     let _ = writeln!(o, "*Outcome: {}* (exit code {})\n", esc(outcome(r)), exit(r));
     let _ = writeln!(
@@ -244,7 +245,7 @@ fn evidence(o: &mut String, ev: &Evidence, list: bool) -> bool {
             let _ = writeln!(
                 o,
                 "* Decision: *{}* by {}{}",
-                esc(decision),
+                esc(decision.as_str()),
                 esc(&super::by_how(by, how)),
                 reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default()
             );

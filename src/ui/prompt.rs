@@ -25,12 +25,8 @@ pub enum ItemAnswer {
     No,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Run,
-    Skip,
-    Abort,
-}
+/// The journal records the decision as it is: one type from the prompt to the report.
+pub use crate::journal::Decision;
 
 pub trait Prompter: Send {
     /// How answers are given, for the journal: "interactive" or "auto-confirmed (--yes)".
@@ -48,6 +44,10 @@ pub trait Prompter: Send {
     fn confirm(&mut self, question: &str, default: bool) -> Result<bool>;
     /// Ask which way to handle a step that was in flight when a run died.
     fn choose(&mut self, question: &str, items: &[&str]) -> Result<usize>;
+    /// A secret value typed without echo; `None` where nobody can type one.
+    fn secret(&mut self, _prompt: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Answers every prompt with yes, as `--yes` asks.
@@ -249,5 +249,9 @@ impl Prompter for InteractivePrompter {
     }
     fn choose(&mut self, question: &str, items: &[&str]) -> Result<usize> {
         Select::with_theme(&self.theme).with_prompt(question).items(items).default(0).interact().map_err(io)
+    }
+    fn secret(&mut self, prompt: &str) -> Result<Option<String>> {
+        let s = dialoguer::Password::with_theme(&self.theme).with_prompt(prompt).interact().map_err(io)?;
+        Ok(Some(s))
     }
 }

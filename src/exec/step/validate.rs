@@ -150,7 +150,7 @@ fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Resul
     let engine = r.target.engine;
     let mut out = Vec::new();
     for s in steps.iter().take_while(|s| s.id != step.id) {
-        if r.opts.skips.iter().any(|(id, _)| id == &s.id) {
+        if r.opts.is_skipped(&s.id) {
             continue;
         }
         // A program or a request the runbook runs is part of the change, and may write anything.

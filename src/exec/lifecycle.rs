@@ -1,0 +1,145 @@
+//! One step's life: show it, decide about it (`--skip`, the operator, or `--yes`), journal the
+//! start and the decision together, execute it racing interruptions and its timeout, and
+//! journal how it ended.
+//!
+//! Nothing is journaled for a step before its decision: an operator who is interrupted while
+//! reading the panel leaves no "in flight" step behind, because nothing had started.
+
+use std::time::Instant;
+
+use crate::db;
+use crate::error::{Error, Result};
+use crate::journal::{Decision, Event, StepStatus};
+use crate::runbook::{PlanKind, Step};
+use crate::ui::{panel, Panel};
+
+use super::{interrupt, step, Runner};
+
+/// A decision and who made it how, ready for the journal.
+struct Decided {
+    decision: Decision,
+    how: String,
+    reason: Option<String>,
+}
+
+impl Runner {
+    pub(crate) async fn run_step(&mut self, step: &Step, index: usize, total: usize, plan: PlanKind) -> Result<StepStatus> {
+        let action = step::describe(step, &self.vars, self.target.engine, Some(&self.run_dir));
+        let description = step.description.as_deref().map(|d| self.vars.mask(d));
+        Panel {
+            index,
+            total,
+            name: &step.name,
+            kind: step.kind.as_str(),
+            plan_label: plan.label(),
+            description: description.as_deref(),
+            action: &action,
+            undo: step::undo_view(&self.loaded, step, plan, &self.vars, self.target.engine, Some(&self.run_dir)),
+        }
+        .print();
+
+        let decided = self.decide(step)?;
+        self.journal.record(Event::StepStarted {
+            step_id: step.id.clone(),
+            plan,
+            index,
+            total,
+            name: step.name.clone(),
+            kind: step.kind,
+            action,
+        })?;
+        self.journal.record(Event::StepDecision {
+            step_id: step.id.clone(),
+            decision: decided.decision,
+            by: self.opts.operator.clone(),
+            how: decided.how,
+            reason: decided.reason,
+        })?;
+        // The step's time is its work, from the decision on: the minutes an operator spends
+        // reading the panel belong to the decision's own timestamp, not to the step's duration.
+        let started = Instant::now();
+        self.step_started = started;
+        let (status, error) = match decided.decision {
+            Decision::Skip => (StepStatus::Skipped, None),
+            Decision::Abort => (StepStatus::Aborted, None),
+            Decision::Run => self.execute(step).await?,
+        };
+        self.finish_step(step, status, error, started)?;
+        Ok(status)
+    }
+
+    /// `--skip` decides first; then the operator (or `--yes`).
+    fn decide(&mut self, step: &Step) -> Result<Decided> {
+        if let Some(skip) = self.opts.skip(&step.id) {
+            match &skip.reason {
+                Some(r) => panel::info(format!("skipped (--skip): {r}")),
+                None => panel::info("skipped (--skip, no reason given)"),
+            }
+            let reason = skip.reason.clone().unwrap_or_else(|| "no reason given".into());
+            return Ok(Decided { decision: Decision::Skip, how: "--skip".into(), reason: Some(reason) });
+        }
+        let question = step::question::question(step, &self.vars, self.target.engine);
+        let prompter = &mut self.prompter;
+        let decision = tokio::task::block_in_place(|| prompter.step(&question))?;
+        let reason = if decision == Decision::Skip { Some(tokio::task::block_in_place(|| prompter.skip_reason())?) } else { None };
+        if !self.prompter.interactive() && decision == Decision::Run {
+            panel::info(self.prompter.how());
+        }
+        Ok(Decided { decision, how: self.prompter.how().into(), reason })
+    }
+
+    /// Run a confirmed step under its timeout, racing interruptions. Returns its status and
+    /// the error to journal with it.
+    async fn execute(&mut self, step: &Step) -> Result<(StepStatus, Option<String>)> {
+        let limit = match &step.timeout {
+            Some(t) => Some(crate::runbook::duration::parse(&self.vars.render(t)?).map_err(Error::usage)?),
+            None => None,
+        };
+        let canceller = self.db.canceller();
+        let mut interrupts = self.interrupts.clone();
+        let fut = async {
+            match limit {
+                Some(l) => match tokio::time::timeout(l, step::run(self, step)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::failed(format!("the step timed out after {}", crate::runbook::duration::human(l)))),
+                },
+                None => step::run(self, step).await,
+            }
+        };
+        let res = match interrupts.as_mut() {
+            Some(i) => interrupt::race(fut, i, canceller).await,
+            None => fut.await.map_err(interrupt::Outcome::Error),
+        };
+        Ok(match res {
+            Ok(()) => (StepStatus::Passed, None),
+            Err(interrupt::Outcome::Interrupted(signal)) => {
+                self.journal.record(Event::Interrupted { step_id: Some(step.id.clone()), signal: signal.clone() })?;
+                if let Some(i) = &self.interrupts {
+                    i.acknowledge();
+                }
+                panel::warn(format!("interrupted by {signal}: the statement in progress was cancelled"));
+                (StepStatus::Interrupted, Some(format!("interrupted by {signal}")))
+            }
+            Err(interrupt::Outcome::Error(e @ Error::Stopped { .. })) => (StepStatus::Aborted, Some(e.to_string())),
+            Err(interrupt::Outcome::Error(e)) => {
+                let text = self.journal.redactor().text(&e.to_string());
+                // Only the database's own errors can mean its connection was lost; an HTTP or
+                // command step's "connection refused" is about something else.
+                let msg = if matches!(e, Error::Database { .. }) { db::explain_failure(&text) } else { text };
+                (StepStatus::Failed, Some(msg))
+            }
+        })
+    }
+
+    fn finish_step(&mut self, step: &Step, status: StepStatus, error: Option<String>, started: Instant) -> Result<()> {
+        let ms = started.elapsed().as_millis() as u64;
+        match (&status, &error) {
+            (StepStatus::Passed, _) => panel::ok(format!("passed in {}", crate::runbook::duration::human(started.elapsed()))),
+            (StepStatus::Failed, Some(e)) => panel::fail(format!("failed: {e}")),
+            (StepStatus::Aborted, _) => panel::fail("aborted by the operator"),
+            (StepStatus::Interrupted, _) => panel::fail("interrupted"),
+            _ => {}
+        }
+        self.journal.record(Event::StepFinished { step_id: step.id.clone(), status, error, duration_ms: ms })
+    }
+}

@@ -1,0 +1,196 @@
+//! The plan state machine: the change plan, then (after a failure the operator wants undone,
+//! an interruption, `--then-rollback` or a rehearsal) the rollback plan, and the outcome the
+//! pair ends in. Steps themselves are [`super::lifecycle`]'s.
+
+use crate::error::{Error, Result, EXIT_FAILED, EXIT_OK, EXIT_STOPPED};
+use crate::journal::{Event, Outcome, StepStatus};
+use crate::runbook::{Action, OnFailure, PlanKind};
+use crate::ui;
+
+use super::{baseline, rehearsal, Runner};
+
+pub use crate::journal::RollbackCause;
+
+/// How one plan ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PlanResult {
+    Passed,
+    Interrupted,
+    Failed { rollback_requested: bool },
+    Aborted,
+}
+
+impl Runner {
+    /// A new run, connected and locked: journal the header, take the start snapshot and the
+    /// baselines, then run.
+    pub(crate) async fn start(&mut self, db_version: &str) -> Result<(Outcome, i32)> {
+        self.journal.record(Event::RunStarted(self.header(db_version)))?;
+        self.journal.record(Event::LockAcquired { target: self.target.display() })?;
+        ui::out(format!("{} · {} · {} · run {}", self.loaded.title(), self.opts.plan.label(), self.target.display(), self.run_id));
+        ui::out(format!("Run folder: {}", self.run_dir.display()));
+        self.start_schema = self.db.schema().await?;
+        self.journal.record(Event::SchemaSnapshot { label: "start".into(), schema: self.start_schema.clone() })?;
+        if self.opts.rehearsal.is_some() {
+            rehearsal::take_full_fingerprint(self).await?;
+        } else {
+            self.take_baselines(self.opts.plan).await?;
+        }
+        if self.opts.plan == PlanKind::Plan && self.opts.rehearsal.is_none() {
+            baseline::remember(self);
+        }
+        self.continue_run().await
+    }
+
+    /// Run the plan (or the rest of it, after a resume) and, when asked, the rollback plan.
+    pub async fn continue_run(&mut self) -> Result<(Outcome, i32)> {
+        if self.opts.rehearsal.is_some() {
+            return rehearsal::run_both_plans(self).await;
+        }
+        let cause = match self.rollback {
+            // A resumed run that had already moved on to the rollback plan.
+            Some(cause) => cause,
+            None => match self.run_plan(self.opts.plan).await? {
+                PlanResult::Passed if self.opts.then_rollback && self.opts.plan == PlanKind::Plan => RollbackCause::ThenRollback,
+                PlanResult::Passed => return Ok((Outcome::Succeeded, EXIT_OK)),
+                PlanResult::Aborted => return Ok((Outcome::Aborted, EXIT_STOPPED)),
+                PlanResult::Interrupted => {
+                    if !self.offer_rollback_after_interrupt()? {
+                        return Ok((Outcome::Interrupted, EXIT_STOPPED));
+                    }
+                    RollbackCause::Interrupted
+                }
+                PlanResult::Failed { rollback_requested } => {
+                    if !(rollback_requested && self.opts.plan == PlanKind::Plan && !self.loaded.rollback.is_empty()) {
+                        return Ok((Outcome::Failed, EXIT_FAILED));
+                    }
+                    RollbackCause::StepFailed
+                }
+            },
+        };
+        let second = self.start_rollback(cause).await?;
+        Ok(match (cause, second) {
+            (_, PlanResult::Aborted) => (Outcome::Aborted, EXIT_STOPPED),
+            (_, PlanResult::Interrupted) | (RollbackCause::Interrupted, _) => (Outcome::Interrupted, EXIT_STOPPED),
+            (_, PlanResult::Failed { .. }) => (Outcome::Failed, EXIT_FAILED),
+            (RollbackCause::ThenRollback | RollbackCause::Rehearsal, PlanResult::Passed) => (Outcome::Succeeded, EXIT_OK),
+            (RollbackCause::StepFailed, PlanResult::Passed) => (Outcome::RolledBack, EXIT_FAILED),
+        })
+    }
+
+    /// The one way into the rollback plan: journal why it starts (once: a resumed run inside
+    /// the rollback plan continues it), then run it.
+    pub(crate) async fn start_rollback(&mut self, cause: RollbackCause) -> Result<PlanResult> {
+        if self.rollback.is_none() {
+            self.rollback = Some(cause);
+            self.journal.record(Event::PlanStarted {
+                plan: PlanKind::Rollback,
+                reason: cause.reason().into(),
+                steps: self.outline(PlanKind::Rollback),
+                cause: Some(cause),
+            })?;
+        }
+        self.run_plan(PlanKind::Rollback).await
+    }
+
+    /// The lock is held until the process ends; an interactive operator may still want the
+    /// rollback plan right away after an interruption.
+    fn offer_rollback_after_interrupt(&mut self) -> Result<bool> {
+        if !(self.opts.plan == PlanKind::Plan && self.prompter.interactive() && !self.loaded.rollback.is_empty()) {
+            return Ok(false);
+        }
+        let prompter = &mut self.prompter;
+        let yes = tokio::task::block_in_place(|| prompter.confirm("Interrupted. Run the rollback plan now?", false)).unwrap_or(false);
+        self.journal.record(Event::RollbackDecision { accepted: yes, by: self.opts.operator.clone(), how: self.prompter.how().into() })?;
+        Ok(yes)
+    }
+
+    /// Fingerprint, before anything runs, every table a `validate` step of `plan` names,
+    /// over the columns that exist now.
+    async fn take_baselines(&mut self, plan: PlanKind) -> Result<()> {
+        let mut fps = Vec::new();
+        for s in self.loaded.clone().steps(plan) {
+            if let Action::Validate(v) = &s.action {
+                if self.opts.is_skipped(&s.id) {
+                    continue;
+                }
+                for t in &v.tables {
+                    if self.baselines.contains_key(t) {
+                        continue;
+                    }
+                    let Some(table) = self.start_schema.table(t) else {
+                        return Err(Error::failed(format!("step `{}` validates table `{t}`, which does not exist", s.id)));
+                    };
+                    let cols: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+                    let fp = self.db.fingerprint(t, &cols).await?;
+                    self.baselines.insert(t.clone(), fp.clone());
+                    fps.push(fp);
+                }
+            }
+        }
+        if !fps.is_empty() {
+            self.journal.record(Event::FingerprintBaseline { fingerprints: fps })?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn run_plan(&mut self, plan: PlanKind) -> Result<PlanResult> {
+        if plan == PlanKind::Plan {
+            self.ran_change_plan = true;
+        }
+        let steps = self.loaded.clone();
+        let steps = steps.steps(plan);
+        let total = steps.len();
+        for (i, step) in steps.iter().enumerate() {
+            if self.done.contains(&step.id) {
+                ui::panel::info(format!("step {}/{total} `{}` was completed before the run was resumed", i + 1, step.id));
+                continue;
+            }
+            if self.interrupted_between_steps()? {
+                return Ok(PlanResult::Interrupted);
+            }
+            match self.run_step(step, i + 1, total, plan).await? {
+                StepStatus::Passed | StepStatus::Skipped => {}
+                StepStatus::Aborted => return Ok(PlanResult::Aborted),
+                StepStatus::Interrupted => return Ok(PlanResult::Interrupted),
+                StepStatus::Failed => {
+                    let rollback_requested = plan == PlanKind::Plan && self.rollback_after_failure(step)?;
+                    return Ok(PlanResult::Failed { rollback_requested });
+                }
+            }
+        }
+        Ok(PlanResult::Passed)
+    }
+
+    /// A signal that arrived after the last step ended: the next one does not start.
+    fn interrupted_between_steps(&mut self) -> Result<bool> {
+        let Some(signal) = self.interrupts.as_ref().and_then(|i| i.pending()) else { return Ok(false) };
+        self.journal.record(Event::Interrupted { step_id: None, signal: signal.to_string() })?;
+        if let Some(i) = &self.interrupts {
+            i.acknowledge();
+        }
+        ui::panel::warn(format!("interrupted by {signal} between steps: the next step was not started"));
+        Ok(true)
+    }
+
+    /// After a change-plan step failed: does the rollback plan follow? `--on-failure rollback`
+    /// and the step's own `on_failure: rollback` say yes; otherwise an operator at a terminal
+    /// is asked. Every yes and no is journaled.
+    fn rollback_after_failure(&mut self, step: &crate::runbook::Step) -> Result<bool> {
+        let automatic = self.opts.on_failure_rollback || step.on_failure == OnFailure::Rollback;
+        if automatic {
+            let how = if self.opts.on_failure_rollback {
+                "--on-failure rollback".into()
+            } else {
+                format!("on_failure: rollback (step `{}`)", step.id)
+            };
+            self.journal.record(Event::RollbackDecision { accepted: true, by: self.opts.operator.clone(), how })?;
+            return Ok(true);
+        }
+        if !self.prompter.interactive() || self.loaded.rollback.is_empty() {
+            return Ok(false);
+        }
+        let yes = tokio::task::block_in_place(|| self.prompter.confirm("The step failed. Run the rollback plan now?", false))?;
+        self.journal.record(Event::RollbackDecision { accepted: yes, by: self.opts.operator.clone(), how: self.prompter.how().into() })?;
+        Ok(yes)
+    }
+}
