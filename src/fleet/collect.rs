@@ -39,8 +39,16 @@ pub fn collect(run_dirs: &[PathBuf], out: &Path, operator: &str) -> Result<i32> 
             Verdict::Torn { .. } | Verdict::Intact { .. } => {}
         }
         let (entries, _) = journal::read(src)?;
-        let Some(Event::RunStarted { run_id, runbook_id, title, runbook_path, runbook_sha256, target_id, target, .. }) =
-            entries.first().map(|e| &e.event)
+        let Some(Event::RunStarted(crate::journal::RunHeader {
+            run_id,
+            runbook_id,
+            title,
+            runbook_path,
+            runbook_sha256,
+            target_id,
+            target,
+            ..
+        })) = entries.first().map(|e| &e.event)
         else {
             return Err(Error::usage(format!("{}: the journal does not start with run_started", src.display())));
         };

@@ -69,7 +69,7 @@ pub fn inspect(run_dir: &Path) -> Result<RunInfo> {
     let mut info = RunInfo { seal: Some(seal), lines: entries.len() as u64, outcome: "interrupted".into(), ..RunInfo::default() };
     for e in &entries {
         match &e.event {
-            Event::RunStarted { run_id, .. } => info.run_id = Some(run_id.clone()),
+            Event::RunStarted(h) => info.run_id = Some(h.run_id.clone()),
             Event::StepFinished { step_id, error: Some(err), .. } if info.first_error.is_none() => {
                 info.first_error = Some(format!("{step_id}: {err}"));
             }

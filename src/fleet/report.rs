@@ -86,7 +86,7 @@ pub fn build(dir: &Path) -> Result<FleetReport> {
             let (entries, _) = journal::read(&dir.join(rd))?;
             for e in entries {
                 match e.event {
-                    Event::RunStarted { steps: outline, .. } => {
+                    Event::RunStarted(crate::journal::RunHeader { steps: outline, .. }) => {
                         for s in outline {
                             if !steps.contains(&s.id) {
                                 steps.push(s.id);
