@@ -61,6 +61,9 @@ pub struct RunInfo {
     pub first_error: Option<String>,
     pub finished: bool,
     pub exit_code: Option<i32>,
+    /// The run recorded its start snapshot: from there on `resume` can continue it. Before it,
+    /// nothing was done on the target and `resume` refuses the journal.
+    pub began: bool,
 }
 
 /// Read a run folder's journal: its id, outcome, first error and seal.
@@ -70,6 +73,7 @@ pub fn inspect(run_dir: &Path) -> Result<RunInfo> {
     for e in &entries {
         match &e.event {
             Event::RunStarted(h) => info.run_id = Some(h.run_id.clone()),
+            Event::SchemaSnapshot { label, .. } if label == "start" => info.began = true,
             Event::StepFinished { step_id, error: Some(err), .. } if info.first_error.is_none() => {
                 info.first_error = Some(format!("{step_id}: {err}"));
             }
@@ -319,8 +323,9 @@ impl Job {
                 let code = info.exit_code.unwrap_or(EXIT_FAILED);
                 return Ok((code, RunInfo { run_dir: Some(relative(&self.fleet_dir, rd)), ..info }));
             }
-            // Killed before its first event: nothing ran there, so the target starts afresh.
-            if info.run_id.is_none() {
+            // Killed before its start snapshot: nothing ran there (resume would refuse such a
+            // journal), so the target starts afresh in a run folder of its own.
+            if !info.began {
                 resume_dir = None;
             }
         }
@@ -353,11 +358,18 @@ impl Job {
         let log = std::fs::File::create(&log_path).map_err(|e| Error::write(&log_path, e))?;
         let log2 = log.try_clone().map_err(|e| Error::write(&log_path, e))?;
         cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
-        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe; it makes a killed fleet take its
-        // targets with it, so that `fleet resume` finds every in-flight run stopped.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid are async-signal-safe; together they make a
+        // killed fleet take its targets with it, so that `fleet resume` finds every in-flight run
+        // stopped. The death signal only covers a parent that dies after the prctl: a fleet
+        // killed between the fork and the prctl is caught by the parent check, and the target
+        // never starts.
+        let fleet_pid = std::process::id() as libc::pid_t;
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != fleet_pid {
+                    return Err(std::io::Error::other("the fleet process is gone"));
+                }
                 Ok(())
             });
         }
