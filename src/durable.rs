@@ -8,8 +8,10 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// Write a file readable by its owner only, and flush it and its directory entry to disk.
-/// A pipe or device (`-o /dev/stdout`) is written but has nothing to flush.
+/// A pipe or device (`-o /dev/stdout`) is written but has nothing to flush. A run's journal
+/// and backups are never written over (see [`refuse_evidence`]).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    refuse_evidence(path)?;
     let mut f =
         std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(|e| Error::write(path, e))?;
     f.write_all(bytes).map_err(|e| Error::write(path, e))?;
@@ -47,4 +49,32 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
         other => other.map_err(|e| Error::write(dir, e)),
     }
+}
+
+/// The evidence of a run is read-only to the tool itself: a path that is (or links to) a run
+/// folder's journal or one of its backups is refused, whatever name it is given by.
+pub fn refuse_evidence(path: &Path) -> Result<()> {
+    // Resolve links and `..`, so that another name for the same file is caught too; a file
+    // that does not exist yet is judged by its resolved folder.
+    let resolved = std::fs::canonicalize(path).ok().or_else(|| {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some(std::fs::canonicalize(parent).ok()?.join(path.file_name()?))
+    });
+    let Some(resolved) = resolved else { return Ok(()) };
+    let (Some(dir), Some(name)) = (resolved.parent(), resolved.file_name().and_then(|n| n.to_str())) else { return Ok(()) };
+    if !dir.join(crate::journal::FILE_NAME).is_file() {
+        return Ok(());
+    }
+    let what = if name == crate::journal::FILE_NAME {
+        "the journal"
+    } else if name.starts_with("backup-") {
+        "a backup"
+    } else {
+        return Ok(());
+    };
+    Err(Error::usage(format!(
+        "{}: that is {what} of the run in {}; runbook never writes over a run's evidence: choose another path",
+        path.display(),
+        dir.display()
+    )))
 }

@@ -386,3 +386,46 @@ fn new_run_folder_journal_and_backup_are_flushed_with_their_directory_entries() 
         assert!(flushed.contains(&want), "{want} was never flushed; flushed: {flushed:#?}");
     }
 }
+
+const TWO_STEPS: &str = "version: 1\nid: two\nplan:\n  - id: backup\n    name: Backup\n    kind: backup\n  - id: add\n    name: Add\n    kind: sql\n    sql: ALTER TABLE all_users ADD COLUMN note TEXT\n";
+
+#[test]
+fn a_journal_write_that_fails_then_succeeds_leaves_no_torn_line_and_no_gap() {
+    let t = Test::new().runbook(TWO_STEPS).env("RUNBOOK_FAULT", "fail-write=statement:add");
+    let db = SqliteFile::users(t.dir.path(), 5);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    out.code(0).stdout_has("! journal write failed (No space left on device (os error 28)); cut back to its last line, trying again");
+    let run = t.run_dirs("runs").pop().unwrap();
+    let j = journal(&run);
+    let seqs: Vec<u64> = j.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=j.len() as u64).collect::<Vec<_>>(), "seq skipped a number");
+    assert_eq!(events(&j, "statement").len(), 1);
+    assert!(db.has_column("all_users", "note"));
+    let text = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+    assert!(text.ends_with('\n') && text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    let run = run.display().to_string();
+    t.exec(["audit", "verify", &run]).code(0).stdout_has("intact");
+    t.exec(["report", &run]).code(0);
+}
+
+#[test]
+fn report_output_onto_the_journal_or_a_backup_is_refused_by_any_name() {
+    let t = Test::new().runbook(TWO_STEPS);
+    let db = SqliteFile::users(t.dir.path(), 5);
+    t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).code(0);
+    let run = t.run_dirs("runs").pop().unwrap();
+    let journal_bytes = std::fs::read(run.join("journal.jsonl")).unwrap();
+    let backup = std::fs::read_dir(&run).unwrap().flatten().map(|e| e.path()).find(|p| p.to_string_lossy().contains("backup-")).unwrap();
+    let backup_bytes = std::fs::read(&backup).unwrap();
+    std::os::unix::fs::symlink(run.join("journal.jsonl"), t.dir.join("link.md")).unwrap();
+    let dotted = format!("{}/../{}/journal.jsonl", run.display(), run.file_name().unwrap().to_string_lossy());
+    let r = run.display().to_string();
+    for target in [run.join("journal.jsonl").display().to_string(), dotted, "link.md".into(), backup.display().to_string()] {
+        let out = t.exec(["report", &r, "-o", &target]);
+        out.code(2).stderr_has("runbook never writes over a run's evidence");
+    }
+    assert_eq!(std::fs::read(run.join("journal.jsonl")).unwrap(), journal_bytes);
+    assert_eq!(std::fs::read(&backup).unwrap(), backup_bytes);
+    // Any other file in the run folder is fine.
+    t.exec(["report", &r, "-o", &run.join("copy.md").display().to_string()]).code(0);
+}

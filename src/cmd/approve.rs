@@ -121,6 +121,7 @@ pub async fn run(a: &ApproveArgs) -> Result<i32> {
     let sig = signer.sign(APPROVAL_NAMESPACE, text.as_bytes())?;
     let sig_path = crate::approval::gate::sig_path(&output);
     for (path, bytes) in [(&output, &text), (&sig_path, &sig)] {
+        crate::durable::refuse_evidence(path)?;
         std::fs::write(path, bytes).map_err(|e| Error::write(path, e))?;
     }
     panel::ok(format!(

@@ -20,6 +20,11 @@ use crate::redact::Redactor;
 
 pub const FILE_NAME: &str = "journal.jsonl";
 
+/// How many times one journal line is tried before the run stops on the error.
+const WRITE_ATTEMPTS: u32 = 5;
+/// The pause before the n-th retry is n times this.
+const WRITE_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -30,14 +35,18 @@ pub struct Journal {
     prev: String,
     redactor: Redactor,
     fault: Option<Fault>,
+    /// The file's length after its last complete line: a failed append is cut back to it.
+    len: u64,
 }
 
 /// Fault injection for the reliability tests: `RUNBOOK_FAULT=kill-after=EVENT[:STEP_ID][#N]`
 /// kills the process with SIGKILL right after the N-th matching event is durable, which is
 /// exactly what `kill -9` at that step boundary does. `any` as EVENT matches every event, so
-/// `kill-after=any#N` kills after the N-th line a process writes.
+/// `kill-after=any#N` kills after the N-th line a process writes. `fail-write=…` instead makes
+/// that append fail half-way once, as a disk that fills for a moment does.
 #[derive(Debug, Clone)]
 struct Fault {
+    kill: bool,
     event: String,
     step_id: Option<String>,
     nth: u32,
@@ -47,7 +56,10 @@ struct Fault {
 impl Fault {
     fn from_env() -> Option<Fault> {
         let spec = std::env::var("RUNBOOK_FAULT").ok()?;
-        let spec = spec.strip_prefix("kill-after=")?;
+        let (kill, spec) = match spec.strip_prefix("kill-after=") {
+            Some(s) => (true, s),
+            None => (false, spec.strip_prefix("fail-write=")?),
+        };
         let (spec, nth) = match spec.split_once('#') {
             Some((s, n)) => (s, n.parse().ok()?),
             None => (spec, 1),
@@ -56,7 +68,7 @@ impl Fault {
             Some((e, id)) => (e.to_string(), Some(id.to_string())),
             None => (spec.to_string(), None),
         };
-        Some(Fault { event, step_id, nth, seen: 0 })
+        Some(Fault { kill, event, step_id, nth, seen: 0 })
     }
 
     fn hit(&mut self, value: &serde_json::Value) -> bool {
@@ -88,7 +100,7 @@ impl Journal {
         if let Some(dir) = path.parent() {
             crate::durable::sync_parent(dir)?;
         }
-        Ok(Journal { file, path: path.to_path_buf(), seq: 0, prev: GENESIS.to_string(), redactor, fault: Fault::from_env() })
+        Ok(Journal { file, path: path.to_path_buf(), seq: 0, prev: GENESIS.to_string(), redactor, fault: Fault::from_env(), len: 0 })
     }
 
     /// Continue an existing journal, after its last complete line.
@@ -119,7 +131,7 @@ impl Journal {
             // Drop the torn tail so that new lines chain onto the last complete one.
             file.set_len(good_len as u64).map_err(|e| Error::write(path, e))?;
         }
-        Ok(Journal { file, path: path.to_path_buf(), seq, prev, redactor, fault: Fault::from_env() })
+        Ok(Journal { file, path: path.to_path_buf(), seq, prev, redactor, fault: Fault::from_env(), len: good_len as u64 })
     }
 
     pub fn path(&self) -> &Path {
@@ -130,7 +142,11 @@ impl Journal {
         &self.redactor
     }
 
-    /// Append one event and make it durable before returning.
+    /// Append one event and make it durable before returning. An append that fails (a full
+    /// disk, an I/O error) is cut back to the last complete line and tried again; if it still
+    /// fails, its sequence number stays unused: the journal never holds a torn line in its middle
+    /// or a gap in `seq`, so `resume`, `report` and `audit verify` read it as if the failed line
+    /// had never been attempted.
     pub fn record(&mut self, event: Event) -> Result<()> {
         self.record_event(&event)
     }
@@ -138,21 +154,44 @@ impl Journal {
     /// Append any event type that serializes to a JSON object with an `event` tag: the line
     /// carries `seq`, `ts` and `prev` before it, exactly as a run journal's lines do.
     pub fn record_event<E: Serialize>(&mut self, event: &E) -> Result<()> {
-        self.seq += 1;
-        let entry = Chained { seq: self.seq, ts: now(), prev: &self.prev, event };
+        let seq = self.seq + 1;
+        let entry = Chained { seq, ts: now(), prev: &self.prev, event };
         let mut value = serde_json::to_value(&entry).map_err(|e| Error::failed(format!("journal encoding: {e}")))?;
         self.redactor.json(&mut value);
         let line = value.to_string();
         let mut buf = line.clone().into_bytes();
         buf.push(b'\n');
-        self.file.write_all(&buf).and_then(|_| self.file.sync_data()).map_err(|e| Error::write(&self.path, e))?;
+        let hit = self.fault.as_mut().is_some_and(|f| f.hit(&value));
+        let kill = hit && self.fault.as_ref().is_some_and(|f| f.kill);
+        let mut fail_now = hit && !kill;
+        let mut attempt = 0;
+        loop {
+            let written = if std::mem::take(&mut fail_now) {
+                // Half the line reaches the file, then the disk is full.
+                let _ = self.file.write_all(&buf[..buf.len() / 2]);
+                Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
+            } else {
+                self.file.write_all(&buf).and_then(|_| self.file.sync_data())
+            };
+            let Err(e) = written else { break };
+            // Whatever part of the line reached the file goes: the journal ends on a whole line.
+            let _ = self.file.set_len(self.len).and_then(|_| self.file.sync_data());
+            attempt += 1;
+            if attempt >= WRITE_ATTEMPTS {
+                return Err(Error::write(&self.path, e));
+            }
+            // A disk that filled for a moment (a log rotation, a temporary file) often clears
+            // within a second: the same line is tried again, whole, a few times.
+            crate::ui::panel::warn(format!("journal write failed ({e}); cut back to its last line, trying again"));
+            std::thread::sleep(WRITE_RETRY_PAUSE * attempt);
+        }
+        self.seq = seq;
+        self.len += buf.len() as u64;
         self.prev = line_hash(&line);
-        if let Some(f) = &mut self.fault {
-            if f.hit(&value) {
-                // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
-                unsafe {
-                    libc::kill(libc::getpid(), libc::SIGKILL);
-                }
+        if kill {
+            // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
             }
         }
         Ok(())
