@@ -217,36 +217,26 @@ fn expect_line(schema: &Schema, ch: &Change, n: usize) -> Option<String> {
             None if ch.guarded => nothing(format!("index {name} is absent"), "IF EXISTS"),
             None => format!("✘ index {name} is absent: step {n} will fail"),
         },
-        (Verb::Create, Object::Table(table)) => match schema.table(table) {
-            Some(_) if ch.guarded => nothing(format!("table {table} already exists"), "IF NOT EXISTS"),
-            Some(_) => format!("✘ table {table} already exists: step {n} will fail"),
-            None => format!("✔ table {table} is absent: step {n} will create it"),
-        },
-        (Verb::Drop, Object::Table(table)) => match schema.table(table) {
-            Some(_) => format!("✔ table {table} is present: step {n} will drop it"),
-            None if ch.guarded => nothing(format!("table {table} is absent"), "IF EXISTS"),
-            None => format!("✘ table {table} is absent: step {n} will fail"),
-        },
-        (Verb::Create, Object::View(name)) => match schema.view(name) {
-            Some(_) if ch.guarded => format!("✔ view {name} exists: step {n} will replace it"),
-            Some(_) => format!("✘ view {name} already exists: step {n} will fail"),
-            None => format!("✔ view {name} is absent: step {n} will create it"),
-        },
-        (Verb::Drop, Object::View(name)) => match schema.view(name) {
-            Some(_) => format!("✔ view {name} is present: step {n} will drop it"),
-            None if ch.guarded => nothing(format!("view {name} is absent"), "IF EXISTS"),
-            None => format!("✘ view {name} is absent: step {n} will fail"),
-        },
-        (Verb::Create, Object::Trigger(name)) => match schema.trigger(name) {
-            Some(_) if ch.guarded => format!("✔ trigger {name} exists: step {n} will replace it"),
-            Some(_) => format!("✘ trigger {name} already exists: step {n} will fail"),
-            None => format!("✔ trigger {name} is absent: step {n} will create it"),
-        },
-        (Verb::Drop, Object::Trigger(name)) => match schema.trigger(name) {
-            Some(_) => format!("✔ trigger {name} is present: step {n} will drop it"),
-            None if ch.guarded => nothing(format!("trigger {name} is absent"), "IF EXISTS"),
-            None => format!("✘ trigger {name} is absent: step {n} will fail"),
-        },
+        (verb, Object::Table(name)) => whole_object(verb, "table", name, schema.table(name).is_some(), ch.guarded, n),
+        (verb, Object::View(name)) => whole_object(verb, "view", name, schema.view(name).is_some(), ch.guarded, n),
+        (verb, Object::Trigger(name)) => whole_object(verb, "trigger", name, schema.trigger(name).is_some(), ch.guarded, n),
         _ => return None,
     })
+}
+
+/// The expectation for a statement that creates or drops a whole object by name. A guarded
+/// CREATE of a table is a no-op (`IF NOT EXISTS`); of a view or trigger it replaces the
+/// object (`OR REPLACE`).
+fn whole_object(verb: Verb, kind: &str, name: &str, exists: bool, guarded: bool, n: usize) -> String {
+    match (verb, exists) {
+        (Verb::Create, true) if guarded && kind == "table" => {
+            format!("• {kind} {name} already exists: step {n} will do nothing (IF NOT EXISTS)")
+        }
+        (Verb::Create, true) if guarded => format!("✔ {kind} {name} exists: step {n} will replace it"),
+        (Verb::Create, true) => format!("✘ {kind} {name} already exists: step {n} will fail"),
+        (Verb::Create, false) => format!("✔ {kind} {name} is absent: step {n} will create it"),
+        (Verb::Drop, true) => format!("✔ {kind} {name} is present: step {n} will drop it"),
+        (Verb::Drop, false) if guarded => format!("• {kind} {name} is absent: step {n} will do nothing (IF EXISTS)"),
+        (Verb::Drop, false) => format!("✘ {kind} {name} is absent: step {n} will fail"),
+    }
 }
