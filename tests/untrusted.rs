@@ -165,3 +165,32 @@ fn a_password_that_is_a_word_masks_only_the_password() {
     assert!(report.contains("\"engine\": \"postgres\"") || report.contains("\"engine\":\"postgres\""), "{report}");
     assert!(!report.contains(":postgres@"), "{report}");
 }
+
+/// Regression: `sqlite://FILE?mode=ro` was accepted, the query dropped, and the database written.
+/// Now the URL's options are honoured (read-only: `plan` works, a write fails at the database)
+/// or refused by name before anything runs.
+#[test]
+fn connection_options_are_honoured_or_refused() {
+    let t = Test::new().runbook(
+        "version: 1\nid: ro\nplan:\n  - id: rename\n    name: Rename\n    kind: sql\n    sql: UPDATE all_users SET email = 'changed' WHERE id = 1\n",
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let ro = format!("{}?mode=ro", db.url());
+    let before = db.data_digest();
+    t.exec(["plan", "runbook.yaml", "--db", &ro]).code(0);
+    let run = t.exec(["run", "runbook.yaml", "--db", &ro, "--yes", "--runs-dir", "runs"]);
+    run.code(1).stdout_has("attempt to write a readonly database");
+    assert_eq!(db.data_digest(), before, "a read-only target must not be written");
+
+    let unknown = format!("{}?journal_mode=off", db.url());
+    let refused = t.exec(["run", "runbook.yaml", "--db", &unknown, "--yes", "--runs-dir", "runs2"]);
+    refused.code(2).stderr_has(&format!("`{unknown}`: the URL option `journal_mode` is not supported for sqlite; supported: `mode`"));
+    t.exec(["plan", "runbook.yaml", "--db", &format!("{}?mode=rwc", db.url())])
+        .code(2)
+        .stderr_has("SQLite `mode=rwc` is not supported; use mode=ro (read-only) or mode=rw");
+    t.exec(["plan", "runbook.yaml", "--db", "postgres://u:Secr3tPw@127.0.0.1:1/db?sslmod=require"]).code(2).stderr_has(
+        "`postgres://u:***@127.0.0.1:1/db?sslmod=require`: the URL option `sslmod` is not supported for postgres; supported: `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `application_name`, `options`, `password`",
+    );
+    assert_eq!(db.data_digest(), before);
+    assert!(!t.dir.join("runs2").exists() || t.run_dirs("runs2").is_empty(), "nothing may start");
+}

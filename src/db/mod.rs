@@ -186,8 +186,10 @@ pub async fn drop_scratch(s: &Scratch) -> Result<()> {
     }
 }
 
-/// Connect to `target`; `read_only` connections are used by `plan` and never write.
+/// Connect to `target`; `read_only` connections are used by `plan` and never write, and a
+/// target whose URL asks for read-only (`mode=ro`) is never connected any other way.
 pub async fn connect(target: &Target, read_only: bool) -> Result<Box<dyn Database>> {
+    let read_only = read_only || target.read_only;
     match target.engine {
         Engine::Sqlite => Ok(Box::new(sqlite::SqliteDb::open(target, read_only).await?)),
         Engine::Postgres => Ok(Box::new(postgres::PostgresDb::connect(target, read_only).await?)),

@@ -303,6 +303,7 @@ impl Database for SqliteDb {
                 url: format!("sqlite://{}", path.display()),
                 path: Some(path.clone()),
                 password: None,
+                read_only: false,
             },
             cleanup: super::Cleanup::RemoveFile(path),
             method: format!("VACUUM INTO a temporary file, {}", info.verified),

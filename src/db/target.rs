@@ -41,6 +41,36 @@ pub struct Target {
     pub path: Option<PathBuf>,
     /// The password in the URL, if any, decoded: for the client tools and for redaction.
     pub password: Option<String>,
+    /// The URL asks for a read-only connection (`sqlite://FILE?mode=ro`): every connection to
+    /// the target is then opened read-only, so a write fails at the database, not silently.
+    pub read_only: bool,
+}
+
+/// The URL query options each engine honours. Every one of them reaches both the driver and the
+/// client tools (pg_dump takes the URL itself; the MariaDB/MySQL tools get a private option
+/// file holding only what it can express), so an option outside this list is refused: dropping
+/// it would connect differently from what the operator asked for.
+pub fn supported_options(engine: Engine) -> &'static [&'static str] {
+    match engine {
+        Engine::Sqlite => &["mode"],
+        Engine::Postgres => &["sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "options", "password"],
+        Engine::Mysql => &["password", "socket"],
+    }
+}
+
+/// Refuse a query option `engine` does not honour, naming it and the supported ones.
+fn check_options<'a>(engine: Engine, pairs: impl Iterator<Item = (String, String)>, shown: &str) -> Result<Vec<(String, String)>> {
+    let supported = supported_options(engine);
+    let pairs: Vec<(String, String)> = pairs.collect();
+    for (k, _) in &pairs {
+        if !supported.contains(&k.as_str()) {
+            return Err(Error::usage(format!(
+                "`{shown}`: the URL option `{k}` is not supported for {engine}; supported: {}",
+                supported.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    Ok(pairs)
 }
 
 impl Target {
@@ -48,11 +78,31 @@ impl Target {
         let raw = raw.trim();
         if let Some(rest) = raw.strip_prefix("sqlite:") {
             let rest = rest.strip_prefix("//").unwrap_or(rest);
-            let path_part = rest.split('?').next().unwrap_or(rest);
+            let (path_part, query) = rest.split_once('?').unwrap_or((rest, ""));
             if path_part.is_empty() {
                 return Err(Error::usage(format!("`{raw}` names no SQLite file; write sqlite://path/to/file.db")));
             }
-            return Ok(Target { engine: Engine::Sqlite, url: raw.to_string(), path: Some(PathBuf::from(path_part)), password: None });
+            let pairs = url::form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()));
+            let mut read_only = false;
+            for (_, mode) in check_options(Engine::Sqlite, pairs, raw)? {
+                // `rwc` would create a missing file: runbook never creates the database it changes.
+                read_only = match mode.as_str() {
+                    "ro" => true,
+                    "rw" => false,
+                    other => {
+                        return Err(Error::usage(format!(
+                            "`{raw}`: SQLite `mode={other}` is not supported; use mode=ro (read-only) or mode=rw"
+                        )))
+                    }
+                };
+            }
+            return Ok(Target {
+                engine: Engine::Sqlite,
+                url: raw.to_string(),
+                path: Some(PathBuf::from(path_part)),
+                password: None,
+                read_only,
+            });
         }
         let url = Url::parse(raw).map_err(|e| {
             Error::usage(format!(
@@ -69,10 +119,11 @@ impl Target {
                 )))
             }
         };
+        check_options(engine, url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())), &redact_url(raw))?;
         // sqlx also takes the password as a query parameter; it is as secret there.
         let password =
             url.password().map(percent_decode).or_else(|| url.query_pairs().find(|(k, _)| k == "password").map(|(_, v)| v.into_owned()));
-        Ok(Target { engine, url: raw.to_string(), path: None, password })
+        Ok(Target { engine, url: raw.to_string(), path: None, password, read_only: false })
     }
 
     /// Every form of the URL's password that output may show: decoded, and as typed (the
@@ -181,6 +232,19 @@ mod tests {
         assert_eq!(Target::parse("postgres://u@h/db").unwrap().engine, Engine::Postgres);
         assert_eq!(Target::parse("mariadb://root@h/db").unwrap().driver_url(), "mysql://root@h/db");
         assert!(Target::parse("oracle://x").is_err());
+    }
+
+    #[test]
+    fn honours_or_refuses_each_query_option() {
+        assert!(Target::parse("sqlite://a.db?mode=ro").unwrap().read_only);
+        assert!(!Target::parse("sqlite://a.db?mode=rw").unwrap().read_only);
+        assert_eq!(Target::parse("sqlite://a.db?mode=ro").unwrap().path.unwrap(), PathBuf::from("a.db"));
+        assert!(Target::parse("sqlite://a.db?mode=rwc").is_err());
+        assert!(Target::parse("postgres://u@h/db?sslmode=require&application_name=rb").is_ok());
+        let e = Target::parse("postgres://u@h/db?sslmod=require&password=Secr3tPw").unwrap_err().to_string();
+        assert!(e.contains("`sslmod`") && e.contains("`sslmode`") && !e.contains("Secr3tPw"), "{e}");
+        assert!(Target::parse("mysql://u@h/db?ssl-mode=REQUIRED").is_err());
+        assert!(Target::parse("mysql://u@h/db?socket=/run/mysqld/mysqld.sock").is_ok());
     }
 
     #[test]
