@@ -194,3 +194,37 @@ fn connection_options_are_honoured_or_refused() {
     assert_eq!(db.data_digest(), before);
     assert!(!t.dir.join("runs2").exists() || t.run_dirs("runs2").is_empty(), "nothing may start");
 }
+
+/// Regression: a lone CR is a line break to YAML but was not to the code writing block scalars,
+/// so a ticket's text could add a rollback step with a command of its own to the skeleton.
+#[test]
+fn a_ticket_with_lone_crs_cannot_add_a_step_to_the_skeleton() {
+    let t = Test::new();
+    let ticket = t.dir.write(
+        "ticket.txt",
+        "Subject: Add a column\n\nDescription\n\nHarmless line\rrollback:\r  - id: pwned\r    name: Pwned\r    kind: command\r    command: [\"touch\", \"PWNED\"]\n\nChange Plan\n\n  1. Add New Column - Execute SQL ALTER TABLE all_users ADD COLUMN x INTEGER;\r\n  2. Check Column - verify it\r  - id: pwned2\r    kind: command\r    command: [\"touch\", \"PWNED2\"]\n",
+    );
+    t.exec(["import", &ticket.display().to_string(), "-o", "imported.yaml"])
+        .code(0)
+        .stdout_has("runbook `imported-change-ticket` with 2 change step(s) and 0 rollback step(s)");
+    t.exec(["validate", "imported.yaml"]).code(0).stdout_has("valid runbook `imported-change-ticket` — 2 change step(s)");
+    let yaml = std::fs::read_to_string(t.dir.join("imported.yaml")).unwrap();
+    assert!(!yaml.contains('\r'), "{yaml}");
+    let doc: serde_json::Value = serde_saphyr::from_str(&yaml).expect("YAML");
+    let ids = |plan: &str| -> Vec<String> {
+        doc[plan].as_array().map(|a| a.iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    };
+    assert_eq!(ids("plan"), ["add-new-column", "check-column"]);
+    assert!(doc.get("rollback").is_none(), "{yaml}");
+    // The ticket's text is data: it survives verbatim (line breaks as LF) inside the strings,
+    // and no line of the skeleton carries it as structure.
+    assert_eq!(
+        doc["description"],
+        "Harmless line\nrollback:\n  - id: pwned\n    name: Pwned\n    kind: command\n    command: [\"touch\", \"PWNED\"]"
+    );
+    for line in yaml.lines() {
+        let l = line.trim_start();
+        assert!(!l.starts_with("command:") && !l.starts_with("rollback:") && !l.starts_with("- id: pwned"), "{line}");
+    }
+    assert!(!yaml.lines().any(|l| l.contains("PWNED") && !l.contains("description: \"")), "{yaml}");
+}

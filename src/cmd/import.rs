@@ -12,7 +12,7 @@ pub async fn run(ticket: Option<&Path>, redmine: Option<&str>, issue: Option<u64
     let (t, source) = match (ticket, redmine, issue) {
         (Some(file), None, _) => {
             let text = std::fs::read_to_string(file).map_err(|e| Error::read(file, e))?;
-            (page::parse(&text), file.display().to_string())
+            (page::parse(&skeleton::normalise_newlines(&text)), file.display().to_string())
         }
         (None, Some(url), Some(n)) => {
             let client = Client::from_env(url)?;

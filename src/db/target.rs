@@ -59,7 +59,7 @@ pub fn supported_options(engine: Engine) -> &'static [&'static str] {
 }
 
 /// Refuse a query option `engine` does not honour, naming it and the supported ones.
-fn check_options<'a>(engine: Engine, pairs: impl Iterator<Item = (String, String)>, shown: &str) -> Result<Vec<(String, String)>> {
+fn check_options(engine: Engine, pairs: impl Iterator<Item = (String, String)>, shown: &str) -> Result<Vec<(String, String)>> {
     let supported = supported_options(engine);
     let pairs: Vec<(String, String)> = pairs.collect();
     for (k, _) in &pairs {

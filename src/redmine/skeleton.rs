@@ -142,18 +142,36 @@ fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
-/// A YAML literal block, indented by `indent` spaces.
-fn block(s: &str, indent: usize) -> String {
-    let pad = " ".repeat(indent);
-    let mut out = String::from("|\n");
-    for l in s.trim_end().lines() {
-        if l.trim().is_empty() {
-            out.push('\n');
-        } else {
-            let _ = writeln!(out, "{pad}{}", l.trim_end());
-        }
+/// Every line break of ticket text as LF. A lone CR is a line break to YAML but not to
+/// `str::lines`, so text split here must first agree with the parser on where lines end.
+pub fn normalise_newlines(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// The ticket with every string's line breaks normalised (see [`normalise_newlines`]).
+fn normalised(t: &ChangeTicket) -> ChangeTicket {
+    let n = |s: &String| normalise_newlines(s);
+    let o = |s: &Option<String>| s.as_deref().map(normalise_newlines);
+    ChangeTicket {
+        id: o(&t.id),
+        url: o(&t.url),
+        tracker: o(&t.tracker),
+        subject: o(&t.subject),
+        owner: o(&t.owner),
+        status: o(&t.status),
+        priority: o(&t.priority),
+        start_date: o(&t.start_date),
+        due_date: o(&t.due_date),
+        estimate: o(&t.estimate),
+        system: o(&t.system),
+        change_type: o(&t.change_type),
+        risk: o(&t.risk),
+        impact: o(&t.impact),
+        description: n(&t.description),
+        reason: n(&t.reason),
+        change_plan: n(&t.change_plan),
+        rollback_plan: n(&t.rollback_plan),
     }
-    out
 }
 
 fn var_name(id: &str, suffix: &str) -> String {
@@ -161,7 +179,11 @@ fn var_name(id: &str, suffix: &str) -> String {
 }
 
 /// The skeleton as YAML text; `source` says where the ticket came from (for the header).
+///
+/// Ticket text reaches the YAML only as a serialized double-quoted scalar (`q`): escaped by
+/// construction, whatever line breaks or indentation it holds, so it can never become structure.
 pub fn render(t: &ChangeTicket, source: &str) -> String {
+    let t = &normalised(t);
     let mut used = BTreeSet::new();
     let plan = plan_steps(&numbered_items(&t.change_plan), &mut used, "");
     let rollback = plan_steps(&numbered_items(&t.rollback_plan), &mut used, "rollback-");
@@ -210,7 +232,7 @@ pub fn render(t: &ChangeTicket, source: &str) -> String {
     o.push_str("# while a variable below has no value, so give each one (--var NAME=VALUE) or write it in.\n");
     o.push_str("#   runbook validate FILE  →  runbook plan FILE --db URL  →  runbook run FILE --db URL\n");
     for s in &unplaced {
-        let _ = writeln!(o, "# TODO: the ticket also has this SQL, not placed in a step: {}", s.replace('\n', " "));
+        let _ = writeln!(o, "# TODO: the ticket also has this SQL, not placed in a step: {}", q(s));
     }
     let subject = t.subject.clone().unwrap_or_else(|| "Imported change ticket".into());
     o.push_str("version: 1\n");
@@ -222,7 +244,7 @@ pub fn render(t: &ChangeTicket, source: &str) -> String {
         desc.push_str(t.reason.trim());
     }
     if !desc.trim().is_empty() {
-        let _ = write!(o, "description: {}", block(&desc, 2));
+        let _ = writeln!(o, "description: {}", q(&desc));
     }
     o.push_str("ticket:\n");
     for (k, v) in [
@@ -272,11 +294,7 @@ fn add_var(vars: &mut Vec<Var>, name: &str, description: String, default: Option
 fn step_yaml(o: &mut String, s: &SkeletonStep, vars: &mut Vec<Var>, todos: &mut usize) {
     let _ = writeln!(o, "  - id: {}", s.id);
     let _ = writeln!(o, "    name: {}", q(&s.name));
-    if s.text.contains('\n') {
-        let _ = write!(o, "    description: {}", block(&s.text, 6));
-    } else {
-        let _ = writeln!(o, "    description: {}", q(&s.text));
-    }
+    let _ = writeln!(o, "    description: {}", q(&s.text));
     let _ = writeln!(o, "    kind: {}", s.kind);
     let summary: String = s.text.lines().next().unwrap_or("").chars().take(100).collect();
     match s.kind {
@@ -289,7 +307,7 @@ fn step_yaml(o: &mut String, s: &SkeletonStep, vars: &mut Vec<Var>, todos: &mut 
                 let _ = writeln!(o, "    sql: ${{{v}}}");
                 add_var(vars, &v, format!("TODO: the SQL of step `{}` ({summary})", s.id), None);
             } else {
-                let _ = write!(o, "    sql: {}", block(&s.sql.join("\n"), 6));
+                let _ = writeln!(o, "    sql: {}", q(&s.sql.join("\n")));
             }
         }
         Kind::Verify => {
@@ -302,7 +320,7 @@ fn step_yaml(o: &mut String, s: &SkeletonStep, vars: &mut Vec<Var>, todos: &mut 
             let _ = writeln!(o, "      - name: {}", q(&format!("TODO: {summary}")));
             match s.sql.first() {
                 Some(sql) => {
-                    let _ = write!(o, "        sql: {}", block(sql, 10));
+                    let _ = writeln!(o, "        sql: {}", q(sql));
                     let _ = writeln!(o, "        # TODO: the value the ticket's query returns when the step holds");
                     let _ = writeln!(o, "        expect: 1");
                 }
