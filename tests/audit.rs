@@ -228,7 +228,7 @@ fn a_changed_line_is_named() {
     let (t, dir) = small_run(&[]);
     let mut lines = lines_of(&dir);
     let i = lines.iter().position(|l| l.contains("\"event\":\"statement\"")).unwrap();
-    lines[i] = lines[i].replace("\"rows_affected\":0", "\"rows_affected\":7");
+    lines[i] = lines[i].replace("\"rows_affected\":null", "\"rows_affected\":7");
     assert_ne!(lines[i], lines_of(&dir)[i], "the statement line was edited");
     write_lines(&dir, &lines);
     verify(&t, &dir, None).code(1).stdout_has(&format!("journal broken at line {}: line {} was changed", i + 1, i + 1));

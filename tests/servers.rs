@@ -648,3 +648,22 @@ fn postgres_failure_shows_the_servers_detail() {
     let f = &events(&j, "step_finished")[0];
     assert!(f["error"].as_str().unwrap().contains("Key (id)=(1) already exists"), "{f}");
 }
+
+fn statement_evidence_is_exact(db: &ServerDb) {
+    db.users(1000);
+    let t = Test::new().runbook(crate::sqlite::UPDATE_THEN_DDL);
+    crate::sqlite::statement_evidence_is_exact(&t, &db.url());
+    assert_eq!(db.scalar("SELECT count(*) FROM all_users WHERE email = 'moved@example.org'"), "750");
+}
+
+#[test]
+fn postgres_ddl_after_an_update_records_no_row_count() {
+    let Some(db) = ServerDb::postgres() else { return };
+    statement_evidence_is_exact(&db);
+}
+
+#[test]
+fn mariadb_ddl_after_an_update_records_no_row_count() {
+    let Some(db) = ServerDb::mysql() else { return };
+    statement_evidence_is_exact(&db);
+}

@@ -87,7 +87,7 @@ fn run_adds_the_column_and_the_unique_index_and_writes_the_run_folder() {
         "| 2 | Add New Column | sql | ✅ passed |",
         "alice, auto-confirmed (--yes)",
         "- [x] The release with these changes is reviewed and ready to deploy — alice, auto-confirmed (--yes)",
-        "Rows affected: 0",
+        "DDL: no row count (",
         "column all\\_users.pcc\\_user\\_uuid type: expected `varchar(36)`, actual `VARCHAR(36)`",
         "Journal seal",
     ] {
@@ -570,4 +570,56 @@ plan:
     out.code(0);
     assert!(db.has_column("all_users", "extra"));
     assert_eq!(side.scalar("SELECT count(*) FROM log"), "1", "the statement before the locked one ran once");
+}
+
+/// An UPDATE of 750 rows, then a table and an index on it, in one step.
+pub const UPDATE_THEN_DDL: &str = r#"
+version: 1
+id: update-then-ddl
+plan:
+  - id: change
+    name: Update then create
+    kind: sql
+    sql: |
+      UPDATE all_users SET email = 'moved@example.org' WHERE id <= 750;
+      CREATE TABLE user_notes (id INTEGER PRIMARY KEY, note VARCHAR(20));
+      CREATE INDEX ix_user_notes_note ON user_notes (note)
+"#;
+
+/// Each statement's evidence is its own: the UPDATE's count, and no count for the DDL after it
+/// (SQLite's `changes()` would repeat the 750), in the journal, the terminal and the report.
+pub fn statement_evidence_is_exact(t: &Test, url: &str) {
+    let out = t.exec(["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "runs"]);
+    out.code(0)
+        .stdout_has("UPDATE all_users SET email = 'moved@example.org' WHERE id <= 750 — 750 row(s) affected")
+        .stdout_has("CREATE TABLE user_notes (id INTEGER PRIMARY KEY, note VARCHAR(20)) — DDL")
+        .stdout_has("CREATE INDEX ix_user_notes_note ON user_notes (note) — DDL");
+    assert_eq!(out.all().matches("row(s) affected").count(), 1, "{}", out.all());
+    let run = &t.run_dirs("runs")[0];
+    let stmts: Vec<(serde_json::Value, serde_json::Value)> =
+        events(&journal(run), "statement").iter().map(|e| (e["rows_affected"].clone(), e["kind"].clone())).collect();
+    assert_eq!(
+        stmts,
+        vec![
+            (serde_json::json!(750), serde_json::json!("rows")),
+            (serde_json::Value::Null, serde_json::json!("ddl")),
+            (serde_json::Value::Null, serde_json::json!("ddl")),
+        ]
+    );
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    let outcomes: Vec<&str> =
+        report.lines().filter(|l| l.starts_with("Rows affected") || l.starts_with("DDL") || l.starts_with("No row count")).collect();
+    assert_eq!(outcomes.len(), 3, "{report}");
+    assert!(outcomes[0].starts_with("Rows affected: 750 ("), "{report}");
+    assert!(outcomes[1].starts_with("DDL: no row count ("), "{report}");
+    assert!(outcomes[2].starts_with("DDL: no row count ("), "{report}");
+}
+
+#[test]
+fn ddl_after_an_update_records_no_row_count() {
+    let t = Test::new().runbook(UPDATE_THEN_DDL);
+    let db = SqliteFile::users(t.dir.path(), 1000);
+    statement_evidence_is_exact(&t, &db.url());
+    assert_eq!(db.scalar("SELECT count(*) FROM all_users WHERE email = 'moved@example.org'"), "750");
+    assert!(db.has_index("ix_user_notes_note"));
 }

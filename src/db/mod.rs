@@ -45,8 +45,25 @@ impl Default for ExecOptions {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatementResult {
     pub sql: String,
-    pub rows_affected: u64,
+    /// Rows changed, for a statement whose kind reports it; `None` for DDL and the rest.
+    pub rows_affected: Option<u64>,
+    /// What the statement's kind says about its row count.
+    pub kind: crate::sql::count::Counted,
     pub duration_ms: u64,
+}
+
+impl StatementResult {
+    /// The outcome of `sql` on `engine`: the driver's count is kept only for a statement kind
+    /// that reports one, so that every engine records the same evidence for the same statement.
+    pub fn new(sql: &str, engine: Engine, driver_count: u64, started: std::time::Instant) -> Self {
+        let kind = crate::sql::count::counted(sql, engine);
+        StatementResult {
+            sql: sql.to_string(),
+            rows_affected: kind.keep(driver_count),
+            kind,
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    }
 }
 
 /// The outcome of a whole `sql` step on the database.

@@ -281,7 +281,7 @@ async fn timed(conn: &mut MySqlConnection, sql: &str, limit: Duration) -> std::r
     let res = tokio::time::timeout(limit + Duration::from_secs(2), conn.execute(sqlx::raw_sql(sql)))
         .await
         .map_err(|_| sqlx::Error::Protocol(format!("statement timed out after {}", crate::runbook::duration::human(limit))))??;
-    Ok(StatementResult { sql: sql.to_string(), rows_affected: res.rows_affected(), duration_ms: start.elapsed().as_millis() as u64 })
+    Ok(StatementResult::new(sql, Engine::Mysql, res.rows_affected(), start))
 }
 
 async fn attempt_in_transaction(

@@ -151,7 +151,7 @@ fn ms(d: Duration) -> u128 {
 async fn timed(conn: &mut PgConnection, sql: &str) -> std::result::Result<StatementResult, sqlx::Error> {
     let start = Instant::now();
     let res = conn.execute(sqlx::raw_sql(sql)).await?;
-    Ok(StatementResult { sql: sql.to_string(), rows_affected: res.rows_affected(), duration_ms: start.elapsed().as_millis() as u64 })
+    Ok(StatementResult::new(sql, Engine::Postgres, res.rows_affected(), start))
 }
 
 /// One attempt at the whole step in a transaction; rolled back on any error.

@@ -376,7 +376,7 @@ where
     let res = tokio::time::timeout(limit, exec.execute(sqlx::raw_sql(sql)))
         .await
         .map_err(|_| sqlx::Error::Protocol(format!("statement timed out after {}", crate::runbook::duration::human(limit))))??;
-    Ok(StatementResult { sql: sql.to_string(), rows_affected: res.rows_affected(), duration_ms: start.elapsed().as_millis() as u64 })
+    Ok(StatementResult::new(sql, Engine::Sqlite, res.rows_affected(), start))
 }
 
 /// A column name quoted with backticks: SQLite reads a double-quoted name that matches no column

@@ -396,8 +396,8 @@ fn step_of(e: &Event) -> Option<&str> {
 fn describe(e: &Event) -> String {
     match e {
         Event::StepDecision { decision, by, how, .. } => format!("decision: {decision} by {}", crate::report::by_how(by, how)),
-        Event::Statement { sql, rows_affected, .. } => {
-            format!("statement done: {} ({rows_affected} rows)", sql.lines().next().unwrap_or(""))
+        Event::Statement { sql, rows_affected, kind, .. } => {
+            format!("statement done: {} ({})", sql.lines().next().unwrap_or(""), kind.label(*rows_affected))
         }
         Event::Assertion { check, passed, .. } => format!("assertion {check}: {}", if *passed { "passed" } else { "failed" }),
         Event::Backup { backup, .. } => format!("backup written and verified: {}", backup.path),

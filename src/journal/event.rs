@@ -276,7 +276,12 @@ pub enum Event {
     Statement {
         step_id: String,
         sql: String,
-        rows_affected: u64,
+        /// Rows changed; `null` for a statement whose kind has no row count (see `kind`).
+        rows_affected: Option<u64>,
+        /// What the statement's kind says about its row count; journals written before it was
+        /// recorded hold only counted statements.
+        #[serde(default)]
+        kind: crate::sql::count::Counted,
         duration_ms: u64,
     },
     Assertion {

@@ -403,8 +403,8 @@ fn mark(ok: bool) -> &'static str {
 
 fn evidence(o: &mut String, ev: &Evidence) {
     match ev {
-        Evidence::Statement { sql, rows_affected, duration_ms } => {
-            let _ = writeln!(o, "<pre><code>{}</code></pre><p>Rows affected: {rows_affected} · {duration_ms} ms</p>", h(sql));
+        Evidence::Statement { sql, rows_affected, kind, duration_ms } => {
+            let _ = writeln!(o, "<pre><code>{}</code></pre><p>{} · {duration_ms} ms</p>", h(sql), super::outcome(*kind, *rows_affected));
         }
         Evidence::Assertion { check, expected, actual, passed } => {
             let _ = writeln!(

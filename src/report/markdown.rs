@@ -146,8 +146,8 @@ pub fn note(r: &RunRecord, attachments: &[&str]) -> String {
 
 fn evidence(o: &mut String, ev: &Evidence) {
     match ev {
-        Evidence::Statement { sql, rows_affected, duration_ms } => {
-            let _ = writeln!(o, "{}\n\nRows affected: {rows_affected} ({duration_ms} ms)\n", fence("sql", sql));
+        Evidence::Statement { sql, rows_affected, kind, duration_ms } => {
+            let _ = writeln!(o, "{}\n\n{} ({duration_ms} ms)\n", fence("sql", sql), super::outcome(*kind, *rows_affected));
         }
         Evidence::Assertion { check, expected, actual, passed } => {
             let _ =

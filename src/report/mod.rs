@@ -183,7 +183,8 @@ pub struct StepRecord {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Evidence {
     /// A SQL statement that ran.
-    Statement { sql: String, rows_affected: u64, duration_ms: u64 },
+    /// `rows_affected` is null for a statement whose `kind` (`rows`, `ddl`, `none`) has no count.
+    Statement { sql: String, rows_affected: Option<u64>, kind: crate::sql::count::Counted, duration_ms: u64 },
     /// A check with its expected and actual value.
     Assertion { check: String, expected: String, actual: String, passed: bool },
     /// A verified backup file.
@@ -305,9 +306,10 @@ impl RunRecord {
                     s.evidence.push(Evidence::Decision { decision: *decision, by: by.clone(), how: how.clone(), reason: reason.clone() });
                 }
             }
-            Event::Statement { step_id, sql, rows_affected, duration_ms } => {
-                self.push(step_id, Evidence::Statement { sql: sql.clone(), rows_affected: *rows_affected, duration_ms: *duration_ms })
-            }
+            Event::Statement { step_id, sql, rows_affected, kind, duration_ms } => self.push(
+                step_id,
+                Evidence::Statement { sql: sql.clone(), rows_affected: *rows_affected, kind: *kind, duration_ms: *duration_ms },
+            ),
             Event::Assertion { step_id, check, expected, actual, passed } => self.push(
                 step_id,
                 Evidence::Assertion { check: check.clone(), expected: expected.clone(), actual: actual.clone(), passed: *passed },
@@ -499,6 +501,16 @@ pub fn write_all(run_dir: &Path) -> Result<std::path::PathBuf> {
 
 /// "carol (interactive)"; a `how` that carries its own parentheses, such as "auto-confirmed
 /// (--yes)", follows a comma instead, so the report never shows "((…))".
+/// A statement's outcome line in every report: its row count only where its kind has one.
+pub fn outcome(kind: crate::sql::count::Counted, rows: Option<u64>) -> String {
+    use crate::sql::count::Counted;
+    match (kind, rows) {
+        (Counted::Rows, Some(n)) => format!("Rows affected: {n}"),
+        (Counted::Ddl, _) => "DDL: no row count".to_string(),
+        _ => "No row count".to_string(),
+    }
+}
+
 pub fn by_how(by: &str, how: &str) -> String {
     if how.contains('(') {
         format!("{by}, {how}")

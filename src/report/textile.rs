@@ -166,9 +166,9 @@ fn evidence(o: &mut String, ev: &Evidence, list: bool) -> bool {
         }
     };
     match ev {
-        Evidence::Statement { sql, rows_affected, duration_ms } => {
+        Evidence::Statement { sql, rows_affected, kind, duration_ms } => {
             block(o, list);
-            let _ = writeln!(o, "{}\n\nRows affected: {rows_affected} ({duration_ms} ms)\n", pre("sql", sql));
+            let _ = writeln!(o, "{}\n\n{} ({duration_ms} ms)\n", pre("sql", sql), super::outcome(*kind, *rows_affected));
             false
         }
         Evidence::Assertion { check, expected, actual, passed } => {

@@ -2,12 +2,14 @@
 //! the classifiers the prechecks, the backup guard and the lint ask: what a statement does to
 //! the schema ([`classify_for`]), which objects it creates or drops ([`objects::changes`]), what it
 //! can write to existing rows ([`writes::writes`]), which tables and columns it touches
-//! ([`touches()`]) and whether it needs a backup ([`needs_backup()`]).
+//! ([`touches()`]), whether it needs a backup ([`needs_backup()`]) and whether it reports a row
+//! count ([`count::counted`]).
 //!
 //! This is deliberately not a SQL parser: statements reach the server verbatim. The classifiers
 //! recognise the shapes a change ticket uses and fail closed on everything else.
 
 pub mod backup;
+pub mod count;
 pub mod lex;
 pub mod objects;
 pub mod shape;

@@ -7,6 +7,7 @@ use crate::exec::Runner;
 use crate::journal::Event;
 use crate::load::vars::Vars;
 use crate::runbook::{duration, SqlAction, Step};
+use crate::sql::count::{counted, Counted};
 use crate::sql::objects::{changes, Change, Object, Verb};
 use crate::sql::{needs_backup, Reason};
 use crate::ui::panel;
@@ -15,7 +16,7 @@ pub fn describe(a: &SqlAction, vars: &Vars, engine: Engine) -> String {
     match super::statements(&a.sql, engine, vars, true) {
         Ok(stmts) => {
             let mut s: String = stmts.iter().map(|x| format!("{x};\n")).collect();
-            if engine == Engine::Mysql && stmts.iter().any(|x| is_ddl(x)) {
+            if engine == Engine::Mysql && stmts.iter().any(|x| counted(x, engine) == Counted::Ddl) {
                 s.push_str("(MariaDB/MySQL commits DDL implicitly: this step cannot be rolled back as a transaction)\n");
             } else if !a.transaction.for_engine(engine) {
                 s.push_str("(runs outside a transaction: transaction: false)\n");
@@ -24,11 +25,6 @@ pub fn describe(a: &SqlAction, vars: &Vars, engine: Engine) -> String {
         }
         Err(e) => format!("<{e}>"),
     }
-}
-
-fn is_ddl(s: &str) -> bool {
-    let u = crate::sql::strip_comments(s).to_ascii_uppercase();
-    ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"].iter().any(|k| u.starts_with(k))
 }
 
 fn options(a: &SqlAction, vars: &Vars, engine: Engine) -> Result<ExecOptions> {
@@ -123,11 +119,12 @@ pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
     }
     for (i, res) in report.statements.iter().enumerate() {
         let sql = shown.get(i).cloned().unwrap_or_else(|| r.journal.redactor().text(&res.sql));
-        panel::ok(format!("{} — {} row(s) affected", first_line(&sql), res.rows_affected));
+        panel::ok(format!("{} — {}", first_line(&sql), res.kind.label(res.rows_affected)));
         r.journal.record(Event::Statement {
             step_id: step.id.clone(),
             sql,
             rows_affected: res.rows_affected,
+            kind: res.kind,
             duration_ms: res.duration_ms,
         })?;
     }
