@@ -228,3 +228,56 @@ fn a_ticket_with_lone_crs_cannot_add_a_step_to_the_skeleton() {
     }
     assert!(!yaml.lines().any(|l| l.contains("PWNED") && !l.contains("description: \"")), "{yaml}");
 }
+
+/// Regression: a database value with a double backtick closed its code span in `report.md` and
+/// the rest rendered as live HTML; a value ending in CR + `<!--` hid the rest of the report, seal
+/// included. The values are read by a verify query of a real run and the report is rendered by a
+/// real CommonMark renderer.
+#[test]
+fn database_values_cannot_forge_the_markdown_or_textile_report() {
+    let t = Test::new().runbook(
+        "version: 1\nid: forge\ntitle: Forged values\nplan:\n  - id: check\n    name: Check the values\n    kind: verify\n    queries:\n      - name: first value\n        sql: SELECT v FROM evil WHERE id = 1\n        expect: ok\n",
+    );
+    let db = SqliteFile::users(t.dir.path(), 1);
+    let values = [
+        "a``b <img src=x onerror=alert(1)> `` [link](http://x) \x1b[32m✔ passed\x1b[0m\r<!--",
+        "``\r\n<img src=y onerror=alert(2)>\r<!-- [link](http://y)",
+    ];
+    db.exec("CREATE TABLE evil (id INTEGER PRIMARY KEY, v TEXT)");
+    for (i, v) in values.iter().enumerate() {
+        db.exec(&format!("INSERT INTO evil VALUES ({}, '{}')", i + 1, v.replace('\'', "''")));
+    }
+    // The step's name is outside text too: it carries the second value.
+    let yaml = std::fs::read_to_string(t.dir.join("runbook.yaml")).unwrap();
+    let yaml = yaml.replace("name: Check the values", &format!("name: {}", serde_json::to_string(values[1]).unwrap()));
+    t.dir.write("runbook.yaml", &yaml);
+    let run = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    run.code(1);
+    let dir = t.run_dirs("runs").pop().unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("onerror=alert(1)"), "the value is in the report: {md}");
+    let mut opts = comrak::Options::default();
+    opts.extension.table = true;
+    opts.extension.strikethrough = true;
+    opts.extension.tasklist = true;
+    opts.render.unsafe_ = true; // as a renderer that lets HTML through would; escaping must hold anyway
+    let html = comrak::markdown_to_html(&md, &opts);
+    assert!(!html.contains("<img"), "an image from a value went live:\n{html}");
+    assert!(!html.contains("<a href"), "a link from a value went live:\n{html}");
+    assert!(!html.contains("<!--"), "a comment from a value hides the rest:\n{html}");
+    let value_at = html.find("onerror=alert(1)").expect("the value is shown");
+    let seal_at = html.find("Journal seal").expect("the seal line is rendered");
+    assert!(seal_at > value_at, "the seal comes after the values");
+    let seal = crate::support::journal(&dir).len();
+    assert!(html.contains(&format!("{seal} lines")), "the seal line is whole:\n{html}");
+
+    let textile = t.exec(["report", &dir.display().to_string(), "--format", "textile"]);
+    textile.code(0);
+    let text = textile.stdout.clone();
+    assert!(text.contains("onerror=alert(1)"), "the value is in the textile report");
+    assert!(!text.contains("<!--"), "{text}");
+    assert!(!text.contains("<img"), "{text}");
+    assert!(!text.contains('\r'), "a CR from a value reached the textile report");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(!html.contains("<img") && !html.contains("<!--"), "the HTML report escapes the values");
+}

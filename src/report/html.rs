@@ -72,6 +72,12 @@ footer .seal { font-size: 13px; word-break: break-all; }
 }
 "#;
 
+/// A sentence of the tool's own whose commands are marked with backticks (as Markdown writes
+/// them): each marked part becomes `<code>`, everything escaped, no backtick shown.
+fn prose(s: &str) -> String {
+    s.split('`').enumerate().map(|(i, part)| if i % 2 == 1 { format!("<code>{}</code>", h(part)) } else { h(part) }).collect()
+}
+
 /// Escape text for HTML element content and attribute values.
 pub fn h(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -121,7 +127,7 @@ pub fn render(r: &RunRecord) -> String {
     if !approvals.is_empty() {
         let _ = writeln!(o, "<h2>Approvals</h2>\n<ul>");
         for a in approvals {
-            let _ = writeln!(o, "<li>{}</li>", h(&a));
+            let _ = writeln!(o, "<li>{}</li>", prose(&a));
         }
         let _ = writeln!(o, "</ul>");
     }

@@ -59,7 +59,7 @@ pub fn render(r: &RunRecord) -> String {
         if s.status.is_none() && s.evidence.is_empty() {
             continue;
         }
-        let _ = writeln!(o, "### {}. {} (`{}`, {})\n", i + 1, esc(&s.name), s.id, s.kind);
+        let _ = writeln!(o, "### {}. {} ({}, {})\n", i + 1, esc(&s.name), code(&s.id), s.kind);
         if let Some(e) = &s.error {
             let _ = writeln!(o, "**Failed:** {}\n", esc(e));
         }
@@ -77,11 +77,11 @@ pub fn render(r: &RunRecord) -> String {
     }
     let _ = writeln!(
         o,
-        "---\nJournal seal (sha256 of its last line, {} lines, chain {}): `{}`  \nCheck it with `runbook audit verify RUN_DIR --seal {}`.",
+        "---\nJournal seal (sha256 of its last line, {} lines, chain {}): {}  \nCheck it with {}.",
         r.journal_lines,
-        super::chain_words(r),
-        r.seal,
-        r.seal
+        esc(&super::chain_words(r)),
+        code(&r.seal),
+        code(&format!("runbook audit verify RUN_DIR --seal {}", r.seal))
     );
     o
 }
@@ -110,16 +110,16 @@ fn summary(o: &mut String, r: &RunRecord) {
 pub fn note(r: &RunRecord, attachments: &[&str]) -> String {
     let mut o = String::new();
     let mode = if r.mode == Mode::Rehearsal { " (rehearsal)" } else { "" };
-    let _ = writeln!(o, "**Runbook evidence{mode}** for {}: run `{}`\n", super::note_marker(r), r.run_id);
+    let _ = writeln!(o, "**Runbook evidence{mode}** for {}: run {}\n", super::note_marker(r), code(&r.run_id));
     let outcome = r.outcome.map(|x| x.as_str()).unwrap_or("incomplete (the run did not finish)");
     let _ = writeln!(o, "**Outcome: {}** (exit code {})\n", outcome, r.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "–".into()));
     let _ = writeln!(
         o,
-        "{} · operator {} · target `{}` · started {} · duration {}\n",
+        "{} · operator {} · target {} · started {} · duration {}\n",
         esc(&r.title),
         esc(&r.operator),
-        r.target.replace('`', "'"),
-        r.started,
+        code(&r.target),
+        esc(&r.started),
         r.duration_ms.map(|d| human(std::time::Duration::from_millis(d))).unwrap_or_else(|| "–".into())
     );
     summary(&mut o, r);
@@ -131,14 +131,14 @@ pub fn note(r: &RunRecord, attachments: &[&str]) -> String {
     if !approvals.is_empty() {
         o.push('\n');
     }
-    let _ = writeln!(o, "Journal seal ({} lines, chain {}): `{}`\n", r.journal_lines, super::chain_words(r), r.seal);
+    let _ = writeln!(o, "Journal seal ({} lines, chain {}): {}\n", r.journal_lines, esc(&super::chain_words(r)), code(&r.seal));
     if !attachments.is_empty() {
         let list: Vec<String> = attachments.iter().map(|a| format!("attachment:{a}")).collect();
         let _ = writeln!(
             o,
-            "Attached: {}. To check them: `runbook audit verify DIR --seal {}` on a folder holding journal.jsonl.",
+            "Attached: {}. To check them: {} on a folder holding journal.jsonl.",
             list.join(", "),
-            r.seal
+            code(&format!("runbook audit verify DIR --seal {}", r.seal))
         );
     }
     o
@@ -156,8 +156,12 @@ fn evidence(o: &mut String, ev: &Evidence) {
         Evidence::Backup { backup: b } => {
             let _ = writeln!(
                 o,
-                "- Backup: `{}`\n- Size: {} bytes\n- sha256: `{}`\n- Method: {}; verified: {}",
-                b.path, b.size, b.sha256, b.method, b.verified
+                "- Backup: {}\n- Size: {} bytes\n- sha256: {}\n- Method: {}; verified: {}",
+                code(&b.path),
+                b.size,
+                code(&b.sha256),
+                esc(&b.method),
+                esc(&b.verified)
             );
             if !b.tables.is_empty() {
                 let t: Vec<String> = b.tables.iter().map(|(n, c)| format!("{n}: {c} rows")).collect();
@@ -180,7 +184,7 @@ fn evidence(o: &mut String, ev: &Evidence) {
             }
         }
         Evidence::Http { method, url, status, body_excerpt } => {
-            let _ = writeln!(o, "- {method} {}: HTTP {status}", code(url));
+            let _ = writeln!(o, "- {} {}: HTTP {status}", esc(method), code(url));
             if !body_excerpt.is_empty() {
                 let _ = writeln!(o, "\n{}", fence("json", body_excerpt));
             }
@@ -231,41 +235,21 @@ pub(super) fn short_time(ts: &str) -> &str {
     ts.get(11..19).unwrap_or(ts)
 }
 
+use super::markup::{Markdown, Markup};
+
 /// Escape text so that it renders literally (no HTML, no Markdown structure).
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
+    Markdown.text(s)
 }
 
 fn cell(s: &str) -> String {
-    esc(s)
+    Markdown.text(s)
 }
 
 fn code(s: &str) -> String {
-    // A pipe would end the table cell even inside a code span.
-    let one_line = s.replace('\n', " ").replace('|', "\\|");
-    let ticks = if one_line.contains('`') { "`` " } else { "`" };
-    let close = if one_line.contains('`') { " ``" } else { "`" };
-    format!("{ticks}{one_line}{close}")
+    Markdown.code(s)
 }
 
 fn fence(lang: &str, body: &str) -> String {
-    let mut f = "```".to_string();
-    while body.contains(&f) {
-        f.push('`');
-    }
-    format!("{f}{lang}\n{body}\n{f}")
+    Markdown.code_block(lang, body)
 }

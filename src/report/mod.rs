@@ -6,6 +6,7 @@
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod markup;
 pub mod textile;
 
 use std::path::Path;

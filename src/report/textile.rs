@@ -258,38 +258,17 @@ fn evidence(o: &mut String, ev: &Evidence, list: bool) -> bool {
     }
 }
 
-/// Escape text so that Textile shows it literally: markup characters become numeric entities,
-/// and a newline (which would end a table cell or list item) becomes a space.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '|' | '*' | '_' | '+' | '-' | '^' | '~' | '@' | '!' | '%' | '[' | ']' | '{' | '}' | '"' | '\'' | '#' | '=' | '(' | ')'
-            | ':' => {
-                let _ = write!(out, "&#{};", c as u32);
-            }
-            '\n' | '\r' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use super::markup::{Markup, Textile};
 
-/// Text inside `<code>` and `<pre>` is shown verbatim by Redmine (it escapes it itself); only a
-/// closing tag in the text could end the block early, so that one is broken up.
-fn verbatim(s: &str) -> String {
-    static CLOSING: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = CLOSING.get_or_init(|| regex::Regex::new(r"(?i)</(code|pre)").expect("static regex"));
-    re.replace_all(s, "<\u{200B}/$1").into_owned()
+/// Escape text so that Textile shows it literally (see [`Textile`]).
+pub fn esc(s: &str) -> String {
+    Textile.text(s)
 }
 
 fn code(s: &str) -> String {
-    format!("<code>{}</code>", verbatim(&s.replace('\n', " ")))
+    Textile.code(s)
 }
 
 fn pre(lang: &str, body: &str) -> String {
-    format!("<pre><code class=\"{lang}\">\n{}\n</code></pre>", verbatim(body))
+    Textile.code_block(lang, body)
 }
