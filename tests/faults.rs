@@ -429,3 +429,62 @@ fn report_output_onto_the_journal_or_a_backup_is_refused_by_any_name() {
     // Any other file in the run folder is fine.
     t.exec(["report", &r, "-o", &run.join("copy.md").display().to_string()]).code(0);
 }
+
+/// Whether `pid` still runs (a zombie waiting for its reaper does not).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().next()).is_some_and(|s| s != "Z"),
+        Err(_) => false,
+    }
+}
+
+/// A command whose shell started a grandchild that ignores SIGTERM: the signal ends the whole
+/// process group (SIGTERM, then SIGKILL after the grace), and the run ends within a second.
+fn signal_ends_the_command_group(signal: i32, name: &str) {
+    let t = Test::new().runbook("version: 1\nid: x\nplan:\n  - id: job\n    name: Job with a grandchild\n    kind: command\n    shell: true\n    command: \"trap '' TERM; sleep 300 & echo $! > grandchild.pid; wait\"\n  - id: after\n    name: After\n    kind: sql\n    sql: CREATE TABLE after_interrupt(x INTEGER)\n");
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let mut c = t.command();
+    c.args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid_file = t.dir.join("grandchild.pid");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let grandchild = loop {
+        if let Some(p) = std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "the command never started its grandchild");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(alive(grandchild));
+    let sent = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let out = child.wait_with_output().unwrap();
+    let took = sent.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_secs(1), "{name} took {took:?} to end the run");
+    let gone = std::time::Instant::now() + Duration::from_millis(500);
+    while alive(grandchild) && std::time::Instant::now() < gone {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(grandchild), "the command's grandchild {grandchild} outlived the run ({name})");
+    let run = &t.run_dirs("runs")[0];
+    let j = journal(run);
+    let i = events(&j, "interrupted");
+    assert_eq!(i.len(), 1);
+    assert_eq!(i[0]["signal"], name);
+    assert_eq!(events(&j, "step_finished")[0]["status"], "interrupted");
+    assert_eq!(j.last().unwrap()["event"], "run_finished");
+    assert_eq!(j.last().unwrap()["outcome"], "interrupted");
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name='after_interrupt'"), "0", "a later step ran");
+    t.exec(["audit", "verify", &run.display().to_string()]).code(0);
+}
+
+#[test]
+fn sigterm_ends_a_commands_whole_process_group_within_a_second() {
+    signal_ends_the_command_group(libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn sighup_ends_a_commands_whole_process_group_within_a_second() {
+    signal_ends_the_command_group(libc::SIGHUP, "SIGHUP");
+}

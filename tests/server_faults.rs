@@ -291,3 +291,67 @@ fn postgres_stopped_mid_run_fails_clearly_keeps_the_journal_and_resumes_after_re
     assert_eq!(events(&j, "step_started").iter().filter(|e| e["step_id"] == "one").count(), 1, "a completed step ran again");
     assert_eq!(j.last().unwrap()["outcome"], "succeeded");
 }
+
+/// A long statement on the server, ended by a signal: the statement is gone from the server
+/// (process list / pg_stat_activity) and its effect is absent, the run is interrupted, not failed.
+fn signal_cancels_the_statement_on_the_server(db: &ServerDb, signal: i32, name: &str) {
+    let (sleep, running) = match db.server {
+        crate::support::servers::Server::Postgres => (
+            "INSERT INTO slow_effect SELECT 1 FROM pg_sleep(60)",
+            format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND state = 'active' AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()", db.name),
+        ),
+        crate::support::servers::Server::Mysql => (
+            "INSERT INTO slow_effect SELECT SLEEP(60)",
+            format!("SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' AND COMMAND = 'Query' AND INFO LIKE '%SLEEP(60)%' AND ID <> CONNECTION_ID()", db.name),
+        ),
+    };
+    db.exec("CREATE TABLE slow_effect(x int)");
+    let t = Test::new().runbook(&format!("version: 1\nid: x\nplan:\n  - id: slow\n    name: Slow statement\n    kind: sql\n    statement_timeout: 5m\n    sql: \"{sleep}\"\n  - id: after\n    name: After\n    kind: sql\n    sql: CREATE TABLE after_interrupt(x int)\n"));
+    let mut c = t.command();
+    c.args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.scalar(&running) != "1" {
+        assert!(Instant::now() < deadline, "the statement never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Instant::now();
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let out = child.wait_with_output().unwrap();
+    let took = sent.elapsed();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(took < Duration::from_secs(1), "{name} took {took:?} to end the run");
+    // Checked again after a while: a statement the server kept running would show up, or commit.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(db.scalar(&running), "0", "the statement still runs on the server after {name}");
+    assert_eq!(db.scalar("SELECT count(*) FROM slow_effect"), "0", "the cancelled statement's effect is present");
+    assert!(!db.has_table("after_interrupt"), "a later step ran");
+    let run = t.run_dirs("runs")[0].clone();
+    let j = journal(&run);
+    let i = events(&j, "interrupted");
+    assert_eq!(i.len(), 1, "{j:?}");
+    assert_eq!(i[0]["signal"], name);
+    let finished = events(&j, "step_finished");
+    assert_eq!(finished[0]["status"], "interrupted", "the operator's own cancel was journaled as a failure");
+    assert_eq!(j.last().unwrap()["outcome"], "interrupted");
+    t.exec(["audit", "verify", &run.display().to_string()]).code(0);
+}
+
+#[test]
+fn mariadb_sigterm_kills_the_running_query_on_the_server() {
+    let Some(db) = ServerDb::mysql() else { return };
+    signal_cancels_the_statement_on_the_server(&db, libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn mariadb_ctrl_c_kills_the_running_query_on_the_server() {
+    let Some(db) = ServerDb::mysql() else { return };
+    signal_cancels_the_statement_on_the_server(&db, libc::SIGINT, "Ctrl-C");
+}
+
+#[test]
+fn postgres_sighup_cancels_the_running_statement_on_the_server() {
+    let Some(db) = ServerDb::postgres() else { return };
+    signal_cancels_the_statement_on_the_server(&db, libc::SIGHUP, "SIGHUP");
+}

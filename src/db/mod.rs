@@ -161,7 +161,12 @@ pub trait Database: Send {
     }
 }
 
-/// Cancels the statement in progress on one connection.
+/// How long a canceller waits for the server to show the cancelled statement gone: within the
+/// second every signal must end the run in.
+pub const CANCEL_CHECK: Duration = Duration::from_millis(500);
+
+/// Cancels the statement in progress on one connection, then checks on the server that it
+/// stopped.
 pub type Canceller = std::sync::Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// A scratch copy made for a rehearsal, and how to get rid of it.

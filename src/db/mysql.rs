@@ -62,6 +62,8 @@ pub struct MysqlDb {
     target: Target,
     mariadb: bool,
     lock: Option<RunLock>,
+    /// Our session's connection id, for `KILL QUERY` on Ctrl-C.
+    connection_id: Option<u64>,
 }
 
 struct RunLock {
@@ -82,8 +84,9 @@ impl MysqlDb {
             // `plan` promises not to write; the server enforces it.
             conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
         }
-        let mut db = MysqlDb { conn, options, target: target.clone(), mariadb: false, lock: None };
+        let mut db = MysqlDb { conn, options, target: target.clone(), mariadb: false, lock: None, connection_id: None };
         db.mariadb = db.one("SELECT VERSION()").await?.unwrap_or_default().contains("MariaDB");
+        db.connection_id = db.one("SELECT CONNECTION_ID()").await?.and_then(|id| id.parse().ok());
         Ok(db)
     }
 
@@ -638,6 +641,32 @@ impl Database for MysqlDb {
 
     fn transactional_ddl(&self) -> bool {
         false
+    }
+
+    fn canceller(&self) -> Option<super::Canceller> {
+        // Dropping our side of the connection does not stop the server: the statement would run
+        // on, and an ALTER would commit after the run recorded it as cancelled. `KILL QUERY`
+        // from a second session stops it; then the process list is read until the session no
+        // longer runs a statement, so "cancelled" in the journal is what the server did.
+        let id = self.connection_id?;
+        let options = self.options.clone();
+        Some(std::sync::Arc::new(move || {
+            let options = options.clone();
+            Box::pin(async move {
+                let Ok(mut c) = MySqlConnection::connect_with(&options).await else { return };
+                let _ = c.execute(sqlx::raw_sql(&format!("KILL QUERY {id}"))).await;
+                let busy = format!("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND COMMAND = 'Query'");
+                let deadline = Instant::now() + super::CANCEL_CHECK;
+                while Instant::now() < deadline {
+                    match text_rows(&mut c, &busy).await {
+                        Ok(r) if r.first().and_then(|r| r[0].as_deref()) == Some("0") => break,
+                        Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                        Err(_) => break,
+                    }
+                }
+                let _ = c.close().await;
+            })
+        }))
     }
 }
 

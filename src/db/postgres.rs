@@ -520,10 +520,19 @@ impl Database for PostgresDb {
         Some(std::sync::Arc::new(move || {
             let options = options.clone();
             Box::pin(async move {
-                if let Ok(mut c) = PgConnection::connect_with(&options).await {
-                    let _ = c.execute(sqlx::raw_sql(&format!("SELECT pg_cancel_backend({pid})"))).await;
-                    let _ = c.close().await;
+                let Ok(mut c) = PgConnection::connect_with(&options).await else { return };
+                let _ = c.execute(sqlx::raw_sql(&format!("SELECT pg_cancel_backend({pid})"))).await;
+                // Then checked: the session must have left the statement before the run says so.
+                let busy = format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND state = 'active'");
+                let deadline = Instant::now() + super::CANCEL_CHECK;
+                while Instant::now() < deadline {
+                    match text_rows(&mut c, &busy).await {
+                        Ok(r) if r.first().and_then(|r| r[0].as_deref()) == Some("0") => break,
+                        Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                        Err(_) => break,
+                    }
                 }
+                let _ = c.close().await;
             })
         }))
     }

@@ -19,7 +19,7 @@ use crate::error::{Error, EXIT_STOPPED};
 
 /// How long a cancelled statement may take to give up before the step is abandoned: short
 /// enough that every signal ends the run within a second.
-const CANCEL_GRACE: Duration = Duration::from_millis(600);
+pub const CANCEL_GRACE: Duration = Duration::from_millis(600);
 
 /// Receives interruptions; cloned into every step.
 #[derive(Clone)]
@@ -81,7 +81,10 @@ pub enum Outcome {
 }
 
 /// Run a step's future unless an interruption arrives first (or already has).
-pub async fn race<F>(fut: F, i: &mut Interrupts, canceller: Option<Canceller>) -> Result<(), Outcome>
+/// `grace` is how long the step may take to fail cleanly once cancelled: [`CANCEL_GRACE`] for a
+/// step that runs statements, none for one whose work ends when it is dropped (a command's
+/// process group is ended then).
+pub async fn race<F>(fut: F, i: &mut Interrupts, canceller: Option<Canceller>, grace: Duration) -> Result<(), Outcome>
 where
     F: Future<Output = crate::error::Result<()>>,
 {
@@ -98,12 +101,15 @@ where
                     return fut.await.map_err(Outcome::Error);
                 }
                 let Some(name) = i.pending() else { continue };
-                if let Some(cancel) = canceller {
-                    cancel().await;
-                }
-                // Let the cancelled statement fail cleanly so its transaction is rolled back;
-                // a step that is only waiting (a monitor between samples) is dropped.
-                let _ = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
+                // The cancel (and its check on the server) runs while the step gets the grace
+                // to fail cleanly, so that its transaction is rolled back; a step that is only
+                // waiting (a monitor between samples) is dropped.
+                let cancel = async {
+                    if let Some(cancel) = canceller {
+                        cancel().await;
+                    }
+                };
+                let _ = tokio::join!(cancel, tokio::time::timeout(grace, &mut fut));
                 return Err(Outcome::Interrupted(name.to_string()));
             }
         }

@@ -96,6 +96,14 @@ impl Runner {
             None => None,
         };
         let canceller = self.db.canceller();
+        // A command's group is ended when its step is dropped; waiting for it first would only
+        // delay that past the second a signal allows.
+        let grace = match step.action {
+            crate::runbook::Action::Command(_) | crate::runbook::Action::Http(_) | crate::runbook::Action::Manual(_) => {
+                std::time::Duration::ZERO
+            }
+            _ => interrupt::CANCEL_GRACE,
+        };
         let mut interrupts = self.interrupts.clone();
         let fut = async {
             match limit {
@@ -107,7 +115,7 @@ impl Runner {
             }
         };
         let res = match interrupts.as_mut() {
-            Some(i) => interrupt::race(fut, i, canceller).await,
+            Some(i) => interrupt::race(fut, i, canceller, grace).await,
             None => fut.await.map_err(interrupt::Outcome::Error),
         };
         Ok(match res {

@@ -62,8 +62,8 @@ pub async fn run(r: &mut Runner, step: &Step, a: &CommandAction) -> Result<()> {
         CommandLine::Line(l) => ("sh".into(), vec!["-c".into(), r.vars.render(l)?]),
     };
     let mut cmd = tokio::process::Command::new(&program);
-    // A process group of its own: a Ctrl-C at the terminal reaches runbook alone, which records
-    // the interruption and stops the command itself (kill on drop).
+    // A process group of its own: a Ctrl-C at the terminal (or the hangup of a closed one)
+    // reaches runbook alone, which records the interruption and ends the whole group itself.
     cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
     // A relative `workdir` is taken from the runbook's folder, like the default.
     let workdir = match &a.workdir {
@@ -141,8 +141,13 @@ async fn read_capped<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> (String, boo
     (String::from_utf8_lossy(&kept).into_owned(), truncated)
 }
 
-/// Kills the command's whole process group if the step is abandoned (timeout, Ctrl-C), so that
-/// nothing a shell started keeps running after the step is over.
+/// How long the command's process group has to end on SIGTERM before it is killed: its
+/// programs may clean up, and the run still ends within the second a signal allows.
+const TERM_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Ends the command's whole process group if the step is abandoned (timeout, a signal), so
+/// that nothing a shell started keeps running after the step is over: a resume would otherwise
+/// run the command a second time beside the first.
 struct GroupGuard(Option<u32>);
 
 impl GroupGuard {
@@ -153,11 +158,36 @@ impl GroupGuard {
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            // SAFETY: killpg(2) has no memory-safety preconditions; the group is the child's own.
-            unsafe {
-                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
-            }
+        let Some(pid) = self.0 else { return };
+        let group = pid as libc::pid_t;
+        // SAFETY: killpg(2) has no memory-safety preconditions; the group is the child's own
+        // (process_group(0) made the child its leader), so no other process is signalled.
+        unsafe {
+            libc::killpg(group, libc::SIGTERM);
+        }
+        // The group's leader stays a member until it is reaped, so "gone" cannot be awaited
+        // exactly: wait out the grace while any member is there, then SIGKILL what is left.
+        let deadline = std::time::Instant::now() + TERM_GRACE;
+        while std::time::Instant::now() < deadline && group_has_live_members(group) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // SAFETY: as above.
+        unsafe {
+            libc::killpg(group, libc::SIGKILL);
         }
     }
+}
+
+/// Whether a process of `group` other than a zombie still runs, read from /proc.
+fn group_has_live_members(group: libc::pid_t) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return false };
+    dir.flatten().filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))).any(|e| {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { return false };
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses, so read after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return false };
+        let mut f = rest.split_whitespace();
+        let state = f.next();
+        let pgrp = f.nth(1).and_then(|p| p.parse::<libc::pid_t>().ok());
+        pgrp == Some(group) && state != Some("Z")
+    })
 }
