@@ -137,6 +137,21 @@ fn rollback_restores_the_original_schema() {
     assert!(a.iter().any(|e| e["check"].as_str().unwrap().starts_with("schema equals the snapshot") && e["passed"] == true));
 }
 
+/// An accidental second run that fails at its first change (the column is already there) did
+/// not change anything, so it must not become the run the rollback compares with.
+#[test]
+fn a_second_run_failing_at_its_first_statement_does_not_become_the_baseline() {
+    let t = Test::new();
+    let db = SqliteFile::users(t.dir.path(), 50);
+    let schema = schema_of(&db);
+    t.exec(seed_args("run", &db.url(), "runs")).code(0);
+    let first = t.run_dirs("runs")[0].file_name().unwrap().to_string_lossy().to_string();
+    t.exec(seed_args("run", &db.url(), "runs-again")).code(1);
+    let out = t.exec(seed_args("rollback", &db.url(), "runs-rollback"));
+    out.code(0).stdout_has(&format!("schema equals the snapshot from change-plan run {first}"));
+    assert_eq!(schema_of(&db), schema, "schema not restored");
+}
+
 /// Regression: without a known change run, the rollback dropped the column first and only then
 /// failed its "schema as before the change" check. It is now refused before anything runs.
 #[test]
@@ -282,6 +297,49 @@ plan:
     out.code(2).stderr_has("locked by run").stderr_has(holder["run_id"].as_str().unwrap()).stderr_has("operator alice");
     assert!(first.wait().unwrap().success());
     t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--operator", "bob"]).code(0);
+}
+
+/// The lock is the database file's, not its name's: a second run through another name of the
+/// same file is refused, naming the first run.
+fn another_name_is_refused(name: &str, link: fn(&std::path::Path, &std::path::Path) -> std::io::Result<()>) {
+    let yaml = "version: 1\nid: slow\nplan:\n  - id: wait\n    name: Wait\n    kind: command\n    command: [\"sleep\", \"4\"]\n";
+    let t = Test::new().runbook(yaml);
+    let db = SqliteFile::users(t.dir.path(), 3);
+    std::fs::create_dir(t.dir.join("other")).unwrap();
+    let other = t.dir.join(name);
+    link(&t.dir.join("app.db"), &other).unwrap();
+    let mut first = t
+        .command()
+        .args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--operator", "alice"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = t.dir.join("app.db.runbook-lock");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&lock).is_ok_and(|s| s.contains("alice")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let holder: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&lock).unwrap()).unwrap();
+    let url = format!("sqlite://{}", other.display());
+    let out = t.exec(["run", "runbook.yaml", "--db", &url, "--yes", "--runs-dir", "runs2", "--operator", "bob"]);
+    out.code(2).stderr_has("locked by run").stderr_has(holder["run_id"].as_str().unwrap()).stderr_has("operator alice");
+    assert!(first.wait().unwrap().success());
+    assert!(t.run_dirs("runs2").is_empty(), "a refused run leaves no run folder");
+    // Once the first run is over, the other name works.
+    t.exec(["run", "runbook.yaml", "--db", &url, "--yes", "--runs-dir", "runs3", "--operator", "bob"]).code(0);
+}
+
+#[test]
+fn a_symlink_to_a_locked_sqlite_file_is_refused_naming_the_holder() {
+    another_name_is_refused("other/alias.db", |target, link| std::os::unix::fs::symlink(target, link));
+}
+
+#[test]
+fn a_hard_link_to_a_locked_sqlite_file_is_refused() {
+    another_name_is_refused("alias.db", |target, link| std::fs::hard_link(target, link));
 }
 
 #[test]

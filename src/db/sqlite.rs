@@ -1,5 +1,10 @@
 //! SQLite, the embedded default target: introspection through `sqlite_master` and pragmas,
 //! backups with `VACUUM INTO`, streamed fingerprints, and a lock file beside the database.
+//!
+//! The run lock is keyed on the database file itself, not on the path it was named by: an
+//! exclusive `flock` on the file (its device and inode), so a symlink or a hard link to a
+//! locked database is refused like its own name. Beside the canonical path (symlinks resolved)
+//! a `.runbook-lock` file, locked too, names the holder for the refusal message.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -19,7 +24,8 @@ use crate::error::{Error, Result};
 pub struct SqliteDb {
     conn: SqliteConnection,
     path: PathBuf,
-    lock: Option<File>,
+    /// The holder file and the database file, both locked while the run holds the lock.
+    lock: Option<(File, File)>,
 }
 
 impl SqliteDb {
@@ -35,10 +41,39 @@ impl SqliteDb {
         Ok(SqliteDb { conn, path, lock: None })
     }
 
+    /// The holder file: beside the database's canonical path, so every symlink leads to one.
     fn lock_path(&self) -> PathBuf {
-        let mut p = self.path.clone().into_os_string();
-        p.push(".runbook-lock");
-        PathBuf::from(p)
+        holder_file(&std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone()))
+    }
+}
+
+fn holder_file(db: &Path) -> PathBuf {
+    let mut p = db.to_path_buf().into_os_string();
+    p.push(".runbook-lock");
+    PathBuf::from(p)
+}
+
+fn read_holder(path: &Path) -> Option<LockHolder> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// The holder of a lock taken through another name of the same file (a hard link): the holder
+/// file beside a name in the same folder whose file has our device and inode.
+fn holder_by_inode(db: &Path) -> Option<LockHolder> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata(db).ok()?;
+    let dir = db.parent()?;
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_str()?.strip_suffix(".runbook-lock")?.to_string();
+        let other = std::fs::metadata(dir.join(&name)).ok()?;
+        (other.dev() == me.dev() && other.ino() == me.ino()).then(|| read_holder(&e.path())).flatten()
+    })
+}
+
+fn locked_by(h: Option<LockHolder>) -> Error {
+    match h {
+        Some(h) => Error::Locked { run_id: h.run_id, operator: h.operator, started: h.started },
+        None => Error::Locked { run_id: "unknown".into(), operator: "unknown".into(), started: "unknown".into() },
     }
 }
 
@@ -252,7 +287,8 @@ impl Database for SqliteDb {
     }
 
     async fn lock(&mut self, holder: &LockHolder) -> Result<()> {
-        let path = self.lock_path();
+        let canonical = std::fs::canonicalize(&self.path).map_err(|e| Error::read(&self.path, e))?;
+        let path = holder_file(&canonical);
         let mut f = OpenOptions::new()
             .read(true)
             .write(true)
@@ -262,30 +298,31 @@ impl Database for SqliteDb {
             .open(&path)
             .map_err(|e| Error::write(&path, e))?;
         match f.try_lock() {
-            Ok(()) => {
-                f.set_len(0).map_err(|e| Error::write(&path, e))?;
-                let body = serde_json::to_vec(holder).unwrap_or_default();
-                f.write_all(&body).and_then(|_| f.sync_all()).map_err(|e| Error::write(&path, e))?;
-                self.lock = Some(f);
-                Ok(())
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                let h: Option<LockHolder> = serde_json::from_str(&text).ok();
-                Err(match h {
-                    Some(h) => Error::Locked { run_id: h.run_id, operator: h.operator, started: h.started },
-                    None => Error::Locked { run_id: "unknown".into(), operator: "unknown".into(), started: "unknown".into() },
-                })
-            }
-            Err(std::fs::TryLockError::Error(e)) => Err(Error::write(&path, e)),
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(locked_by(read_holder(&path))),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::write(&path, e)),
         }
+        // The database file's own lock: the same inode under any name. SQLite's locks are
+        // fcntl(2) record locks, which flock(2) does not touch.
+        let file = File::open(&canonical).map_err(|e| Error::read(&canonical, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(locked_by(holder_by_inode(&canonical))),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::write(&canonical, e)),
+        }
+        f.set_len(0).map_err(|e| Error::write(&path, e))?;
+        let body = serde_json::to_vec(holder).unwrap_or_default();
+        f.write_all(&body).and_then(|_| f.sync_all()).map_err(|e| Error::write(&path, e))?;
+        self.lock = Some((f, file));
+        Ok(())
     }
 
     async fn unlock(&mut self) -> Result<()> {
-        if let Some(f) = self.lock.take() {
+        if let Some((f, file)) = self.lock.take() {
             let _ = f.set_len(0);
-            drop(f);
             let _ = std::fs::remove_file(self.lock_path());
+            drop(f);
+            drop(file);
         }
         Ok(())
     }

@@ -2,7 +2,10 @@
 //!
 //! A rollback usually runs in a later invocation than the change, maybe from another runs
 //! folder. So every change-plan run is remembered in a small state index keyed by runbook id and
-//! target identity; `--baseline RUN_DIR` names the run explicitly.
+//! target identity; `--baseline RUN_DIR` names the run explicitly. A run is remembered only
+//! once it reaches its first change (a statement commits, a command or request runs, a manual
+//! step is confirmed), so a second run that fails before changing anything leaves the real
+//! change's run as the baseline.
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +47,22 @@ pub fn remember(r: &Runner) {
         "target": r.target.display(),
     });
     let _ = std::fs::write(dir.join(key(&r.loaded.doc.id, &r.target.identity())), body.to_string());
+}
+
+impl Runner {
+    /// The change plan has changed something: from now on this run is "the change" whose start
+    /// snapshot a later rollback compares with. Once per run; not for rehearsals or rollbacks.
+    pub(crate) fn reached_change(&mut self) {
+        if self.baseline_remembered
+            || self.opts.plan != crate::runbook::PlanKind::Plan
+            || self.opts.rehearsal.is_some()
+            || self.rollback.is_some()
+        {
+            return;
+        }
+        self.baseline_remembered = true;
+        remember(self);
+    }
 }
 
 /// The start snapshot recorded in a run folder's journal.

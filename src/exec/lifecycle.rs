@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::journal::{Decision, Event, StepStatus};
-use crate::runbook::{PlanKind, Step};
+use crate::runbook::{Action, PlanKind, Step};
 use crate::ui::{panel, Panel};
 
 use super::{interrupt, step, Runner};
@@ -99,9 +99,7 @@ impl Runner {
         // A command's group is ended when its step is dropped; waiting for it first would only
         // delay that past the second a signal allows.
         let grace = match step.action {
-            crate::runbook::Action::Command(_) | crate::runbook::Action::Http(_) | crate::runbook::Action::Manual(_) => {
-                std::time::Duration::ZERO
-            }
+            Action::Command(_) | Action::Http(_) | Action::Manual(_) => std::time::Duration::ZERO,
             _ => interrupt::CANCEL_GRACE,
         };
         let mut interrupts = self.interrupts.clone();
@@ -118,6 +116,13 @@ impl Runner {
             Some(i) => interrupt::race(fut, i, canceller, grace).await,
             None => fut.await.map_err(interrupt::Outcome::Error),
         };
+        // A command, a request or a confirmed manual step is a change once it has run, whatever
+        // its outcome; a `sql` step says so itself, per committed statement.
+        let acted =
+            matches!(step.action, Action::Command(_) | Action::Http(_)) || (matches!(step.action, Action::Manual(_)) && res.is_ok());
+        if acted {
+            self.reached_change();
+        }
         Ok(match res {
             Ok(()) => (StepStatus::Passed, None),
             Err(interrupt::Outcome::Interrupted(signal)) => {

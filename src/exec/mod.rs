@@ -113,6 +113,8 @@ pub struct Runner {
     pub rollback: Option<RollbackCause>,
     /// Ctrl-C and SIGTERM, when this process listens for them.
     pub interrupts: Option<interrupt::Interrupts>,
+    /// This run is recorded as the change-plan run a rollback compares with ([`baseline`]).
+    pub baseline_remembered: bool,
 }
 
 /// Sortable to the millisecond, so that listing a runs folder gives the order of the runs.
@@ -219,6 +221,7 @@ impl Runner {
             done: HashSet::new(),
             rollback: None,
             interrupts: None,
+            baseline_remembered: false,
         }
     }
 

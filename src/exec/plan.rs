@@ -7,7 +7,7 @@ use crate::journal::{Event, Outcome, StepStatus};
 use crate::runbook::{Action, OnFailure, PlanKind};
 use crate::ui;
 
-use super::{baseline, rehearsal, Runner};
+use super::{rehearsal, Runner};
 
 pub use crate::journal::RollbackCause;
 
@@ -35,9 +35,9 @@ impl Runner {
         } else {
             self.take_baselines(self.opts.plan).await?;
         }
-        if self.opts.plan == PlanKind::Plan && self.opts.rehearsal.is_none() {
-            baseline::remember(self);
-        }
+        // The run becomes the rollback's baseline only once it reaches its first change
+        // ([`Runner::reached_change`]): an accidental second run that fails at its first
+        // statement must not replace the real change's snapshot.
         self.continue_run().await
     }
 

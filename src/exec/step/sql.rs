@@ -117,6 +117,9 @@ pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
             ),
         })?;
     }
+    if !report.statements.is_empty() {
+        r.reached_change();
+    }
     for (i, res) in report.statements.iter().enumerate() {
         let sql = shown.get(i).cloned().unwrap_or_else(|| r.journal.redactor().text(&res.sql));
         panel::ok(format!("{} — {}", first_line(&sql), res.kind.label(res.rows_affected)));
