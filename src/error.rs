@@ -61,6 +61,11 @@ pub enum Error {
     #[error("the target is locked by run {run_id} (operator {operator}, started {started}); only one operator may change it at a time")]
     Locked { run_id: String, operator: String, started: String },
 
+    /// The session holding the run lock died (killed by an administrator, a network cut): the
+    /// run stops rather than go on unlocked.
+    #[error("the run lock on {target} was lost ({why}); the run stopped so that it does not go on unlocked: another operator may hold the target now. Check who does before `runbook resume` continues this run")]
+    LockLost { target: String, why: String },
+
     #[error("{message}")]
     Failed { message: String },
 
@@ -89,7 +94,7 @@ impl Error {
     pub fn code(&self) -> i32 {
         match self {
             Error::Usage { .. } | Error::Invalid { .. } | Error::Read { .. } | Error::NoTerminal | Error::Locked { .. } => EXIT_USAGE,
-            Error::Write { .. } | Error::Database { .. } | Error::Failed { .. } => EXIT_FAILED,
+            Error::Write { .. } | Error::Database { .. } | Error::Failed { .. } | Error::LockLost { .. } => EXIT_FAILED,
             Error::Stopped { .. } => EXIT_STOPPED,
         }
     }

@@ -355,3 +355,71 @@ fn postgres_sighup_cancels_the_running_statement_on_the_server() {
     let Some(db) = ServerDb::postgres() else { return };
     signal_cancels_the_statement_on_the_server(&db, libc::SIGHUP, "SIGHUP");
 }
+
+/// An administrator ends the session holding the run lock while a step runs: the run notices
+/// before its next statement, stops with exit 1 and says why, and runs nothing more unlocked.
+fn lock_session_killed_mid_run(db: &ServerDb) {
+    let (sleep, kill) = match db.server {
+        crate::support::servers::Server::Postgres => (
+            "SELECT pg_sleep(2)",
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND application_name LIKE 'runbook %'",
+                db.name
+            ),
+        ),
+        crate::support::servers::Server::Mysql => ("SELECT SLEEP(2)", String::new()),
+    };
+    let t = Test::new().runbook(&format!("version: 1\nid: x\nplan:\n  - id: one\n    name: Sleep, then create\n    kind: sql\n    transaction: false\n    sql: \"{sleep}; CREATE TABLE two(x int)\"\n  - id: three\n    name: Three\n    kind: sql\n    sql: CREATE TABLE three(x int)\n"));
+    let mut c = t.command();
+    c.args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let running = match db.server {
+        crate::support::servers::Server::Postgres => {
+            format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND state = 'active' AND query = '{sleep}'", db.name)
+        }
+        crate::support::servers::Server::Mysql => {
+            format!("SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' AND INFO = '{sleep}'", db.name)
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.scalar(&running) != "1" {
+        assert!(Instant::now() < deadline, "the statement never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    match db.server {
+        crate::support::servers::Server::Postgres => assert_eq!(db.scalar(&kill), "t", "no lock session to terminate"),
+        crate::support::servers::Server::Mysql => {
+            let id = db.scalar(&format!("SELECT IS_USED_LOCK('runbook:{}')", db.name));
+            assert_ne!(id, "NULL", "no session holds the run lock");
+            db.exec(&format!("KILL {id}"));
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("the run lock on "), "{all}");
+    assert!(all.contains("was lost") && all.contains("does not go on unlocked"), "{all}");
+    assert!(!db.has_table("two"), "a statement ran after the lock was lost");
+    assert!(!db.has_table("three"), "a step ran after the lock was lost");
+    let run = t.run_dirs("runs")[0].clone();
+    let j = journal(&run);
+    let finished = events(&j, "step_finished");
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0]["status"], "failed");
+    assert!(finished[0]["error"].as_str().unwrap().contains("was lost"), "{}", finished[0]);
+    assert!(events(&j, "lock_released").is_empty(), "the journal claims a release of a lock the run had lost");
+    assert_eq!(j.last().unwrap()["outcome"], "failed");
+    t.exec(["audit", "verify", &run.display().to_string()]).code(0);
+}
+
+#[test]
+fn postgres_lock_session_terminated_mid_run_stops_the_run() {
+    let Some(db) = ServerDb::postgres() else { return };
+    lock_session_killed_mid_run(&db);
+}
+
+#[test]
+fn mariadb_lock_session_killed_mid_run_stops_the_run() {
+    let Some(db) = ServerDb::mysql() else { return };
+    lock_session_killed_mid_run(&db);
+}

@@ -145,6 +145,13 @@ pub trait Database: Send {
     /// Release the run lock (also released when the process dies).
     async fn unlock(&mut self) -> Result<()>;
 
+    /// Fail with [`crate::Error::LockLost`] when the run lock's session no longer holds it.
+    /// Checked before every step and every statement; a lock that cannot die (SQLite's flock,
+    /// held by this process) needs no check.
+    async fn lock_alive(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether DDL can be rolled back with the transaction.
     fn transactional_ddl(&self) -> bool;
 

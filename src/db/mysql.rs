@@ -287,23 +287,58 @@ async fn timed(conn: &mut MySqlConnection, sql: &str, limit: Duration) -> std::r
     Ok(StatementResult::new(sql, Engine::Mysql, res.rows_affected(), start))
 }
 
+/// Why one attempt at a step stopped: the server's own error, or the run lock lost between
+/// two statements (never retried).
+enum Stop {
+    Sql(sqlx::Error),
+    LockLost(Error),
+}
+
+/// Whether the lock connection is there and still holds `GET_LOCK` (an administrator's `KILL`
+/// ends the connection and its locks). `None`: this connection holds no lock, nothing to check.
+async fn lock_alive(lock: &mut Option<RunLock>, target: &str) -> Result<()> {
+    let Some(l) = lock.as_mut() else { return Ok(()) };
+    let sql = format!("SELECT IS_USED_LOCK('{}') = CONNECTION_ID()", sql_lit(&l.name));
+    let why = match text_rows(&mut l.conn, &sql).await {
+        Ok(r) if r.first().and_then(|r| r[0].as_deref()) == Some("1") => return Ok(()),
+        Ok(_) => "its session no longer holds GET_LOCK".to_string(),
+        Err(e) => format!("its session is gone: {e}"),
+    };
+    // A dead session is not a lock any more; the announcer goes with it.
+    if let Some(l) = lock.take() {
+        l.announcer.abort();
+    }
+    Err(Error::LockLost { target: target.to_string(), why })
+}
+
 async fn attempt_in_transaction(
     conn: &mut MySqlConnection,
+    lock: &mut Option<RunLock>,
+    target: &str,
     statements: &[String],
     limit: Duration,
-) -> std::result::Result<Vec<StatementResult>, sqlx::Error> {
-    let mut tx = conn.begin().await?;
+) -> std::result::Result<Vec<StatementResult>, Stop> {
+    let mut tx = conn.begin().await.map_err(Stop::Sql)?;
     let mut out = Vec::new();
     for s in statements {
+        if let Err(e) = lock_alive(lock, target).await {
+            let _ = tx.rollback().await;
+            return Err(Stop::LockLost(e));
+        }
         match timed(&mut tx, s, limit).await {
             Ok(r) => out.push(r),
             Err(e) => {
                 let _ = tx.rollback().await;
-                return Err(e);
+                return Err(Stop::Sql(e));
             }
         }
     }
-    tx.commit().await?;
+    // Nothing commits without the lock.
+    if let Err(e) = lock_alive(lock, target).await {
+        let _ = tx.rollback().await;
+        return Err(Stop::LockLost(e));
+    }
+    tx.commit().await.map_err(Stop::Sql)?;
     Ok(out)
 }
 
@@ -583,6 +618,10 @@ impl Database for MysqlDb {
         Ok(())
     }
 
+    async fn lock_alive(&mut self) -> Result<()> {
+        lock_alive(&mut self.lock, &self.target.display()).await
+    }
+
     async fn unlock(&mut self) -> Result<()> {
         if let Some(mut l) = self.lock.take() {
             let lit = sql_lit(&l.name);
@@ -674,15 +713,17 @@ impl MysqlDb {
     async fn run_statements(&mut self, statements: &[String], opts: &ExecOptions, lock_secs: u64) -> Result<ExecReport> {
         let mut retries = 0u32;
         let limit = opts.statement_timeout;
+        let target = self.target.display();
         if opts.transaction && !statements.iter().any(|s| is_ddl(s)) {
             loop {
-                match attempt_in_transaction(&mut self.conn, statements, limit).await {
+                match attempt_in_transaction(&mut self.conn, &mut self.lock, &target, statements, limit).await {
                     Ok(done) => return Ok(ExecReport { statements: done, lock_retries: retries, transactional: true }),
-                    Err(e) if is_lock_timeout(&e) && retries < opts.lock_retries => {
+                    Err(Stop::LockLost(e)) => return Err(e),
+                    Err(Stop::Sql(e)) if is_lock_timeout(&e) && retries < opts.lock_retries => {
                         retries += 1;
                         tokio::time::sleep(super::backoff(retries)).await;
                     }
-                    Err(e) => {
+                    Err(Stop::Sql(e)) => {
                         return Err(Error::db(format!(
                             "{e}{} (the transaction was rolled back, nothing changed)",
                             retries_note(&e, retries, lock_secs)
@@ -695,6 +736,7 @@ impl MysqlDb {
         // lock timeout is retried.
         let mut done = Vec::new();
         for (n, s) in statements.iter().enumerate() {
+            lock_alive(&mut self.lock, &target).await?;
             loop {
                 match timed(&mut self.conn, s, limit).await {
                     Ok(r) => {

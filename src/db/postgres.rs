@@ -154,12 +154,47 @@ async fn timed(conn: &mut PgConnection, sql: &str) -> std::result::Result<Statem
     Ok(StatementResult::new(sql, Engine::Postgres, res.rows_affected(), start))
 }
 
+/// Why one attempt at a step stopped: the database's own error, or the run lock lost between
+/// two statements (never retried).
+enum Stop {
+    Sql(sqlx::Error),
+    LockLost(Error),
+}
+
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Stop::Sql(e)
+    }
+}
+
+/// Whether the lock session is there and still holds the advisory lock (a session advisory
+/// lock only ends with `pg_advisory_unlock` or the session, so "there" is nearly enough; the
+/// catalog says it for sure). `None`: this connection holds no lock (`plan`), nothing to check.
+async fn lock_alive(lock: &mut Option<PgConnection>, target: &str) -> Result<()> {
+    let Some(c) = lock.as_mut() else { return Ok(()) };
+    let sql = format!(
+        "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted AND objsubid = 1 AND classid = {} AND objid = {}",
+        (LOCK_KEY >> 32) as u32,
+        (LOCK_KEY & 0xffff_ffff) as u32
+    );
+    let why = match text_rows(c, &sql).await {
+        Ok(r) if r.first().and_then(|r| r[0].as_deref()) == Some("1") => return Ok(()),
+        Ok(_) => "its session no longer holds the advisory lock".to_string(),
+        Err(e) => format!("its session is gone: {e}"),
+    };
+    // A dead session is not a lock any more: dropping it keeps `unlock` from pretending.
+    *lock = None;
+    Err(Error::LockLost { target: target.to_string(), why })
+}
+
 /// One attempt at the whole step in a transaction; rolled back on any error.
 async fn attempt_in_transaction(
     conn: &mut PgConnection,
+    lock: &mut Option<PgConnection>,
+    target: &str,
     statements: &[String],
     opts: &ExecOptions,
-) -> std::result::Result<Vec<StatementResult>, sqlx::Error> {
+) -> std::result::Result<Vec<StatementResult>, Stop> {
     let mut tx = conn.begin().await?;
     let body = async {
         (&mut *tx)
@@ -171,9 +206,12 @@ async fn attempt_in_transaction(
             .await?;
         let mut out = Vec::new();
         for s in statements {
+            lock_alive(lock, target).await.map_err(Stop::LockLost)?;
             out.push(timed(&mut tx, s).await?);
         }
-        Ok::<_, sqlx::Error>(out)
+        // Nothing commits without the lock.
+        lock_alive(lock, target).await.map_err(Stop::LockLost)?;
+        Ok::<_, Stop>(out)
     }
     .await;
     match body {
@@ -282,22 +320,24 @@ impl Database for PostgresDb {
 
     async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
         let mut retries = 0u32;
+        let target = self.target.display();
         if opts.transaction {
             loop {
-                match attempt_in_transaction(&mut self.conn, statements, opts).await {
+                match attempt_in_transaction(&mut self.conn, &mut self.lock_conn, &target, statements, opts).await {
                     Ok(done) => return Ok(ExecReport { statements: done, lock_retries: retries, transactional: true }),
-                    Err(e) if is_lock_timeout(&e) && retries < opts.lock_retries => {
+                    Err(Stop::LockLost(e)) => return Err(e),
+                    Err(Stop::Sql(e)) if is_lock_timeout(&e) && retries < opts.lock_retries => {
                         retries += 1;
                         tokio::time::sleep(super::backoff(retries)).await;
                     }
-                    Err(e) if is_lock_timeout(&e) => {
+                    Err(Stop::Sql(e)) if is_lock_timeout(&e) => {
                         return Err(Error::db(format!(
                             "{} (lock timeout {} ms; retries exhausted: {retries}; the transaction was rolled back, nothing changed)",
                             crate::error::sqlx_message(&e),
                             ms(opts.lock_timeout)
                         )))
                     }
-                    Err(e) => {
+                    Err(Stop::Sql(e)) => {
                         return Err(Error::db(format!(
                             "{} (the transaction was rolled back, nothing changed)",
                             crate::error::sqlx_message(&e)
@@ -318,6 +358,10 @@ impl Database for PostgresDb {
         let mut done = Vec::new();
         let mut failure = None;
         'stmts: for (n, s) in statements.iter().enumerate() {
+            if let Err(e) = lock_alive(&mut self.lock_conn, &target).await {
+                let _ = self.conn.execute("RESET lock_timeout; RESET statement_timeout").await;
+                return Err(e);
+            }
             let concurrent_index = match classify(s) {
                 Effect::CreateIndex { name, concurrently: true, .. } => Some(name),
                 _ => None,
@@ -460,6 +504,10 @@ impl Database for PostgresDb {
             _ => ("unknown".into(), "unknown".into()),
         };
         Err(Error::Locked { run_id, operator, started: if started.is_empty() { "unknown".into() } else { started } })
+    }
+
+    async fn lock_alive(&mut self) -> Result<()> {
+        lock_alive(&mut self.lock_conn, &self.target.display()).await
     }
 
     async fn unlock(&mut self) -> Result<()> {

@@ -134,6 +134,11 @@ impl Runner {
                 (StepStatus::Interrupted, Some(format!("interrupted by {signal}")))
             }
             Err(interrupt::Outcome::Error(e @ Error::Stopped { .. })) => (StepStatus::Aborted, Some(e.to_string())),
+            Err(interrupt::Outcome::Error(e @ Error::LockLost { .. })) => {
+                // Not a failure the rollback plan could answer: the run must not go on at all.
+                self.finish_step(step, StepStatus::Failed, Some(e.to_string()), self.step_started)?;
+                return Err(e);
+            }
             Err(interrupt::Outcome::Error(e)) => {
                 let text = self.journal.redactor().text(&e.to_string());
                 // Only the database's own errors can mean its connection was lost; an HTTP or

@@ -284,7 +284,10 @@ impl Runner {
     /// ended, write the report.
     pub async fn finish(mut self, finished: Result<(Outcome, i32)>, started: Instant) -> Result<i32> {
         let _ = self.db.unlock().await;
-        let _ = self.journal.record(Event::LockReleased { target: self.target.display() });
+        // A lock that was lost was not released by this run: the journal says only what happened.
+        if !matches!(finished, Err(Error::LockLost { .. })) {
+            let _ = self.journal.record(Event::LockReleased { target: self.target.display() });
+        }
         let (outcome, code, error) = match finished {
             Ok((o, c)) => (o, c, None),
             Err(e) => {

@@ -148,6 +148,8 @@ impl Runner {
             if self.interrupted_between_steps()? {
                 return Ok(PlanResult::Interrupted);
             }
+            // A run whose lock session died stops here, before anything else runs unlocked.
+            self.db.lock_alive().await?;
             match self.run_step(step, i + 1, total, plan).await? {
                 StepStatus::Passed | StepStatus::Skipped => {}
                 StepStatus::Aborted => return Ok(PlanResult::Aborted),
