@@ -15,6 +15,7 @@ mod faults;
 mod fleet;
 mod format;
 mod fuzz_regressions;
+mod golden;
 mod interactive;
 mod lint;
 mod live;

@@ -7,6 +7,7 @@
 pub mod dump;
 pub mod mysql;
 pub mod postgres;
+pub mod rows;
 pub mod schema;
 pub mod sqlite;
 pub mod target;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+pub use rows::QueryRows;
 pub use schema::Schema;
 pub use target::{Engine, Target};
 
@@ -126,6 +128,10 @@ pub trait Database: Send {
 
     /// Run a query to completion and count its rows without keeping them.
     async fn query_count(&mut self, sql: &str) -> Result<u64>;
+
+    /// Run a query to completion, keeping its first [`rows::MAX_ROWS`] rows as text and counting
+    /// the rest.
+    async fn query_rows(&mut self, sql: &str) -> Result<QueryRows>;
 
     /// What the backup step will use, checked now: the dump tool's banner, or an error saying
     /// why the backup would fail (tool missing, major version not matching the server).

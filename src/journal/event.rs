@@ -291,6 +291,12 @@ pub enum Event {
         actual: String,
         passed: bool,
     },
+    /// What a `validate` step's report query returned: its first rows, redacted, then capped.
+    ReportQuery {
+        step_id: String,
+        name: String,
+        result: crate::db::QueryRows,
+    },
     Backup {
         step_id: String,
         backup: BackupInfo,

@@ -81,7 +81,7 @@ fn prose(s: &str) -> String {
 /// Escape text for HTML element content and attribute values.
 pub fn h(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in super::markup::block(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -464,7 +464,7 @@ fn evidence(o: &mut String, ev: &Evidence) {
         Evidence::Note { by, text } => {
             let _ = writeln!(o, "<div class=\"note\"><strong>Note by {}:</strong> {}</div>", h(by), h(text));
         }
-        Evidence::Sample { .. } => {}
+        Evidence::Sample { .. } | Evidence::QueryResult { .. } => {}
         Evidence::Decision { decision, by, how, reason } => {
             let _ = writeln!(
                 o,

@@ -153,6 +153,7 @@ fn evidence(o: &mut String, ev: &Evidence) {
             let _ =
                 writeln!(o, "- {} {}: expected {}, actual {}", if *passed { "✅" } else { "❌" }, esc(check), code(expected), code(actual));
         }
+        Evidence::QueryResult { .. } => {}
         Evidence::Backup { backup: b } => {
             let _ = writeln!(
                 o,
@@ -195,7 +196,7 @@ fn evidence(o: &mut String, ev: &Evidence) {
         Evidence::Note { by, text } => {
             let _ = writeln!(o, "- Note by {}: {}", esc(by), esc(text));
         }
-        Evidence::Sample { check, value, min, max, ok, elapsed_ms, detail } => {
+        Evidence::Sample { check, value, min, max, ok, elapsed_ms, detail, .. } => {
             let bound = super::threshold(*min, *max);
             let _ = writeln!(
                 o,

@@ -30,7 +30,32 @@ pub fn lf(s: &str) -> String {
 
 /// Every line ending becomes one space, for values shown inline.
 fn one_line(s: &str) -> String {
-    lf(s).replace('\n', " ")
+    visible(&lf(s)).replace('\n', " ")
+}
+
+/// Control characters other than LF and tab, and the bidirectional overrides, shown as escapes
+/// (`\x1b`, `\u{202e}`): an ANSI sequence in a value must not recolour or redraw the terminal
+/// that prints a report, and an override must not reorder what a reader sees.
+pub fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() || matches!(c as u32, 0x200e | 0x200f | 0x202a..=0x202e | 0x2066..=0x2069) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A multi-line value for a verbatim block: line endings made LF, other controls visible.
+pub fn block(s: &str) -> String {
+    visible(&lf(s))
 }
 
 /// The longest run of `c` in `s`.
@@ -77,7 +102,7 @@ impl Markup for Markdown {
     }
 
     fn code_block(&self, lang: &str, s: &str) -> String {
-        let body = lf(s);
+        let body = block(s);
         let fence = "`".repeat((longest_run(&body, '`') + 1).max(3));
         format!("{fence}{lang}\n{body}\n{fence}")
     }
@@ -106,7 +131,7 @@ impl Markup for Textile {
     }
 
     fn code_block(&self, lang: &str, s: &str) -> String {
-        format!("<pre><code class=\"{}\">\n{}\n</code></pre>", verbatim(lang), verbatim(&lf(s)))
+        format!("<pre><code class=\"{}\">\n{}\n</code></pre>", verbatim(lang), verbatim(&block(s)))
     }
 }
 
@@ -140,5 +165,11 @@ mod tests {
     #[test]
     fn textile_code_has_no_raw_angle() {
         assert_eq!(Textile.code("<!--\r"), "<code>&lt;!-- </code>");
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(visible("\u{1b}[32mok\u{7}\u{202e}"), "\\x1b[32mok\\x07\\u{202e}");
+        assert_eq!(Markdown.code_block("text", "a\r\nb\u{1b}"), "```text\na\nb\\x1b\n```");
     }
 }

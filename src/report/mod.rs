@@ -3,6 +3,7 @@
 //! `RunRecord` folds the events into what a reader needs (header, steps with their evidence,
 //! outcome, seal); each format is one renderer over it.
 
+pub mod attempts;
 pub mod html;
 pub mod json;
 pub mod markdown;
@@ -62,7 +63,16 @@ pub struct RunRecord {
     pub started: String,
     /// Run end (RFC 3339, UTC); absent when the run did not finish.
     pub finished: Option<String>,
+    /// How long the run took: the sum of its attempts' durations (a run that was never resumed
+    /// has one attempt). Absent when the run did not finish.
     pub duration_ms: Option<u64>,
+    /// Wall-clock time from the start of the first attempt to the end of the last, pauses
+    /// between attempts included. Absent when the run did not finish.
+    #[serde(default)]
+    pub span_ms: Option<u64>,
+    /// The first `run`, then each `resume`, with how each ended.
+    #[serde(default)]
+    pub attempts: Vec<attempts::Attempt>,
     /// Absent when the run did not finish (killed, or still running).
     pub outcome: Option<Outcome>,
     pub exit_code: Option<i32>,
@@ -198,12 +208,29 @@ pub enum Evidence {
     Checklist { item: String, confirmed: bool, by: String, how: String },
     /// A note the operator typed for the record.
     Note { by: String, text: String },
-    /// One monitor sample, `elapsed_ms` after the step started, with its thresholds.
-    Sample { check: String, value: Option<f64>, min: Option<f64>, max: Option<f64>, ok: bool, elapsed_ms: u64, detail: Option<String> },
+    /// One monitor sample, `elapsed_ms` after the step started, with its thresholds; `attempt`
+    /// is the run attempt it was taken in (a monitor resumed after an interruption starts over).
+    Sample {
+        check: String,
+        value: Option<f64>,
+        min: Option<f64>,
+        max: Option<f64>,
+        ok: bool,
+        elapsed_ms: u64,
+        detail: Option<String>,
+        #[serde(default = "first_attempt")]
+        attempt: usize,
+    },
+    /// What a report query returned: the first rows (capped; `total` counts them all).
+    QueryResult { name: String, result: crate::db::QueryRows },
     /// Run, skip or abort, by whom and how, with the reason given for a skip.
     Decision { decision: Decision, by: String, how: String, reason: Option<String> },
     /// Anything else the step reported.
     Info { message: String },
+}
+
+fn first_attempt() -> usize {
+    1
 }
 
 impl RunRecord {
@@ -242,6 +269,8 @@ impl RunRecord {
             started: first.ts.clone(),
             finished: None,
             duration_ms: None,
+            span_ms: None,
+            attempts: attempts::attempts(entries),
             outcome: None,
             exit_code: None,
             steps: h
@@ -277,8 +306,16 @@ impl RunRecord {
                 .collect(),
             emergency: h.emergency.clone(),
         };
+        let mut attempt = 1;
         for e in &entries[1..] {
-            rec.apply(e);
+            if matches!(e.event, Event::RunResumed { .. }) {
+                attempt += 1;
+            }
+            rec.apply(e, attempt);
+        }
+        if rec.outcome.is_some() {
+            rec.duration_ms = Some(rec.attempts.iter().map(|a| a.duration_ms).sum());
+            rec.span_ms = rec.attempts.last().map(|a| attempts::between(&rec.started, &a.stopped));
         }
         Some(rec)
     }
@@ -288,7 +325,7 @@ impl RunRecord {
         self.steps.iter_mut().rev().find(|s| s.id == id)
     }
 
-    fn apply(&mut self, e: &Entry) {
+    fn apply(&mut self, e: &Entry, attempt: usize) {
         let ts = e.ts.clone();
         match &e.event {
             Event::StepStarted { step_id, action, .. } => {
@@ -315,6 +352,9 @@ impl RunRecord {
                 step_id,
                 Evidence::Assertion { check: check.clone(), expected: expected.clone(), actual: actual.clone(), passed: *passed },
             ),
+            Event::ReportQuery { step_id, name, result } => {
+                self.push(step_id, Evidence::QueryResult { name: name.clone(), result: result.clone() })
+            }
             Event::Backup { step_id, backup } => self.push(step_id, Evidence::Backup { backup: backup.clone() }),
             Event::Command { step_id, command, exit_code, stdout, stderr, truncated, .. } => self.push(
                 step_id,
@@ -344,6 +384,7 @@ impl RunRecord {
                     ok: *ok,
                     elapsed_ms: *elapsed_ms,
                     detail: detail.clone(),
+                    attempt,
                 },
             ),
             Event::Info { step_id: Some(id), message } => self.push(id, Evidence::Info { message: message.clone() }),
@@ -374,14 +415,20 @@ impl RunRecord {
             Event::RollbackDecision { accepted, by, how } => {
                 self.notes.push(format!("rollback plan {} by {}", if *accepted { "accepted" } else { "declined" }, by_how(by, how)))
             }
-            Event::RunResumed { by, how, in_flight, decision } => self.notes.push(format!(
-                "run resumed by {}{}",
-                by_how(by, how),
-                match (in_flight, decision) {
-                    (Some(step), Some(d)) => format!("; step `{step}` was in flight: {d}"),
-                    _ => String::new(),
-                }
-            )),
+            Event::RunResumed { by, how, in_flight, decision } => {
+                // A resume reopens the run: it is unfinished until its own run_finished.
+                self.outcome = None;
+                self.exit_code = None;
+                self.finished = None;
+                self.notes.push(format!(
+                    "run resumed by {}{}",
+                    by_how(by, how),
+                    match (in_flight, decision) {
+                        (Some(step), Some(d)) => format!("; step `{step}` was in flight: {d}"),
+                        _ => String::new(),
+                    }
+                ))
+            }
             Event::Interrupted { step_id, signal } => self
                 .notes
                 .push(format!("interrupted by {signal}{}", step_id.as_ref().map(|s| format!(" during step `{s}`")).unwrap_or_default())),
@@ -395,12 +442,13 @@ impl RunRecord {
                     self.notes.push(format!("difference: {d}"));
                 }
             }
-            Event::RunFinished { outcome, exit_code, duration_ms } => {
+            Event::RunFinished { outcome, exit_code, .. } => {
+                // The duration is summed over the attempts once every event is read.
                 self.outcome = Some(*outcome);
                 self.exit_code = Some(*exit_code);
-                self.duration_ms = Some(*duration_ms);
                 self.finished = Some(ts);
             }
+
             _ => {}
         }
     }

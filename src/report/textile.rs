@@ -176,6 +176,7 @@ fn evidence(o: &mut String, ev: &Evidence, list: bool) -> bool {
                 writeln!(o, "* {} {}: expected {}, actual {}", if *passed { "✅" } else { "❌" }, esc(check), code(expected), code(actual));
             true
         }
+        Evidence::QueryResult { .. } => list,
         Evidence::Backup { backup: b } => {
             let _ = writeln!(
                 o,
@@ -227,7 +228,7 @@ fn evidence(o: &mut String, ev: &Evidence, list: bool) -> bool {
             let _ = writeln!(o, "* Note by {}: {}", esc(by), esc(text));
             true
         }
-        Evidence::Sample { check, value, min, max, ok, elapsed_ms, detail } => {
+        Evidence::Sample { check, value, min, max, ok, elapsed_ms, detail, .. } => {
             let bound = super::threshold(*min, *max);
             let _ = writeln!(
                 o,

@@ -125,8 +125,14 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
     for q in &a.report_queries {
         let sql = super::sql_for(&q.sql, r.target.engine).ok_or_else(|| Error::failed(format!("no SQL for {}", r.target.engine)))?;
         let rendered = r.vars.render(&sql)?;
-        match r.db.query_count(&rendered).await {
-            Ok(n) => r.assertion(step, format!("report query \"{}\" runs", q.name), "runs".into(), format!("ran, {n} row(s)"), true)?,
+        match r.db.query_rows(&rendered).await {
+            Ok(result) => {
+                let n = result.total;
+                r.assertion(step, format!("report query \"{}\" runs", q.name), "runs".into(), format!("ran, {n} row(s)"), true)?;
+                // Redacted before the cells are cut, so a cut never leaves part of a secret.
+                let result = result.map_cells(|c| r.journal.redactor().text(c));
+                r.journal.record(Event::ReportQuery { step_id: step.id.clone(), name: q.name.clone(), result })?;
+            }
             Err(e) => {
                 failed.push(format!("report query \"{}\" failed", q.name));
                 r.assertion(step, format!("report query \"{}\" runs", q.name), "runs".into(), format!("error: {e}"), false)?;

@@ -1,0 +1,50 @@
+//! The first rows of a query's result, as text: what a `validate` step's report query returned,
+//! kept small so that the journal and the reports show a sample, never a table dump.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Rows kept of a report query's result; the rest are counted, not kept.
+pub const MAX_ROWS: usize = 20;
+/// Characters kept of one value; a longer one is cut and ends with `…`.
+pub const MAX_CELL: usize = 200;
+
+/// A capped result table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QueryRows {
+    /// Column names, as the server reports them (empty when the query returned no row).
+    pub columns: Vec<String>,
+    /// The first rows (at most 20), each value as text; `null` is SQL NULL.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// How many rows the query returned in all.
+    pub total: u64,
+}
+
+impl QueryRows {
+    /// Whether rows were left out.
+    pub fn truncated(&self) -> bool {
+        self.total > self.rows.len() as u64
+    }
+
+    /// Every value passed through `f` (redaction), then cut to [`MAX_CELL`] characters: the cut
+    /// comes after, so it can never leave a fragment of what `f` hides.
+    pub fn map_cells(mut self, f: impl Fn(&str) -> String) -> QueryRows {
+        for c in &mut self.columns {
+            *c = cut(&f(c));
+        }
+        for row in &mut self.rows {
+            for cell in row.iter_mut().flatten() {
+                *cell = cut(&f(cell));
+            }
+        }
+        self
+    }
+}
+
+fn cut(s: &str) -> String {
+    if s.chars().count() > MAX_CELL {
+        format!("{}…", s.chars().take(MAX_CELL - 1).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
