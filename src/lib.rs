@@ -48,7 +48,10 @@ where
             return error::EXIT_FAILED;
         }
     };
+    ui::init();
     let outcome = runtime.block_on(cmd::dispatch(cli));
+    // Whatever way the command ended, the operator gets the cursor back.
+    ui::restore_terminal();
     // Blocking tasks (prompts, child processes) must not keep a finished run alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match outcome {

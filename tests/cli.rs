@@ -370,3 +370,200 @@ fn rollback_does_not_offer_then_rollback() {
     Test::new().args(["run", "--help"]).run().code(0).stdout_has("--then-rollback");
     Test::new().args(["rollback", crate::support::SEED, "--then-rollback"]).run().code(2).stderr_has("--then-rollback");
 }
+
+/// A loopback HTTP server that answers every request with 200 and counts them, until dropped.
+struct Endpoint {
+    url: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    server: std::sync::Arc<tiny_http::Server>,
+}
+
+impl Endpoint {
+    fn start() -> Endpoint {
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("loopback server"));
+        let url = format!("http://{}", server.server_addr().to_ip().expect("ip address"));
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (s, h) = (server.clone(), hits.clone());
+        std::thread::spawn(move || {
+            for req in s.incoming_requests() {
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = req.respond(tiny_http::Response::from_string("ok"));
+            }
+        });
+        Endpoint { url, hits, server }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+/// A loopback port with nobody listening: connecting to it is refused.
+fn dead_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}/health")
+}
+
+fn overview_runbook(live: &str, dead: &str) -> String {
+    format!(
+        r#"
+version: 1
+id: overview
+ticket:
+  id: 4711
+  subject: Add a nickname column
+  risk: low
+vars:
+  health:
+    default: "{live}/health"
+plan:
+  - id: add
+    name: Add the column
+    kind: sql
+    timeout: 2m
+    lock_timeout: 5s
+    transaction: false
+    sql: ALTER TABLE all_users ADD COLUMN nickname TEXT
+  - id: fill
+    name: Fill a table that is not there
+    kind: sql
+    sql: UPDATE no_such_table SET x = 1
+    undo: none
+  - id: health
+    name: Health check
+    kind: http
+    url: ${{health}}
+  - id: dead
+    name: Dead endpoint
+    kind: http
+    url: {dead}
+  - id: watch
+    name: Watch the log
+    kind: monitor
+    duration: 1m
+    interval: 10s
+    checks:
+      - name: errors
+        log: ./logs/app.log
+        pattern: ERROR
+        max: 0
+rollback:
+  - id: remove
+    name: Remove Column
+    kind: sql
+    sql: ALTER TABLE all_users DROP COLUMN nickname
+"#
+    )
+}
+
+/// `plan` shows both plans side by side on a wide terminal and stacked on a narrow one, each
+/// step with its timeout, lock timeout and transaction mode and its undo; the ticket as a block;
+/// and the preflight: a dead endpoint and a missing log file, each with its step, all counted.
+#[test]
+fn plan_shows_both_plans_the_ticket_and_every_preflight_problem_counted() {
+    let live = Endpoint::start();
+    let dead = dead_url();
+    let t = Test::new().runbook(&overview_runbook(&live.url, &dead));
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let wide = t.exec_env(&["plan", "runbook.yaml", "--db", &db.url()], &[("COLUMNS", "160")]);
+    wide.code(0)
+        .stdout_has("Ticket\n  Ticket     : 4711\n  Subject    : Add a nickname column\n  Risk level : low\n")
+        .stdout_has("│ Rollback plan (1 step)")
+        .stdout_has("  1. Add the column · sql")
+        .stdout_has("│   1. Remove Column · sql")
+        .stdout_has("   timeout 2m · lock timeout 5s · no transaction (each statement commits)")
+        .stdout_has("   ↩ undone by rollback step 1 · Remove Column")
+        .stdout_has("   ⚠ no undo: point of no return")
+        .stdout_has("   no step timeout · engine's lock timeout · one transaction")
+        .stdout_has("   no step timeout · for 1m, every 10s")
+        .stdout_has(&format!("! preflight: step 4 `dead`: {dead} does not answer: "))
+        .stdout_has("! preflight: step 5 `watch`: monitor check `errors` reads ./logs/app.log, which cannot be opened")
+        .stdout_has("✘ table no_such_table does not exist")
+        .lacks("`health`: ");
+    assert!(live.hits() >= 1, "the live endpoint was asked");
+    let heading = wide.stdout.lines().find(|l| l.starts_with("Change plan (5 steps)")).expect("a heading line");
+    assert!(heading.ends_with("│ Rollback plan (1 step)") && heading.chars().count() <= 160, "{heading:?}");
+    // The lint warning (DDL without a backup step), the failing precheck and the two preflight
+    // problems: every `!`/`✘`/warning line is in the total.
+    let flagged = wide
+        .stdout
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("! ") || l.starts_with("precheck: ✘") || l.starts_with("precheck: !") || l.starts_with("warning")
+        })
+        .count();
+    assert_eq!(flagged, 4, "{}", wide.stdout);
+    wide.stdout_has("4 warning(s)");
+
+    let narrow = t.exec_env(&["plan", "runbook.yaml", "--db", &db.url()], &[("COLUMNS", "80")]);
+    narrow
+        .code(0)
+        .stdout_has("Change plan (5 steps)\n  1. Add the column · sql\n")
+        .stdout_has("\n\nRollback plan (1 step)\n  1. Remove Column · sql\n")
+        .lacks("│");
+}
+
+/// A failed run's suggested rollback command gives the run's `--var` values again; a secret
+/// one by reference to a shell variable, never by value.
+#[test]
+fn the_suggested_rollback_carries_the_runs_variables_and_no_secret() {
+    let t = Test::new().runbook(
+        r#"
+version: 1
+id: next-vars
+vars:
+  table: {}
+  label: {}
+  token: {secret: true}
+plan:
+  - id: add
+    name: Add
+    kind: sql
+    sql: CREATE TABLE ${table}(x INTEGER)
+  - id: fail
+    name: Fail
+    kind: sql
+    sql: INSERT INTO no_such_table VALUES ('${token}')
+rollback:
+  - id: drop
+    name: Drop
+    kind: sql
+    sql: DROP TABLE IF EXISTS ${table} -- ${label}
+"#,
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let url = db.url();
+    let secret = "s3cr3t-T0ken-value";
+    let out = t.exec([
+        "run",
+        "runbook.yaml",
+        "--db",
+        &url,
+        "--yes",
+        "--allow-no-backup",
+        "--runs-dir",
+        "runs",
+        "--var",
+        "table=extra_t",
+        "--var",
+        "label=two words",
+        "--var",
+        &format!("token={secret}"),
+    ]);
+    out.code(1)
+        .stdout_has(&format!("runbook rollback runbook.yaml --db {url} --var 'label=two words' --var table=extra_t --var token=\"$TOKEN\""))
+        .stdout_has("set the $-named shell variables to the secrets first")
+        .lacks(secret);
+    // The preflight saw the missing table before step 1 and said so, with its step.
+    let warned = out.stdout.find("! step 2 `fail`: table no_such_table does not exist").expect("preflight warning");
+    assert!(warned < out.stdout.find("Step 1/2").unwrap(), "{}", out.stdout);
+}

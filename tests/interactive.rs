@@ -543,3 +543,96 @@ rollback:
         .stderr_has("step 3 `watch`: monitor check `errors in the application log` reads ./logs/app.log, which cannot be opened");
     assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'added'"), "0", "step 1 did not run");
 }
+
+/// `run … > out.txt` at a terminal: the panel, its SQL and the outcome are drawn on the
+/// terminal, where the operator answers, and the file gets the plain transcript.
+#[test]
+fn redirected_stdout_keeps_the_panel_on_the_terminal_and_the_transcript_in_the_file() {
+    let t = Test::new().runbook(
+        r#"
+version: 1
+id: redirected
+plan:
+  - id: add
+    name: Add the table
+    description: A table for the nicknames that users choose themselves when they sign up again
+    kind: sql
+    sql: CREATE TABLE nick_t(x INTEGER)
+rollback:
+  - id: drop
+    name: Drop it
+    kind: sql
+    sql: DROP TABLE IF EXISTS nick_t
+"#,
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let mut c = std::process::Command::new("sh");
+    c.current_dir(t.dir.path())
+        .arg("-c")
+        .arg(format!("exec \"$0\" run runbook.yaml --db '{}' --runs-dir runs --allow-no-backup > out.txt", db.url()))
+        .arg(crate::support::bin());
+    for (k, v) in t.command().get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.env("TERM", "xterm").env("COLUMNS", "80");
+    let mut s = Session::spawn(c).expect("spawn in a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(20)));
+    let mut p = Pty { s, seen: Vec::new() };
+    p.expect("Step 1/1 · Add the table · sql");
+    p.expect("A table for the nicknames that users choose themselves when they sign up");
+    p.expect("CREATE TABLE nick_t(x INTEGER)");
+    p.expect("↩ undone by rollback step 1 · Drop it");
+    p.expect("Run this statement?");
+    p.send("r");
+    p.expect("succeeded");
+    let (code, tty) = p.finish();
+    assert_eq!(code, 0, "{tty}");
+    assert!(!cursor_left_hidden(&tty), "{tty}");
+    let file = std::fs::read_to_string(t.dir.join("out.txt")).unwrap();
+    for line in ["Step 1/1 · Add the table · sql", "    CREATE TABLE nick_t(x INTEGER)", "Run folder: "] {
+        assert!(file.contains(line), "the transcript lacks {line:?}\n{file}");
+    }
+    assert!(!file.contains('\x1b'), "the transcript is plain text\n{file:?}");
+    assert!(!file.contains("Run this statement?"), "prompts stay on the terminal\n{file}");
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'nick_t'"), "1");
+}
+
+/// At 80 and 160 columns: text is wrapped at spaces to the width (no line longer, no word
+/// cut), and `plan` shows the two plans side by side only where they fit.
+#[test]
+fn text_wraps_to_the_terminal_width_without_cutting_words_at_80_and_160_columns() {
+    let words = "Every statement here is checked twice by the operator on call before the maintenance window \
+                 opens, because the application servers keep long transactions open during the nightly export";
+    let yaml = format!(
+        "version: 1\nid: wrap\nplan:\n  - id: add\n    name: Add\n    description: {words}\n    kind: sql\n    sql: CREATE TABLE wrap_t(x INTEGER)\nrollback:\n  - id: drop\n    name: Drop\n    kind: sql\n    sql: DROP TABLE IF EXISTS wrap_t\n"
+    );
+    for columns in [80usize, 160] {
+        let t = Test::new().runbook(&yaml);
+        let db = SqliteFile::users(t.dir.path(), 3);
+        let url = db.url();
+        let p = Pty::spawn(&t, &["plan", "runbook.yaml", "--db", &url], columns as u16, "xterm");
+        let (code, out) = p.finish();
+        assert_eq!(code, 0, "{out}");
+        let text = String::from_utf8(strip_escapes(out.as_bytes())).unwrap();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        for l in &lines {
+            assert!(l.chars().count() <= columns, "a line wider than {columns} columns: {l:?}");
+        }
+        // Every word of the description is on the terminal whole.
+        let shown: Vec<&str> = lines.iter().flat_map(|l| l.split_whitespace()).collect();
+        for w in words.split_whitespace() {
+            assert!(shown.contains(&w), "{w:?} was cut at {columns} columns\n{text}");
+        }
+        let side_by_side = lines.iter().any(|l| l.starts_with("Change plan (1 step)") && l.ends_with("│ Rollback plan (1 step)"));
+        assert_eq!(side_by_side, columns == 160, "{text}");
+    }
+}
+
+/// The text of terminal output without its escape sequences.
+fn strip_escapes(b: &[u8]) -> Vec<u8> {
+    let re = regex::bytes::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]").unwrap();
+    re.replace_all(b, &b""[..]).into_owned()
+}

@@ -120,6 +120,7 @@ pub fn prompter(yes: bool) -> Result<Box<dyn crate::ui::Prompter>> {
         let label = FLEET_DECISION.get().map(String::as_str).unwrap_or("auto-confirmed (--yes)");
         Ok(Box::new(crate::ui::AutoPrompter { label }))
     } else if crate::ui::interactive_terminal() {
+        crate::ui::attach_tty();
         Ok(Box::new(crate::ui::InteractivePrompter::default()))
     } else {
         Err(Error::NoTerminal)

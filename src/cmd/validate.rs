@@ -8,8 +8,9 @@ use crate::ui;
 
 pub fn run(file: &Path) -> Result<i32> {
     let loaded = crate::load::load(file)?;
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     for w in crate::lint::lint(&loaded, None) {
-        ui::out(w.render(&loaded.path));
+        ui::out(ui::diagnostic::render_warning(&w, &loaded.path, &loaded.source, color));
     }
     let defaults: Vec<(String, String)> = loaded
         .doc

@@ -52,6 +52,8 @@ pub fn listen() -> Interrupts {
             count += 1;
             if count >= 2 {
                 crate::ui::panel::fail(format!("second signal ({name}): exiting now; the journal is valid up to its last line"));
+                // Exiting skips every destructor: the terminal is put back here.
+                crate::ui::restore_terminal();
                 std::process::exit(EXIT_STOPPED);
             }
             let _ = tx.send((count, name));

@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod lifecycle;
 pub mod plan;
 pub mod preflight;
+pub mod reach;
 pub mod rehearsal;
 pub mod resume;
 pub mod step;
@@ -151,6 +152,14 @@ pub async fn run(loaded: Arc<Loaded>, target: Target, mut vars: Vars, opts: RunO
 
     let mut db = db::connect(&target, false).await?;
     let db_version = db.version().await?;
+    // What the target and the network say before step 1: seen now, not at step 8.
+    let warnings = preflight::environment(&loaded, &vars, &opts, db.as_mut()).await;
+    if !warnings.is_empty() {
+        panel::warn(format!("preflight found {} problem(s) before step 1:", warnings.len()));
+        for w in &warnings {
+            panel::warn(w);
+        }
+    }
     lock(db.as_mut(), &run_id, &opts.operator).await?;
 
     create_run_dir(&run_dir)?;
@@ -337,9 +346,23 @@ impl Runner {
             "continue this same run from where it stopped (steps already done are not run again)",
         )];
         if self.opts.plan == PlanKind::Plan && !self.loaded.rollback.is_empty() {
+            // The rollback is a new run: it needs the variables this run was given. A secret
+            // one is passed by reference to a shell variable the operator sets, never by value.
+            let mut vars = String::new();
+            for name in self.vars.given() {
+                if self.vars.is_secret(name) {
+                    vars.push_str(&format!(" --var {name}=\"${}\"", secret_reference(name)));
+                } else if let Some(v) = self.vars.get(name) {
+                    vars.push_str(&format!(" --var {}", shell_word(&format!("{name}={v}"))));
+                }
+            }
             next.push((
-                format!("runbook rollback {} --db {}", shell_word(&self.loaded.path), shell_word(&self.target.display())),
-                "or undo the change with the rollback plan (a new run, with its own backup)",
+                format!("runbook rollback {} --db {}{vars}", shell_word(&self.loaded.path), shell_word(&self.target.display())),
+                if vars.contains("=\"$") {
+                    "or undo the change with the rollback plan (a new run, with its own backup); set the $-named shell variables to the secrets first"
+                } else {
+                    "or undo the change with the rollback plan (a new run, with its own backup)"
+                },
             ));
         }
         next
@@ -367,4 +390,9 @@ impl Runner {
     fn write_report(&self) -> Result<PathBuf> {
         crate::report::write_all(&self.run_dir)
     }
+}
+
+/// The shell variable a suggested command reads a secret from: its name in capitals.
+fn secret_reference(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }

@@ -1,6 +1,11 @@
 //! Preflight: everything that can be checked before the target is touched — skip ids, variable
-//! values, durations that come from variables, and the baseline a rollback compares with.
-//! A run that fails here has changed nothing and exits 2.
+//! values, durations that come from variables, the files and programs steps use, and the
+//! baseline a rollback compares with. A run that fails here has changed nothing and exits 2.
+//!
+//! Then, once the target answers, [`environment`]: the tables the SQL names exist (or an
+//! earlier step creates them) and the HTTP endpoints answer. Those are reported as warnings,
+//! not refusals: a table or a service may rightly appear during the change (a manual step, a
+//! deploy), and the operator decides at the first prompt, having seen them.
 
 use crate::error::{Error, Result};
 use crate::load::vars::Vars;
@@ -120,4 +125,72 @@ fn plan_baseline_checks(loaded: &Loaded, opts: &RunOptions) -> Vec<String> {
         .filter(|s| matches!(&s.action, crate::runbook::Action::Verify(v) if v.unchanged_since == Some(crate::runbook::Baseline::Plan)))
         .map(|s| s.id.clone())
         .collect()
+}
+
+/// Problems the target and the network show before step 1, each naming its step: tables the
+/// SQL needs that neither exist nor are created by an earlier step, and HTTP endpoints that do
+/// not answer. Reading only; never refuses (see the module comment).
+pub async fn environment(loaded: &Loaded, vars: &Vars, opts: &RunOptions, db: &mut dyn crate::db::Database) -> Vec<String> {
+    let steps = loaded.steps(opts.plan);
+    let skipped: Vec<String> = opts.skips.iter().map(|s| s.step_id.clone()).collect();
+    let mut out = Vec::new();
+    if let Ok(schema) = db.schema().await {
+        out.extend(missing_tables(steps, vars, &schema, db.engine(), &skipped));
+    }
+    out.extend(super::reach::problems(steps, vars, &skipped).await);
+    out
+}
+
+/// The SQL prechecks of `plan`, run over the schema as the steps before each leave it, keeping
+/// only the lines that expect trouble (`✘`, `!`), each with its step.
+pub fn missing_tables(
+    steps: &[Step],
+    vars: &Vars,
+    schema: &crate::db::Schema,
+    engine: crate::db::Engine,
+    skipped: &[String],
+) -> Vec<String> {
+    let mut simulated = schema.clone();
+    let mut out = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        let crate::runbook::Action::Sql(a) = &s.action else { continue };
+        if skipped.contains(&s.id) {
+            continue;
+        }
+        let mut lines = super::step::sql::precheck(&mut simulated, a, i + 1, vars, engine);
+        lines.extend(dml_tables_missing(&simulated, a, i + 1, vars, engine));
+        for line in lines {
+            if let Some(rest) = line.strip_prefix('✘').or_else(|| line.strip_prefix('!')) {
+                out.push(format!("step {} `{}`: {}", i + 1, s.id, rest.trim()));
+            }
+        }
+    }
+    out
+}
+
+/// Tables that the step's INSERT, UPDATE and DELETE statements write and that do not exist in
+/// `schema` (the schema as the steps before leave it, this step's own DDL included): each a
+/// `✘` line like the DDL prechecks'. Names are read from the statements with secrets masked.
+pub fn dml_tables_missing(
+    schema: &crate::db::Schema,
+    a: &crate::runbook::SqlAction,
+    index: usize,
+    vars: &Vars,
+    engine: crate::db::Engine,
+) -> Vec<String> {
+    let Ok(stmts) = super::step::statements(&a.sql, engine, vars, true) else { return Vec::new() };
+    let mut out = Vec::new();
+    for stmt in stmts {
+        let first = stmt.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        if !matches!(first.as_str(), "INSERT" | "UPDATE" | "DELETE") {
+            continue;
+        }
+        for t in crate::sql::touches::touches(&stmt, engine).unwrap_or_default() {
+            let line = format!("✘ table {} does not exist: step {index} will fail", t.table);
+            if schema.table(&t.table).is_none() && !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
 }

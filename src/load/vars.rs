@@ -79,6 +79,8 @@ pub struct Vars {
     templated: BTreeSet<String>,
     /// Names marked `sql: true`: their value is SQL text and may shape a statement.
     sql_text: BTreeSet<String>,
+    /// Names given with `--var`: a command suggested for later must give them again.
+    given: BTreeSet<String>,
 }
 
 /// How deep defaults may refer to defaults; deeper means a cycle.
@@ -105,6 +107,9 @@ impl Vars {
                 vars.sql_text.insert(name.clone());
             }
             let from_cli = overrides.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            if from_cli.is_some() {
+                vars.given.insert(name.clone());
+            }
             let from_env = def.env.as_ref().and_then(|e| std::env::var(e).ok());
             let from_default = from_cli.is_none() && from_env.is_none();
             match from_cli.or(from_env).or_else(|| def.default.as_ref().map(|d| d.0.clone())) {
@@ -120,6 +125,11 @@ impl Vars {
             }
         }
         Ok(vars)
+    }
+
+    /// The names given with `--var`, in name order.
+    pub fn given(&self) -> impl Iterator<Item = &str> {
+        self.given.iter().map(String::as_str)
     }
 
     /// Set a built-in or computed value.

@@ -1,17 +1,21 @@
 //! The step panel shown before each step, and the plain status lines of a run.
 
-use std::io::Write;
-
 use console::style;
 
 use super::visible::{one_line, visible};
 use crate::runbook::undo::{StepRef, Undo};
 
-/// Print a line of run output (standard output).
+/// Print a line of run output: standard output, and the controlling terminal as well when
+/// standard output is redirected while the operator is being asked (see [`super::terminal`]).
 pub fn out(line: impl AsRef<str>) {
-    let mut o = std::io::stdout().lock();
-    let _ = writeln!(o, "{}", line.as_ref());
-    let _ = o.flush();
+    super::terminal::write_line(line.as_ref());
+}
+
+/// Print `text` word-wrapped to the terminal's width, each line after `indent`.
+pub fn out_wrapped(text: &str, indent: &str) {
+    for l in super::terminal::wrap(text, super::terminal::width(), indent) {
+        out(l);
+    }
 }
 
 pub struct Panel<'a> {
@@ -74,22 +78,20 @@ pub enum UndoLine {
 impl Panel<'_> {
     pub fn print(&self) {
         let title = format!("Step {}/{} · {} · {}", self.index, self.total, one_line(self.name), self.kind);
-        let rule = "━".repeat(72usize.saturating_sub(title.chars().count() + 4).max(3));
+        // The rule ends the title line at the terminal's width (at most 72 columns), never past it.
+        let room = super::terminal::width().unwrap_or(80).min(76);
+        let rule = "━".repeat(room.saturating_sub(console::measure_text_width(&title) + 4).max(3));
         out("");
         out(format!("{} {} {}", style("━━").cyan(), style(&title).bold(), style(rule).cyan()));
         if self.plan_label == "rollback plan" {
             out(format!("  {}", style("(rollback plan)").yellow()));
         }
         if let Some(d) = self.description {
-            for l in visible(d.trim()).lines() {
-                out(format!("  {l}"));
-            }
+            out_wrapped(&visible(d.trim()), "  ");
         }
         if !self.action.trim().is_empty() {
             out("");
-            for l in visible(self.action).lines() {
-                out(format!("    {l}"));
-            }
+            out_wrapped(&visible(self.action), "    ");
         }
         if let Some(u) = &self.undo {
             let lines = u.lines();
@@ -101,7 +103,12 @@ impl Panel<'_> {
                     UndoLine::Head => format!("  {}", style(text).green()),
                     UndoLine::Action => format!("      {}", style(text).dim()),
                     UndoLine::NoReturn => format!("  {}", style(text).red().bold()),
-                    UndoLine::Unpaired => format!("  {}", style(text).yellow()),
+                    UndoLine::Unpaired => {
+                        for l in super::terminal::wrap(&text, super::terminal::width(), "  ") {
+                            out(style(l).yellow().to_string());
+                        }
+                        continue;
+                    }
                 });
             }
         }
@@ -109,17 +116,31 @@ impl Panel<'_> {
 }
 
 pub fn ok(msg: impl AsRef<str>) {
-    out(format!("  {} {}", style("✔").green(), visible(msg.as_ref())));
+    status(style("✔").green(), msg.as_ref());
 }
 
 pub fn fail(msg: impl AsRef<str>) {
-    out(format!("  {} {}", style("✘").red(), visible(msg.as_ref())));
+    status(style("✘").red(), msg.as_ref());
 }
 
 pub fn info(msg: impl AsRef<str>) {
-    out(format!("  {} {}", style("•").dim(), visible(msg.as_ref())));
+    status(style("•").dim(), msg.as_ref());
 }
 
 pub fn warn(msg: impl AsRef<str>) {
-    out(format!("  {} {}", style("!").yellow(), visible(msg.as_ref())));
+    status(style("!").yellow(), msg.as_ref());
+}
+
+/// A status line: its mark, then the message word-wrapped under itself, so that a long line
+/// never breaks mid-word at the terminal's edge.
+fn status(mark: console::StyledObject<&str>, msg: &str) {
+    let text = visible(msg);
+    let lines = super::terminal::wrap(&text, super::terminal::width(), "    ");
+    for (i, l) in lines.into_iter().enumerate() {
+        if i == 0 {
+            out(format!("  {mark} {}", &l[4..]));
+        } else {
+            out(l);
+        }
+    }
 }

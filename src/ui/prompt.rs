@@ -102,7 +102,9 @@ enum Continue {
 }
 
 fn io(e: dialoguer::Error) -> Error {
-    // Losing the terminal mid-prompt (closed window, EOF) is treated as the operator stopping.
+    // Losing the terminal mid-prompt (closed window, EOF, Ctrl-C in a menu) is treated as the
+    // operator stopping; a menu that hid the cursor leaves it hidden, so it is shown again.
+    super::restore_terminal();
     Error::Stopped { message: format!("prompt aborted: {e}") }
 }
 
@@ -130,8 +132,22 @@ impl InteractivePrompter {
     /// Show `question` with its keys on one line and read single keys until one is an answer.
     fn ask_keys(&self, question: &str, keys: &str) -> Result<(Term, Key)> {
         let term = Term::stderr();
-        term.write_str(&format!("{} {}  {} ", style("?").yellow().bold(), style(question).bold(), style(format!("[{keys}]")).dim()))
-            .map_err(lost)?;
+        // Nothing is redrawn in place, so a narrow terminal gets the keys on their own line
+        // rather than a prompt that wraps mid-word.
+        let width = term.size_checked().map(|(_, c)| c as usize);
+        let one_line = console::measure_text_width(question) + console::measure_text_width(keys) + 8;
+        if width.is_some_and(|w| one_line > w) {
+            let lines = super::terminal::wrap(question, width, "  ");
+            for (i, l) in lines.iter().enumerate() {
+                let text =
+                    if i == 0 { format!("{} {}", style("?").yellow().bold(), style(&l[2..]).bold()) } else { style(l).bold().to_string() };
+                term.write_line(&text).map_err(lost)?;
+            }
+            term.write_str(&format!("  {} ", style(format!("[{keys}]")).dim())).map_err(lost)?;
+        } else {
+            term.write_str(&format!("{} {}  {} ", style("?").yellow().bold(), style(question).bold(), style(format!("[{keys}]")).dim()))
+                .map_err(lost)?;
+        }
         let key = term.read_key_raw().map_err(lost)?;
         if matches!(key, Key::CtrlC) {
             let _ = term.write_line("^C");
@@ -141,6 +157,7 @@ impl InteractivePrompter {
     }
 
     fn confirm_abort(&self) -> Result<bool> {
+        let _restore = super::terminal::Guard;
         Confirm::with_theme(&self.theme)
             .with_prompt("Abort the run here? Nothing more is run")
             .default(false)
@@ -213,6 +230,7 @@ impl Prompter for InteractivePrompter {
         }
     }
     fn skip_reason(&mut self) -> Result<String> {
+        let _restore = super::terminal::Guard;
         let s: String = Input::with_theme(&self.theme)
             .with_prompt("Why is this step skipped?")
             .default(DEFAULT_SKIP_REASON.to_string())
@@ -240,17 +258,21 @@ impl Prompter for InteractivePrompter {
         }
     }
     fn note(&mut self, prompt: &str) -> Result<Option<String>> {
+        let _restore = super::terminal::Guard;
         let s: String = Input::with_theme(&self.theme).with_prompt(prompt).allow_empty(true).interact_text().map_err(io)?;
         let s = s.trim().to_string();
         Ok(if s.is_empty() { None } else { Some(s) })
     }
     fn confirm(&mut self, question: &str, default: bool) -> Result<bool> {
+        let _restore = super::terminal::Guard;
         Confirm::with_theme(&self.theme).with_prompt(question).default(default).interact().map_err(io)
     }
     fn choose(&mut self, question: &str, items: &[&str]) -> Result<usize> {
+        let _restore = super::terminal::Guard;
         Select::with_theme(&self.theme).with_prompt(question).items(items).default(0).interact().map_err(io)
     }
     fn secret(&mut self, prompt: &str) -> Result<Option<String>> {
+        let _restore = super::terminal::Guard;
         let s = dialoguer::Password::with_theme(&self.theme).with_prompt(prompt).interact().map_err(io)?;
         Ok(Some(s))
     }
