@@ -20,6 +20,7 @@ mod interactive;
 mod lint;
 mod live;
 mod redmine;
+mod rehearse_policy;
 mod resume;
 mod server_faults;
 mod servers;

@@ -80,6 +80,8 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
 
     let mut missing = Vec::new();
     let mut flagged = 0;
+    // Steps a rehearsal would not run, for the summary: a rehearsal proves less about them.
+    let mut rehearsal_skips = Vec::new();
     for (i, s) in steps.iter().enumerate() {
         let action = step::describe(s, &vars, target.engine, None);
         let description = s.description.as_deref().map(|d| vars.mask(d));
@@ -105,6 +107,12 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
             }
             ui::out(format!("  precheck: {line}"));
         }
+        if let Some(policy) = &s.rehearse {
+            ui::out(format!("  {}", vars.mask(&policy.describe())));
+            if let crate::runbook::rehearse::Rehearse::Skip { why } = policy {
+                rehearsal_skips.push(format!("`{}`: {why}", s.id));
+            }
+        }
         let raw = loaded.doc.plan.iter().chain(&loaded.doc.rollback).find(|r| *r.id == s.id);
         let text = raw.and_then(|r| serde_json::to_string(r).ok()).unwrap_or_default();
         for m in vars.missing_in(&text) {
@@ -113,6 +121,12 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
         }
     }
     ui::out("");
+    if !rehearsal_skips.is_empty() {
+        ui::out(format!("A rehearsal skips {} step(s) of this plan:", rehearsal_skips.len()));
+        for s in &rehearsal_skips {
+            ui::out(format!("  - {s}"));
+        }
+    }
     // Every `!` and `✘` line above is counted, so "0 warning(s)" means none was printed.
     let total = warnings.len() + short.len() + inputs.len() + flagged + missing.len();
     panel::ok(format!("plan complete: {} step(s), {total} warning(s); nothing was written", steps.len()));

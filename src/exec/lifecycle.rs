@@ -38,7 +38,7 @@ impl Runner {
         }
         .print();
 
-        let decided = self.decide(step)?;
+        let decided = self.decide(step, plan).await?;
         self.journal.record(Event::StepStarted {
             step_id: step.id.clone(),
             plan,
@@ -68,8 +68,9 @@ impl Runner {
         Ok(status)
     }
 
-    /// `--skip` decides first; then the operator (or `--yes`).
-    fn decide(&mut self, step: &Step) -> Result<Decided> {
+    /// `--skip` decides first; then the runbook itself (a rehearsal policy, a rollback step
+    /// with nothing to undo); then the operator (or `--yes`).
+    async fn decide(&mut self, step: &Step, plan: PlanKind) -> Result<Decided> {
         if let Some(skip) = self.opts.skip(&step.id) {
             match &skip.reason {
                 Some(r) => panel::info(format!("skipped (--skip): {r}")),
@@ -77,6 +78,13 @@ impl Runner {
             }
             let reason = skip.reason.clone().unwrap_or_else(|| "no reason given".into());
             return Ok(Decided { decision: Decision::Skip, how: "--skip".into(), reason: Some(reason) });
+        }
+        if let Some((how, reason)) = self.runbook_skips(step, plan).await? {
+            panel::info(format!("skipped ({how}): {reason}"));
+            return Ok(Decided { decision: Decision::Skip, how, reason: Some(reason) });
+        }
+        if let (Some(_), Some(policy)) = (&self.opts.rehearsal, &step.rehearse) {
+            panel::info(self.vars.mask(&policy.describe()));
         }
         let question = step::question::question(step, &self.vars, self.target.engine);
         let prompter = &mut self.prompter;
@@ -86,6 +94,24 @@ impl Runner {
             panel::info(self.prompter.how());
         }
         Ok(Decided { decision, how: self.prompter.how().into(), reason })
+    }
+
+    /// Whether the runbook itself rules the step out here, as (how, why) for the journal: an
+    /// `http` or `command` step whose rehearsal policy is to skip it, or a rollback step whose
+    /// `when` does not hold on the live schema.
+    async fn runbook_skips(&mut self, step: &Step, plan: PlanKind) -> Result<Option<(String, String)>> {
+        if let (Some(_), Some(crate::runbook::rehearse::Rehearse::Skip { why })) = (&self.opts.rehearsal, &step.rehearse) {
+            return Ok(Some(("rehearse policy".into(), format!("not run in a rehearsal: {why}"))));
+        }
+        if plan == PlanKind::Rollback {
+            if let Some(cond) = &step.when {
+                let schema = self.db.schema().await?;
+                if !cond.holds(&schema) {
+                    return Ok(Some(("when".into(), format!("nothing to undo: `when: {}` is false on the live schema", cond.describe()))));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Run a confirmed step under its timeout, racing interruptions. Returns its status and

@@ -119,6 +119,15 @@ pub fn validate(name: &str, source: &Arc<str>, doc: &Runbook) -> Result<(Vec<Ste
                     Some(format!("lower-case letters, digits, `.`, `_` and `-`, e.g. `{}`", step_id_like(&raw.id))),
                 );
             }
+            if let (0, Some(w)) = (which, &raw.when) {
+                let pos = c.key_pos(raw.id.pos, "when");
+                let pos = if w.pos.is_known() { w.pos } else { pos };
+                c.push(
+                    pos,
+                    format!("`when` belongs to rollback steps; `{}` is a change-plan step", *raw.id),
+                    Some("a rollback step's `when` says whether there is anything to undo".into()),
+                );
+            }
             if let Some(step) = type_step(&mut c, raw) {
                 typed[which].push(step);
             }
@@ -189,7 +198,7 @@ fn set_fields(raw: &RawStep) -> Vec<String> {
     }
 }
 
-const COMMON: &[&str] = &["id", "name", "description", "kind", "timeout", "on_failure", "undo"];
+const COMMON: &[&str] = &["id", "name", "description", "kind", "timeout", "on_failure", "undo", "when"];
 
 fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
     let kind = raw.kind.value;
@@ -357,6 +366,13 @@ fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
             })
         }
     };
+    if let Some(w) = &raw.when {
+        let pos = if w.pos.is_known() { w.pos } else { c.key_pos(raw.id.pos, "when") };
+        for p in w.problems() {
+            c.push(pos, format!("{p} (step `{}`)", *raw.id), None);
+        }
+    }
+    check_rehearse(c, raw);
     if c.out.len() > before {
         return None;
     }
@@ -369,7 +385,38 @@ fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
         on_failure: raw.on_failure.unwrap_or_default(),
         action,
         pos: raw.id.pos,
+        rehearse: rehearse::policy(raw, raw.shell.unwrap_or(false)),
+        when: raw.when.as_ref().map(|w| w.value.clone()),
     })
+}
+
+/// An alternate for the rehearsal must be of the step's own sort: a URL for `http`, a
+/// non-empty command for `command`.
+fn check_rehearse(c: &mut Checker, raw: &RawStep) {
+    use crate::runbook::rehearse::{Alternate, RehearseSpec};
+    let Some(r) = &raw.rehearse else { return };
+    let pos = if r.pos.is_known() { r.pos } else { c.key_pos(raw.id.pos, "rehearse") };
+    match (&r.value, raw.kind.value) {
+        (RehearseSpec::Instead(Alternate::Argv(_)), Kind::Http) => {
+            c.push(pos, format!("`rehearse` of http step `{}` is a list; write `run`, `skip` or the URL to call instead", *raw.id), None)
+        }
+        (RehearseSpec::Instead(Alternate::Text(t)), Kind::Http)
+            if !(t.starts_with("http://") || t.starts_with("https://") || t.starts_with("${")) =>
+        {
+            c.push(
+                pos,
+                format!("`rehearse: {t}` of http step `{}` is neither `run`, `skip` nor a URL", *raw.id),
+                Some("write `rehearse: run`, `rehearse: skip`, or an http:// or https:// URL to call instead".into()),
+            )
+        }
+        (RehearseSpec::Instead(Alternate::Argv(v)), _) if v.is_empty() => {
+            c.push(pos, format!("`rehearse` of step `{}` is an empty command", *raw.id), None)
+        }
+        (RehearseSpec::Instead(Alternate::Text(t)), Kind::Command) if t.trim().is_empty() => {
+            c.push(pos, format!("`rehearse` of step `{}` is an empty command", *raw.id), None)
+        }
+        _ => {}
+    }
 }
 
 fn fields_list(kind: Kind) -> String {

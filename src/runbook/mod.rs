@@ -6,10 +6,12 @@
 
 pub mod duration;
 pub mod expect;
+pub mod rehearse;
 pub mod scalar;
 pub mod span;
 pub mod step;
 pub mod undo;
+pub mod when;
 
 use std::collections::BTreeMap;
 

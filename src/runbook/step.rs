@@ -43,10 +43,10 @@ impl Kind {
             Kind::Backup => &[],
             Kind::Sql => &["sql", "transaction", "lock_timeout", "statement_timeout", "lock_retries"],
             Kind::Verify => &["schema", "queries", "schema_unchanged_since", "checklist"],
-            Kind::Command => &["command", "shell", "env", "workdir", "queries"],
+            Kind::Command => &["command", "shell", "env", "workdir", "queries", "read_only", "rehearse"],
             Kind::Manual => &["instructions", "checklist"],
             Kind::Validate => &["tables", "report_queries"],
-            Kind::Http => &["method", "url", "headers", "body", "expect_status", "expect_json"],
+            Kind::Http => &["method", "url", "headers", "body", "expect_status", "expect_json", "read_only", "rehearse"],
             Kind::Monitor => &["interval", "duration", "checks"],
         }
     }
@@ -311,6 +311,17 @@ pub struct RawStep {
     /// `sql` steps that drop what they create (and create what they drop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo: Option<Sp<super::undo::UndoSpec>>,
+    /// (rollback steps) Run the step only when this holds on the live schema, e.g.
+    /// `{column_exists: users.first_name}`; otherwise it is skipped, and the journal says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Sp<super::when::Condition>>,
+    /// (http, command) What the step does in a rehearsal: `run`, `skip`, or an alternate URL
+    /// or command. Default: GET/HEAD and `read_only: true` steps run, anything else is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rehearse: Option<Sp<super::rehearse::RehearseSpec>>,
+    /// (http, command) The step changes nothing anywhere, so a rehearsal may run it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
 
     /// (sql) The statements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -407,6 +418,10 @@ pub struct Step {
     pub on_failure: OnFailure,
     pub action: Action,
     pub pos: super::Pos,
+    /// (http, command) What a rehearsal does with the step.
+    pub rehearse: Option<super::rehearse::Rehearse>,
+    /// (rollback steps) The condition on the live schema under which the step runs.
+    pub when: Option<super::when::Condition>,
 }
 
 /// What a step does, one variant per kind.

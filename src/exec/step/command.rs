@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::journal::Event;
 use crate::load::vars::Vars;
+use crate::runbook::rehearse::Rehearse;
 use crate::runbook::{CommandAction, CommandLine, Step};
 use crate::ui::panel;
 
@@ -53,6 +54,17 @@ fn shell_quote(s: &str) -> String {
 }
 
 pub async fn run(r: &mut Runner, step: &Step, a: &CommandAction) -> Result<()> {
+    // A rehearsal may run a stand-in instead (`rehearse: COMMAND`); the journal records the
+    // command that ran.
+    let instead;
+    let a = match (&r.opts.rehearsal, &step.rehearse) {
+        (Some(_), Some(Rehearse::Command(line))) => {
+            instead =
+                CommandAction { command: crate::runbook::Sp::new(line.clone()), shell: matches!(line, CommandLine::Line(_)), ..a.clone() };
+            &instead
+        }
+        _ => a,
+    };
     let (program, args): (String, Vec<String>) = match &a.command.value {
         CommandLine::Argv(v) => {
             let mut it = v.iter().map(|x| r.vars.render(x));

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::journal::Event;
 use crate::load::vars::Vars;
+use crate::runbook::rehearse::Rehearse;
 use crate::runbook::{HttpAction, Step};
 
 const EXCERPT: usize = 2048;
@@ -47,8 +48,14 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client> {
 }
 
 pub async fn run(r: &mut Runner, step: &Step, a: &HttpAction) -> Result<()> {
-    let url = r.vars.render(&a.url)?;
-    let shown_url = r.vars.mask(&a.url);
+    // A rehearsal may call a stand-in instead (`rehearse: URL`); the journal records the URL
+    // that was called.
+    let written: &str = match (&r.opts.rehearsal, &step.rehearse) {
+        (Some(_), Some(Rehearse::Url(u))) => u,
+        _ => &a.url,
+    };
+    let url = r.vars.render(written)?;
+    let shown_url = r.vars.mask(written);
     let method = reqwest::Method::from_bytes(a.method.as_bytes()).map_err(|_| Error::failed(format!("bad HTTP method {}", a.method)))?;
     let mut req = client(Duration::from_secs(30))?.request(method, &url);
     for (k, v) in &a.headers {
