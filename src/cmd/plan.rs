@@ -57,7 +57,7 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
     for line in overview(&loaded, &vars, target.engine) {
         ui::out(line);
     }
-    let warnings = crate::lint::lint(&loaded, Some(target.engine));
+    let warnings = crate::lint::lint(&loaded, Some(target.engine), &vars);
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     for w in &warnings {
         ui::out("");

@@ -9,7 +9,9 @@ use crate::ui;
 pub fn run(file: &Path) -> Result<i32> {
     let loaded = crate::load::load(file)?;
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    for w in crate::lint::lint(&loaded, None) {
+    // Judged with the runbook's own defaults filled in: what this file alone says will run.
+    let vars = crate::load::vars::Vars::defaults(&loaded.doc);
+    for w in crate::lint::lint(&loaded, None, &vars) {
         ui::out(ui::diagnostic::render_warning(&w, &loaded.path, &loaded.source, color));
     }
     let defaults: Vec<(String, String)> = loaded

@@ -8,8 +8,9 @@ use regex::Regex;
 
 use crate::db::Engine;
 use crate::exec::step::sql_for;
+use crate::load::vars::Vars;
 use crate::runbook::{Action, Loaded, PlanKind, Pos, SqlSource};
-use crate::sql::{classify, split, Effect};
+use crate::sql::{split, Effect};
 
 #[derive(Debug, Clone)]
 pub struct Warning {
@@ -43,7 +44,11 @@ fn volatile_default() -> &'static Regex {
 }
 
 /// Lint both plans. `engine` is the target's engine when known (`plan`), else `None` (`validate`).
-pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
+///
+/// The statements are judged as they will run, every value in `vars` filled in (secrets too: a
+/// value can turn a harmless statement into a DROP); a reference without a value yet stays as
+/// written. What a warning shows passes through the redactor, so a secret is never printed.
+pub fn lint(loaded: &Loaded, engine: Option<Engine>, vars: &Vars) -> Vec<Warning> {
     // Without --db, a literal `target:` still says which engine the runbook is written for.
     let engine = engine.or_else(|| {
         let t = loaded.doc.target.as_ref()?;
@@ -52,6 +57,11 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
         }
         crate::db::Target::parse(&t.value).ok().map(|t| t.engine)
     });
+    // The source's lines, split once: finding each statement's line must not rescan the file
+    // (that made `validate` quadratic in the number of steps).
+    let lines: Vec<&str> = loaded.source.lines().collect();
+    let secret_values = vars.secret_values();
+    let hide = crate::redact::Redactor::new(secret_values.clone());
     let mut out = Vec::new();
     for plan in [PlanKind::Plan, PlanKind::Rollback] {
         let mut backup_seen = false;
@@ -68,14 +78,27 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
                 _ => continue,
             };
             for (eng, text) in texts(&sql_src.value, engine) {
-                let from = engine_entry(loaded, sql_src.pos, &sql_src.value, eng);
+                let from = engine_entry(&lines, sql_src.pos, &sql_src.value, eng);
                 // Shared SQL of unknown engine splits as SQLite does: no backslash escapes.
-                for stmt in split(&text, eng.unwrap_or(Engine::Sqlite)) {
-                    let pos = locate(loaded, from, &stmt);
+                let split_as = eng.unwrap_or(Engine::Sqlite);
+                let written = split(&text, split_as);
+                let running = split(&vars.render_known(&text), split_as);
+                // A statement is found in the file by its text as written; when a value adds
+                // statements the split differs, and the warning points at the step's SQL.
+                let same_split = written.len() == running.len();
+                let span = text.lines().count() + 2;
+                for (n, stmt) in running.iter().enumerate() {
+                    let pos = if same_split { locate(&lines, from, &written[n], span) } else { from };
                     let mut warn = |message: String, why: &str, instead: String| {
-                        out.push(Warning { step_id: step.id.clone(), pos, message, why: why.into(), instead })
+                        out.push(Warning {
+                            step_id: step.id.clone(),
+                            pos,
+                            message: hide.text(&message),
+                            why: why.into(),
+                            instead: hide.text(&instead),
+                        })
                     };
-                    match classify(&stmt) {
+                    match hide_names(crate::sql::classify_for(stmt, split_as), &secret_values) {
                         Effect::CreateIndex { name, table, concurrently: false, .. }
                             if eng == Some(Engine::Postgres) && !created.contains(&table.to_ascii_lowercase()) =>
                         {
@@ -129,7 +152,7 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
                         ),
                         _ => {}
                     }
-                    for ch in crate::sql::objects::changes(&stmt) {
+                    for ch in crate::sql::objects::changes(stmt) {
                         if let crate::sql::objects::Object::Table(t) = ch.object {
                             match ch.verb {
                                 crate::sql::objects::Verb::Create => created.insert(t),
@@ -142,6 +165,35 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>) -> Vec<Warning> {
         }
     }
     out
+}
+
+/// The effect with every name that is part of a secret value shown as the mask: a secret that
+/// is SQL (`sql: true`) splits into statements, and a name read from one is a piece of the
+/// secret that the whole-value redactor cannot recognise.
+fn hide_names(effect: Effect, secrets: &[String]) -> Effect {
+    let h = |name: String| {
+        if secrets.iter().any(|s| s.contains(name.as_str())) {
+            crate::load::vars::MASK.to_string()
+        } else {
+            name
+        }
+    };
+    match effect {
+        Effect::AddColumn { table, column, definition } => Effect::AddColumn { table: h(table), column: h(column), definition },
+        Effect::DropColumn { table, column } => Effect::DropColumn { table: h(table), column: h(column) },
+        Effect::AlterColumnType { table, column } => Effect::AlterColumnType { table: h(table), column: h(column) },
+        Effect::CreateIndex { name, table, unique, concurrently } => {
+            Effect::CreateIndex { name: h(name), table: h(table), unique, concurrently }
+        }
+        Effect::DropIndex { name } => Effect::DropIndex { name: h(name) },
+        Effect::CreateTable { table } => Effect::CreateTable { table: h(table) },
+        Effect::DropTable { table } => Effect::DropTable { table: h(table) },
+        Effect::Truncate { table } => Effect::Truncate { table: h(table) },
+        Effect::Delete { table, has_where } => Effect::Delete { table: h(table), has_where },
+        Effect::Update { table, has_where } => Effect::Update { table: h(table), has_where },
+        Effect::DropObject { what, name } => Effect::DropObject { what, name: h(name) },
+        Effect::Other => Effect::Other,
+    }
 }
 
 /// The SQL texts to lint, each with the engine it is for (`None`: unknown).
@@ -160,7 +212,7 @@ fn texts(src: &SqlSource, engine: Option<Engine>) -> Vec<(Option<Engine>, String
 
 /// Where the text for `engine` starts: the `postgres:` (…) key under a per-engine `sql:`,
 /// so a statement spelled the same for several engines is reported at the right line.
-fn engine_entry(loaded: &Loaded, from: Pos, src: &SqlSource, engine: Option<Engine>) -> Pos {
+fn engine_entry(lines: &[&str], from: Pos, src: &SqlSource, engine: Option<Engine>) -> Pos {
     let SqlSource::PerEngine(p) = src else { return from };
     if !from.is_known() {
         return from;
@@ -172,7 +224,6 @@ fn engine_entry(loaded: &Loaded, from: Pos, src: &SqlSource, engine: Option<Engi
         _ => "default:",
     };
     let indent = |l: &str| l.len() - l.trim_start().len();
-    let lines: Vec<&str> = loaded.source.lines().collect();
     let start = from.line.saturating_sub(1);
     let base = lines.get(start).map(|l| indent(l)).unwrap_or(0);
     for (i, line) in lines.iter().enumerate().skip(start) {
@@ -186,13 +237,14 @@ fn engine_entry(loaded: &Loaded, from: Pos, src: &SqlSource, engine: Option<Engi
     from
 }
 
-/// The line where a statement is written, searching from the step's `sql:` position.
-fn locate(loaded: &Loaded, from: Pos, stmt: &str) -> Pos {
+/// The line where a statement is written, searching the `span` lines from the step's `sql:`
+/// position (the step's SQL cannot be written further down).
+fn locate(lines: &[&str], from: Pos, stmt: &str, span: usize) -> Pos {
     let needle: String = stmt.lines().next().unwrap_or("").trim().chars().take(40).collect();
     if needle.is_empty() || !from.is_known() {
         return from;
     }
-    for (i, line) in loaded.source.lines().enumerate().skip(from.line.saturating_sub(1)) {
+    for (i, line) in lines.iter().enumerate().skip(from.line.saturating_sub(1)).take(span) {
         if let Some(b) = line.find(&needle) {
             return Pos { line: i + 1, column: line[..b].chars().count() + 1 };
         }

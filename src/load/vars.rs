@@ -87,6 +87,32 @@ pub struct Vars {
 const MAX_NESTING: usize = 8;
 
 impl Vars {
+    /// The runbook's own values only (`default`s), as `validate` knows them: no `--var`, no
+    /// environment, so that validating a file gives the same answer on every machine.
+    pub fn defaults(doc: &Runbook) -> Vars {
+        let mut vars = Vars::default();
+        for (name, def) in &doc.vars {
+            if def.secret {
+                vars.secret.insert(name.clone());
+            }
+            if def.sql {
+                vars.sql_text.insert(name.clone());
+            }
+            match &def.default {
+                Some(d) => {
+                    if d.0.contains("${") {
+                        vars.templated.insert(name.clone());
+                    }
+                    vars.values.insert(name.clone(), d.0.clone());
+                }
+                None => {
+                    vars.unset.insert(name.clone());
+                }
+            }
+        }
+        vars
+    }
+
     /// Resolve the runbook's vars against `--var` overrides and the environment.
     pub fn resolve(doc: &Runbook, overrides: &[(String, String)]) -> Result<Vars> {
         let mut vars = Vars::default();
@@ -202,6 +228,30 @@ impl Vars {
     /// Substitute references, showing secrets as [`MASK`]; never fails, for display.
     pub fn mask(&self, s: &str) -> String {
         self.substitute(s, true).unwrap_or_else(|_| s.to_string())
+    }
+
+    /// Substitute every reference that has a value, secrets included, and leave the others as
+    /// written (`${name}`): the text as it will run as far as it is known yet, for the checks
+    /// that judge SQL before a run (`validate` knows only the defaults). Never fails.
+    pub fn render_known(&self, s: &str) -> String {
+        self.substitute_known(s, 0)
+    }
+
+    fn substitute_known(&self, s: &str, depth: usize) -> String {
+        let Ok(refs) = references(s) else { return s.to_string() };
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for r in refs {
+            out.push_str(&unescape(&s[last..r.offset]));
+            match self.values.get(&r.name) {
+                Some(v) if self.templated.contains(&r.name) && depth < MAX_NESTING => out.push_str(&self.substitute_known(v, depth + 1)),
+                Some(v) => out.push_str(v),
+                None => out.push_str(&s[r.offset..r.offset + r.name.len() + 3]),
+            }
+            last = r.offset + r.name.len() + 3;
+        }
+        out.push_str(&unescape(&s[last..]));
+        out
     }
 
     /// Names referenced by `s` that have no value.
