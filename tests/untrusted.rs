@@ -24,7 +24,7 @@ fn a_secret_that_changes_the_statement_is_refused_before_anything_runs() {
     );
     // The lint judges the statement as it would run and warns about the DROP it hides, naming
     // the table (part of the secret) masked; the value itself is shown nowhere.
-    plan.stdout_has("warning: DROP TABLE ******** with no earlier backup step in the change plan\n  --> runbook.yaml:11:10 (step `store`)");
+    plan.stdout_has("warning: DROP TABLE ******** with no earlier backup step in the change plan\n  ——▶ runbook.yaml:11:10 (step `store`)");
     assert!(!plan.all().contains(evil) && !plan.all().contains("1=0"), "{}", plan.all());
     let run = t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", evil)]);
     run.code(2).stderr_has("step `store`: the value of secret variable `tok` changes the statement's shape");
@@ -78,9 +78,17 @@ fn encoding_echo_server() -> (String, std::thread::JoinHandle<()>) {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let url = format!("http://{}", server.server_addr().to_ip().unwrap());
     let handle = std::thread::spawn(move || {
-        let Ok(Some(mut req)) = server.recv_timeout(std::time::Duration::from_secs(60)) else { return };
-        let mut got = String::new();
-        let _ = std::io::Read::read_to_string(req.as_reader(), &mut got);
+        // Only the run's POST is answered: anything else that finds the port (a stray probe
+        // from another process on this machine) gets a 404 and the server keeps waiting.
+        let (req, got) = loop {
+            let Ok(Some(mut req)) = server.recv_timeout(std::time::Duration::from_secs(60)) else { return };
+            let mut got = String::new();
+            let _ = std::io::Read::read_to_string(req.as_reader(), &mut got);
+            if req.url() == "/echo" && !got.is_empty() {
+                break (req, got);
+            }
+            let _ = req.respond(tiny_http::Response::from_string("not here").with_status_code(404));
+        };
         let ascii_json: String = serde_json::to_string(&got)
             .unwrap()
             .chars()
@@ -297,9 +305,9 @@ fn the_lint_judges_the_sql_with_its_values_filled_in() {
     v.code(0);
     assert_eq!(v.stdout.matches("warning: ").count(), 2, "one warning per DROP, none for the SELECT:\n{}", v.all());
     v.stdout_has(
-        "warning: DROP TABLE all_users with no earlier backup step in the change plan\n  --> runbook.yaml:14:10 (step `clear`)\n  why: the table's data is gone once the statement commits\n  instead: add a `kind: backup` step before this one",
+        "warning: DROP TABLE all_users with no earlier backup step in the change plan\n  ——▶ runbook.yaml:14:10 (step `clear`)\n   |\n14 |     sql: DROP TABLE ${tbl}\n   |          ^^^^\n  = why: the table's data is gone once the statement commits\n  = instead: add a `kind: backup` step before this one",
     )
-    .stdout_has("warning: DROP TABLE ******** with no earlier backup step in the change plan\n  --> runbook.yaml:18:10 (step `more`)");
+    .stdout_has("warning: DROP TABLE ******** with no earlier backup step in the change plan\n  ——▶ runbook.yaml:18:10 (step `more`)");
     let db = SqliteFile::users(t.dir.path(), 2);
     let plan = t.exec_env(&["plan", "runbook.yaml", "--db", &db.url(), "--var", "tbl=orders"], &[]);
     plan.code(0).stdout_has("warning: DROP TABLE orders with no earlier backup step in the change plan");
