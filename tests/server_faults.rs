@@ -423,3 +423,93 @@ fn mariadb_lock_session_killed_mid_run_stops_the_run() {
     let Some(db) = ServerDb::mysql() else { return };
     lock_session_killed_mid_run(&db);
 }
+
+/// kill -9 while `mariadb-dump` runs leaves its credential option file (the password) in the
+/// run folder; `resume` removes it before anything else, journals that, and finishes the run.
+#[test]
+fn mariadb_kill_9_during_backup_then_resume_removes_the_credential_file() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.users(20);
+    let t = Test::new().runbook("version: 1\nid: x\nplan:\n  - id: backup\n    name: Backup\n    kind: backup\n  - id: after\n    name: After\n    kind: sql\n    sql: CREATE TABLE after_backup(x int)\n");
+    // A dump tool that answers --version at once and dumps only after a long pause, so the kill
+    // lands while the option file exists.
+    let real = ["/usr/bin/mariadb-dump", "/usr/local/bin/mariadb-dump"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("mariadb-dump");
+    let bin = t.dir.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let wrapper = bin.join("mariadb-dump");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nif [ \"$1\" = --version ]; then exec {real} \"$@\"; fi\nsleep 5\nexec {real} \"$@\"\n"))
+        .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut c = t.command();
+    c.env("PATH", &path).args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let cnf = loop {
+        let found = t.run_dirs("runs").first().and_then(|r| {
+            std::fs::read_dir(r).ok()?.flatten().map(|e| e.path()).find(|p| p.file_name().unwrap().to_string_lossy().ends_with(".cnf"))
+        });
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(Instant::now() < deadline, "the backup never wrote its option file");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(cnf.exists(), "kill -9 cannot remove files; the test needs the leftover to exist");
+    let run = t.run_dirs("runs")[0].clone();
+    let out = t.again(["resume", &run.display().to_string(), "--yes", "--rerun-in-flight"]).env("PATH", &path).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!cnf.exists(), "resume left the credential file {}", cnf.display());
+    let j = journal(&run);
+    assert!(
+        events(&j, "info").iter().any(|e| e["message"].as_str().unwrap().starts_with("removed credential file .backup-backup")),
+        "the removal is not journaled"
+    );
+    assert!(db.has_table("after_backup"));
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&run).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".cnf")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// kill -9 during a rehearsal leaves its scratch database (a full copy of the data) on the
+/// server; the next `rehearse` of the same target recognises it by name and drops it.
+fn kill_9_during_rehearsal_then_rehearse_drops_the_scratch(db: &ServerDb, skip_sync: bool) {
+    db.users(50);
+    let t = Test::new();
+    let mut a: Vec<String> = ["rehearse", SEED, "--db", &db.url(), "--runs-dir", "runs"].iter().map(|s| s.to_string()).collect();
+    a.extend(vars(&t));
+    if skip_sync {
+        a.extend(["--skip".into(), "data-sync-test".into()]);
+    }
+    let mut c = t.command();
+    c.args(&a).env("RUNBOOK_FAULT", "kill-after=run_started");
+    let s = c.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    assert_eq!(s.code(), None, "the fault did not kill the rehearsal");
+    let j = journal(&t.run_dirs("runs")[0]);
+    let target = events(&j, "run_started")[0]["target"].as_str().unwrap().to_string();
+    let at = target.find("rb_rehearsal_").expect("scratch name in the header");
+    let name: String = target[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    assert!(!db.scratch_is_gone(&name), "the killed rehearsal left no scratch database to find");
+    // The sweep leaves copies younger than a few seconds alone (a live rehearsal's, being made).
+    std::thread::sleep(Duration::from_secs(6));
+    let out = t.exec(&a);
+    out.code(0).stdout_has(&format!("dropped the scratch database {name} left by a killed rehearsal"));
+    assert!(db.scratch_is_gone(&name), "the leftover scratch database {name} is still there");
+}
+
+#[test]
+fn postgres_kill_9_during_rehearsal_then_rehearse_drops_the_scratch() {
+    let Some(db) = ServerDb::postgres() else { return };
+    kill_9_during_rehearsal_then_rehearse_drops_the_scratch(&db, false);
+}
+
+#[test]
+fn mariadb_kill_9_during_rehearsal_then_rehearse_drops_the_scratch() {
+    let Some(db) = ServerDb::mysql() else { return };
+    kill_9_during_rehearsal_then_rehearse_drops_the_scratch(&db, true);
+}

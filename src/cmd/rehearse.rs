@@ -18,7 +18,10 @@ pub async fn run(file: &Path, connect: &ConnectOpts, var_opts: &VarOpts, runs_di
         return Err(Error::usage("the runbook has no rollback plan: there is nothing to rehearse"));
     }
     let (mut vars, target) = super::vars_and_target(&loaded, var_opts, connect.db.as_deref())?;
-    let work = std::env::temp_dir().join(format!("runbook-rehearsal-{}", exec::new_run_id()));
+    sweep_leftovers(&target).await;
+    // The process id in the name lets a later rehearsal tell a dead one's folder (with its copy
+    // of the data and a credential file) from a live one's.
+    let work = std::env::temp_dir().join(format!("runbook-rehearsal-{}-{}", std::process::id(), exec::new_run_id()));
     {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&work).map_err(|e| Error::write(&work, e))?;
@@ -67,4 +70,30 @@ pub async fn run(file: &Path, connect: &ConnectOpts, var_opts: &VarOpts, runs_di
         Err(e) => ui::panel::warn(format!("could not drop the scratch copy {}: {e}", scratch.target.display())),
     }
     result
+}
+
+/// Remove what killed rehearsals of `target` left: scratch databases on its server, and work
+/// folders in the temporary directory whose process is gone.
+async fn sweep_leftovers(target: &crate::db::Target) {
+    match db::scratch::sweep(target).await {
+        Ok(dropped) => {
+            for name in dropped {
+                ui::panel::info(format!("dropped the scratch database {name} left by a killed rehearsal"));
+            }
+        }
+        Err(e) => ui::panel::warn(format!("could not look for scratch databases left by killed rehearsals: {e}")),
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix("runbook-rehearsal-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill(2) with signal 0 sends nothing; it only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone && std::fs::remove_dir_all(e.path()).is_ok() {
+            ui::panel::info(format!("removed {name}, left by a killed rehearsal"));
+        }
+    }
 }

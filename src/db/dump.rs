@@ -92,6 +92,65 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// Credential option files that exist right now. A second signal exits the process without
+/// running destructors, so the exit path removes these itself ([`remove_credential_files`]).
+static CREDENTIAL_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A file holding a password for a client tool: removed when dropped, and by
+/// [`remove_credential_files`] on an exit that skips destructors.
+pub struct CredentialFile {
+    path: PathBuf,
+}
+
+impl CredentialFile {
+    /// Register `path` before it is written, so no moment exists where it is on disk unknown.
+    pub fn new(path: &Path) -> Self {
+        if let Ok(mut files) = CREDENTIAL_FILES.lock() {
+            files.push(path.to_path_buf());
+        }
+        CredentialFile { path: path.to_path_buf() }
+    }
+}
+
+impl Drop for CredentialFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        if let Ok(mut files) = CREDENTIAL_FILES.lock() {
+            files.retain(|p| p != &self.path);
+        }
+    }
+}
+
+/// Remove every credential file this process still has: called on the exit paths that skip
+/// destructors (a second signal).
+pub fn remove_credential_files() {
+    // try_lock: the exit path must not wait on a lock a stopped thread may hold.
+    if let Ok(files) = CREDENTIAL_FILES.try_lock() {
+        for p in files.iter() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The name of the credential option file for `stem` in `dir`: hidden, ending `.cnf`, so that
+/// [`remove_stale_credentials`] recognises one left by a killed process.
+pub fn credential_path(dir: &Path, stem: &str) -> PathBuf {
+    dir.join(format!(".{stem}.cnf"))
+}
+
+/// Remove credential option files a killed process left in `dir`; returns the names removed.
+pub fn remove_stale_credentials(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') && name.ends_with(".cnf") && std::fs::remove_file(e.path()).is_ok() {
+            removed.push(name);
+        }
+    }
+    removed
+}
+
 /// Create `path` for the owner only; it must not exist yet.
 pub fn create_private(path: &Path) -> Result<std::fs::File> {
     std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| Error::write(path, e))

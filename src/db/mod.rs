@@ -9,6 +9,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod rows;
 pub mod schema;
+pub mod scratch;
 pub mod sqlite;
 pub mod target;
 

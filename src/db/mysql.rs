@@ -197,9 +197,9 @@ impl MysqlDb {
 
     /// A 0600 option file with the connection's credentials for the client tools; removed when
     /// the returned guard drops.
-    fn client_options(&self, cnf: &Path) -> Result<super::dump::RemoveOnDrop> {
+    fn client_options(&self, cnf: &Path) -> Result<super::dump::CredentialFile> {
         use std::io::Write;
-        let guard = super::dump::RemoveOnDrop::new(cnf);
+        let guard = super::dump::CredentialFile::new(cnf);
         let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
         let mut body = format!("[client]\nuser={}\n", quote(self.options.get_username()));
         if let Some(p) = &self.target.password {
@@ -490,7 +490,7 @@ impl Database for MysqlDb {
         let path = dir.join(format!("{stem}.sql"));
         let guard = super::dump::RemoveOnDrop::new(&path);
         // Credentials go through an option file readable by the owner only, never argv.
-        let cnf = dir.join(format!(".{stem}.cnf"));
+        let cnf = super::dump::credential_path(dir, stem);
         let cnf_guard = self.client_options(&cnf)?;
         let database = self.one("SELECT DATABASE()").await?.ok_or_else(|| Error::usage("the MariaDB/MySQL URL names no database"))?;
         let args = vec![
@@ -650,7 +650,8 @@ impl Database for MysqlDb {
     }
 
     async fn scratch_copy(&mut self, work_dir: &Path) -> Result<super::Scratch> {
-        let name = format!("rb_rehearsal_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // A name a later `rehearse` or `resume` recognises, should this rehearsal be killed.
+        let name = super::scratch::name(&self.target);
         let info = self.backup(work_dir, "rehearsal-source").await?;
         // Our own session is read-only (the target is only read); the scratch database is created
         // through a session of its own.
@@ -668,7 +669,7 @@ impl Database for MysqlDb {
             method: format!("database {name} loaded from {}", info.method),
         };
         let loaded = async {
-            let cnf = work_dir.join(".rehearsal.cnf");
+            let cnf = super::dump::credential_path(work_dir, "rehearsal");
             let _guard = self.client_options(&cnf)?;
             let client = if super::dump::tool_version("mariadb").await?.is_some() { "mariadb" } else { "mysql" };
             let input = std::fs::File::open(&info.path).map_err(|e| Error::read(&info.path, e))?;

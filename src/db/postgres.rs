@@ -534,7 +534,8 @@ impl Database for PostgresDb {
     }
 
     async fn scratch_copy(&mut self, work_dir: &Path) -> Result<super::Scratch> {
-        let name = format!("rb_rehearsal_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // A name a later `rehearse` or `resume` recognises, should this rehearsal be killed.
+        let name = super::scratch::name(&self.target);
         // The scratch database is created through the maintenance database, on the same server.
         let admin = super::mysql::with_database(&self.target.url, "postgres");
         let info = self.backup(work_dir, "rehearsal-source").await?;

@@ -54,6 +54,8 @@ pub fn listen() -> Interrupts {
                 crate::ui::panel::fail(format!("second signal ({name}): exiting now; the journal is valid up to its last line"));
                 // Exiting skips every destructor: the terminal is put back here.
                 crate::ui::restore_terminal();
+                // …and so are the files that hold a password for a dump tool.
+                crate::db::dump::remove_credential_files();
                 std::process::exit(EXIT_STOPPED);
             }
             let _ = tx.send((count, name));

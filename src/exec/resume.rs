@@ -197,6 +197,9 @@ pub async fn resume(
     mut prompter: Box<dyn Prompter>,
 ) -> Result<i32> {
     let started = Instant::now();
+    // A killed process leaves a dump tool's credential file (the password) in the run folder:
+    // it goes first, whatever the resume then decides.
+    let stale_credentials = crate::db::dump::remove_stale_credentials(&opts.run_dir);
     let header = &state.header;
     if loaded.sha256 != header.runbook_sha256 {
         return Err(Error::usage(format!(
@@ -314,6 +317,8 @@ pub async fn resume(
 
     let mut db = db::connect(&target, false).await?;
     super::lock(db.as_mut(), &header.run_id, &opts.operator).await?;
+    // A rehearsal killed on this target may have left its scratch copy (all the data) behind.
+    let dropped_scratch = db::scratch::sweep(&target).await.unwrap_or_default();
     let mut journal = Journal::append_to(&opts.run_dir, super::redactor(&vars, &target))?;
     journal.record(Event::LockAcquired { target: target.display() })?;
     journal.record(Event::RunResumed {
@@ -324,6 +329,15 @@ pub async fn resume(
     })?;
     for o in overrides {
         journal.record(o)?;
+    }
+    for name in dropped_scratch {
+        panel::info(format!("dropped the scratch database {name} left by a killed rehearsal"));
+        journal.record(Event::Info { step_id: None, message: format!("dropped scratch database {name} left by a killed rehearsal") })?;
+    }
+    for name in stale_credentials {
+        panel::info(format!("removed the credential file {name} left by the interrupted attempt"));
+        journal
+            .record(Event::Info { step_id: None, message: format!("removed credential file {name} left by the interrupted attempt") })?;
     }
     if let Some((id, kind, _, _)) = &rebuilt.open {
         match close_in_flight {
