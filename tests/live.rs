@@ -94,8 +94,34 @@ fn assert_passed_with_concurrent_activity(t: &Test, out: &crate::support::Output
     assert!(report.contains("concurrent activity on all\\_users during the run: row count"), "the report shows the activity:\n{report}");
 }
 
-fn assert_failed_naming_name(out: &crate::support::Output) {
-    out.code(1).stdout_has("the change can write column name (UPDATE all_users SET name = 'rewritten' WHERE id <= 5)");
+/// The failure names the column the data shows changed, where (the first key range, holding ids
+/// 1 to 5), and the statement that can write it.
+fn assert_failed_naming_name(out: &crate::support::Output, key: &str) {
+    out.code(1)
+        .stdout_has("; column name differs in ")
+        .stdout_has(&format!("({key} 1–"))
+        .stdout_has("— the change can write column name (UPDATE all_users SET name = 'rewritten' WHERE id <= 5)");
+}
+
+/// The change can write `email` but leaves its values as they were: the other sessions' changes
+/// to `name` and their inserts are not the change's doing, and the run passes.
+const EMAIL_UNCHANGED: &str = "UPDATE all_users SET email = email WHERE id <= 5;";
+
+fn assert_passed_although_the_change_can_write_email(t: &Test, out: &crate::support::Output) {
+    assert_passed_with_concurrent_activity(t, out);
+    let j = journal(&t.run_dirs("runs")[0]);
+    let info = events(&j, "info")
+        .into_iter()
+        .filter_map(|e| e["message"].as_str().map(String::from))
+        .find(|m| m.starts_with("concurrent activity"))
+        .unwrap();
+    assert!(info.contains("column name differs in "), "{info}");
+    assert!(
+        info.contains(
+            "the change can write only column email (UPDATE all_users SET email = email WHERE id <= 5), and none of that differs"
+        ),
+        "{info}"
+    );
 }
 
 const REWRITE: &str = "UPDATE all_users SET name = 'rewritten' WHERE id <= 5;";
@@ -143,7 +169,16 @@ fn sqlite_change_rewriting_a_column_fails_under_a_concurrent_writer() {
     let db = SqliteFile::users(t0.dir.path(), 3000);
     let writer = sqlite_writer(&t0, &db);
     let (_t, out) = run_live(&db.url(), REWRITE, writer);
-    assert_failed_naming_name(&out);
+    assert_failed_naming_name(&out, "rowid");
+}
+
+#[test]
+fn sqlite_change_that_can_write_an_unchanged_column_passes_under_a_concurrent_writer() {
+    let t0 = Test::new();
+    let db = SqliteFile::users(t0.dir.path(), 3000);
+    let writer = sqlite_writer(&t0, &db);
+    let (t, out) = run_live(&db.url(), EMAIL_UNCHANGED, writer);
+    assert_passed_although_the_change_can_write_email(&t, &out);
 }
 
 fn pgbench_writer(t: &Test, db: &ServerDb) -> Writer {
@@ -212,7 +247,16 @@ fn postgres_change_rewriting_a_column_fails_under_pgbench() {
     db.users(3000);
     let t0 = Test::new();
     let (_t, out) = run_live(&db.url(), REWRITE, pgbench_writer(&t0, &db));
-    assert_failed_naming_name(&out);
+    assert_failed_naming_name(&out, "id");
+}
+
+#[test]
+fn postgres_change_that_can_write_an_unchanged_column_passes_under_pgbench() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3000);
+    let t0 = Test::new();
+    let (t, out) = run_live(&db.url(), EMAIL_UNCHANGED, pgbench_writer(&t0, &db));
+    assert_passed_although_the_change_can_write_email(&t, &out);
 }
 
 #[test]
@@ -229,5 +273,13 @@ fn mariadb_change_rewriting_a_column_fails_under_a_client_loop() {
     let Some(db) = ServerDb::mysql() else { return };
     db.users(3000);
     let (_t, out) = run_live(&db.url(), REWRITE, mariadb_writer(&db));
-    assert_failed_naming_name(&out);
+    assert_failed_naming_name(&out, "id");
+}
+
+#[test]
+fn mariadb_change_that_can_write_an_unchanged_column_passes_under_a_client_loop() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.users(3000);
+    let (t, out) = run_live(&db.url(), EMAIL_UNCHANGED, mariadb_writer(&db));
+    assert_passed_although_the_change_can_write_email(&t, &out);
 }

@@ -5,6 +5,7 @@
 //! that keeps two operators from changing one target at once.
 
 pub mod dump;
+pub mod localise;
 pub mod mysql;
 pub mod postgres;
 pub mod rows;
@@ -91,13 +92,20 @@ pub struct BackupInfo {
     pub tables: Vec<(String, u64)>,
 }
 
-/// Row count and order-independent content hash of some columns of a table.
+/// Row count and order-independent content hash of some columns of a table, with the per-range,
+/// per-column cells that localise a difference ([`localise`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     pub table: String,
     pub columns: Vec<String>,
     pub rows: u64,
     pub hash: String,
+    /// How rows are split into key ranges; `None` for a table without one integer key (then
+    /// one cell covers the whole table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<localise::KeyLayout>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<localise::Cell>,
 }
 
 /// Who holds the run lock on a target.
@@ -143,8 +151,10 @@ pub trait Database: Send {
     /// Write a full, consistent backup into `dir` and verify it.
     async fn backup(&mut self, dir: &Path, stem: &str) -> Result<BackupInfo>;
 
-    /// Fingerprint `columns` of `table`, streaming; never holds the table in memory.
-    async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint>;
+    /// Fingerprint `columns` of `table`, streaming; never holds the table in memory. `layout`
+    /// is the key-range split of an earlier fingerprint to compare with; `None` chooses one
+    /// from the table as it is now.
+    async fn fingerprint(&mut self, table: &str, columns: &[String], layout: Option<&localise::KeyLayout>) -> Result<Fingerprint>;
 
     /// Take the run lock, or fail with [`crate::Error::Locked`] naming the holder.
     async fn lock(&mut self, holder: &LockHolder) -> Result<()>;

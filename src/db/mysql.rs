@@ -36,6 +36,7 @@ use futures_util::TryStreamExt;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow};
 use sqlx::{Connection, Executor, Row, ValueRef};
 
+use super::localise::{Cells, KeyLayout};
 use super::schema::{Column, Index, Schema, Table, Trigger};
 use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, StatementResult, Target};
 use crate::error::{Error, Result};
@@ -152,6 +153,17 @@ impl MysqlDb {
         }
         out.push(format!("{k} > {}", cuts[cuts.len() - 1]));
         Ok(out)
+    }
+
+    /// The key-range split of `table` by its integer key as the table is now; `None` when empty.
+    async fn key_layout(&mut self, table: &str, key: &str) -> Result<Option<KeyLayout>> {
+        let k = super::quote_ident(Engine::Mysql, key);
+        let r = self.rows(&format!("SELECT MIN({k}), MAX({k}) FROM {}", super::quote_ident(Engine::Mysql, table))).await?;
+        let bound = |i: usize| r.first().and_then(|row| row.get(i).cloned().flatten()).and_then(|v| v.parse::<i64>().ok());
+        Ok(match (bound(0), bound(1)) {
+            (Some(lo), Some(hi)) => Some(KeyLayout::new(key, lo, hi)),
+            _ => None,
+        })
     }
 
     async fn one(&mut self, sql: &str) -> Result<Option<String>> {
@@ -526,7 +538,7 @@ impl Database for MysqlDb {
         })
     }
 
-    async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint> {
+    async fn fingerprint(&mut self, table: &str, columns: &[String], layout: Option<&KeyLayout>) -> Result<Fingerprint> {
         let cols: Vec<String> = columns.iter().map(|c| super::quote_ident(Engine::Mysql, c)).collect();
         let meta = self.fingerprint_meta(table).await?;
         let known = |c: &String, set: &[String]| set.iter().any(|n| n.eq_ignore_ascii_case(c));
@@ -548,11 +560,32 @@ impl Database for MysqlDb {
         // primary key among the hashed columns is what makes a key-range split exact.
         let unique_rows =
             !meta.primary_key.is_empty() && meta.primary_key.iter().all(|k| columns.iter().any(|c| c.eq_ignore_ascii_case(k)));
-        let base = format!(
-            "SELECT COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(MD5(CONCAT_WS(0x1f, {}{flags})), 16), 16, 10) AS UNSIGNED)), 0) FROM {}",
-            cols.join(", "),
-            super::quote_ident(Engine::Mysql, table)
-        );
+        let layout = match layout {
+            Some(l) => Some(l.clone()),
+            None => match &meta.integer_key {
+                Some(k) if columns.iter().any(|c| c.eq_ignore_ascii_case(k)) => self.key_layout(table, k).await?,
+                _ => None,
+            },
+        };
+        let (range, seed) = match &layout {
+            Some(l) => {
+                let k = super::quote_ident(Engine::Mysql, &l.key);
+                (l.sql_range(&k, "DIV"), k)
+            }
+            None => ("0".to_string(), "''".to_string()),
+        };
+        // Per column, CRC32 of the value beside the row's key, only to localise a difference
+        // (the strong row hash decides whether there is one). CONCAT_WS skips a NULL, so NULL
+        // and '' still differ: "key" against "key<US>".
+        let per_column: String = cols.iter().map(|c| format!(", COALESCE(SUM(CRC32(CONCAT_WS(0x1f, {seed}, {c}))), 0)")).collect();
+        let table_q = super::quote_ident(Engine::Mysql, table);
+        let query = |filter: Option<&str>| {
+            format!(
+                "SELECT {range} AS rb_range, COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(MD5(CONCAT_WS(0x1f, {}{flags})), 16), 16, 10) AS UNSIGNED)), 0){per_column} FROM {table_q}{} GROUP BY rb_range",
+                cols.join(", "),
+                filter.map(|w| format!(" WHERE {w}")).unwrap_or_default()
+            )
+        };
         let ranges = match (&meta.integer_key, unique_rows) {
             (Some(key), true) if meta.estimated_rows >= PARALLEL_FINGERPRINT_ROWS => self.key_ranges(table, key).await?,
             _ => Vec::new(),
@@ -566,9 +599,9 @@ impl Database for MysqlDb {
             n => futures_util::future::try_join_all((1..n).map(|_| MySqlConnection::connect_with(&self.options))).await.ok(),
         };
         let parts = match extra {
-            None => self.rows(&base).await?,
+            None => self.rows(&query(None)).await?,
             Some(mut conns) => {
-                let queries: Vec<String> = ranges.iter().map(|w| format!("{base} WHERE {w}")).collect();
+                let queries: Vec<String> = ranges.iter().map(|w| query(Some(w))).collect();
                 let others = futures_util::future::try_join_all(conns.iter_mut().zip(&queries[1..]).map(|(c, q)| text_rows(c, q)));
                 let result = futures_util::future::try_join(text_rows(&mut self.conn, &queries[0]), others).await;
                 for c in conns {
@@ -579,18 +612,23 @@ impl Database for MysqlDb {
                 head
             }
         };
+        // The server's exact DECIMAL sums, reduced modulo 2^64.
+        let num = |v: &Option<String>, what: &str| -> Result<u64> {
+            let n: u128 = v.as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint {what}: {e}")))?;
+            Ok(n as u64)
+        };
         let (mut count, mut sum) = (0u64, 0u64);
+        let mut cells = Cells::default();
         for r in &parts {
-            let n: u64 = r[0].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint row count: {e}")))?;
-            let h: u128 = r[1].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint sum: {e}")))?;
+            let range: i64 = r[0].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint range: {e}")))?;
+            let n = num(&r[1], "row count")?;
             count += n;
-            sum = sum.wrapping_add(h as u64);
-        }
-        if parts.is_empty() {
-            return Err(Error::db("fingerprint query returned no row"));
+            sum = sum.wrapping_add(num(&r[2], "sum")?);
+            let per: Vec<u64> = r[3..].iter().map(|v| num(v, "column sum")).collect::<Result<_>>()?;
+            cells.add(range, n, &per);
         }
         let hash = format!("{sum:016x}");
-        Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: count, hash })
+        Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: count, hash, layout, cells: cells.into_vec() })
     }
 
     async fn lock(&mut self, holder: &LockHolder) -> Result<()> {

@@ -27,6 +27,7 @@ use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
+use super::localise::{Cells, KeyLayout};
 use super::schema::{Column, Index, Schema, Table, Trigger};
 use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, StatementResult, Target};
 use crate::error::{Error, Result};
@@ -69,6 +70,31 @@ impl PostgresDb {
 
     async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         text_rows(&mut self.conn, sql).await
+    }
+
+    /// The key-range split of `table` as it is now: by its primary key when that is one integer
+    /// column among `columns`; `None` otherwise, or when the table is empty.
+    async fn key_layout(&mut self, table: &str, columns: &[String]) -> Result<Option<KeyLayout>> {
+        let t = table.replace('\'', "''");
+        let keys = self
+            .rows(&format!(
+                "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_index i \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                 WHERE i.indisprimary AND i.indrelid = to_regclass(quote_ident('{t}'))"
+            ))
+            .await?;
+        let [k] = keys.as_slice() else { return Ok(None) };
+        let (Some(name), Some(ty)) = (&k[0], &k[1]) else { return Ok(None) };
+        if !matches!(ty.as_str(), "smallint" | "integer" | "bigint") || !columns.iter().any(|c| c == name) {
+            return Ok(None);
+        }
+        let kq = super::quote_ident(Engine::Postgres, name);
+        let b = self.rows(&format!("SELECT min({kq})::text, max({kq})::text FROM {}", super::quote_ident(Engine::Postgres, table))).await?;
+        let bound = |i: usize| b.first().and_then(|r| r[i].as_deref()).and_then(|v| v.parse::<i64>().ok());
+        Ok(match (bound(0), bound(1)) {
+            (Some(lo), Some(hi)) => Some(KeyLayout::new(name, lo, hi)),
+            _ => None,
+        })
     }
 
     async fn server_major(&mut self) -> Result<u32> {
@@ -482,20 +508,53 @@ impl Database for PostgresDb {
         })
     }
 
-    async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint> {
+    async fn fingerprint(&mut self, table: &str, columns: &[String], layout: Option<&KeyLayout>) -> Result<Fingerprint> {
         let cols: Vec<String> = columns.iter().map(|c| super::quote_ident(Engine::Postgres, c)).collect();
+        let table_q = super::quote_ident(Engine::Postgres, table);
+        let layout = match layout {
+            Some(l) => Some(l.clone()),
+            None => self.key_layout(table, columns).await?,
+        };
+        let (range, seed) = match &layout {
+            Some(l) => {
+                let k = format!("{}::bigint", super::quote_ident(Engine::Postgres, &l.key));
+                (l.sql_range(&k, "/"), k)
+            }
+            None => ("0".to_string(), "0".to_string()),
+        };
+        // Per column, a hash seeded with the row's key, only to localise a difference; a NULL
+        // hashes to 1 (hashtextextended of NULL is NULL, which sum() would skip).
+        let per_column: String =
+            cols.iter().map(|c| format!(", coalesce(sum(coalesce(hashtextextended({c}::text, {seed}), 1)), 0)::text")).collect();
         // ROW(a) of one column is still a composite, so its text form is quoted the same way.
         let sql = format!(
-            "SELECT count(*)::text, coalesce(sum(hashtextextended(ROW({})::text, 0)), 0)::text FROM {}",
+            "SELECT ({range})::text AS r, count(*)::text, coalesce(sum(hashtextextended(ROW({})::text, 0)), 0)::text{per_column} FROM {table_q} GROUP BY 1",
             cols.join(", "),
-            super::quote_ident(Engine::Postgres, table)
         );
         let rows = self.rows(&sql).await?;
-        let r = rows.first().ok_or_else(|| Error::db("fingerprint query returned no row"))?;
-        let count: u64 = r[0].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint row count: {e}")))?;
-        // The exact numeric sum, reduced modulo 2^64 (two's complement of a negative sum).
-        let sum: i128 = r[1].as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint sum: {e}")))?;
-        Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: count, hash: format!("{:016x}", sum as u64) })
+        // Exact numeric sums, reduced modulo 2^64 (two's complement of a negative sum).
+        let num = |v: &Option<String>, what: &str| -> Result<u64> {
+            let n: i128 = v.as_deref().unwrap_or("0").parse().map_err(|e| Error::db(format!("fingerprint {what}: {e}")))?;
+            Ok(n as u64)
+        };
+        let (mut count, mut sum) = (0u64, 0u64);
+        let mut cells = Cells::default();
+        for r in &rows {
+            let range = num(&r[0], "range")? as i64;
+            let n = num(&r[1], "row count")?;
+            count += n;
+            sum = sum.wrapping_add(num(&r[2], "sum")?);
+            let per: Vec<u64> = r[3..].iter().map(|v| num(v, "column sum")).collect::<Result<_>>()?;
+            cells.add(range, n, &per);
+        }
+        Ok(Fingerprint {
+            table: table.to_string(),
+            columns: columns.to_vec(),
+            rows: count,
+            hash: format!("{sum:016x}"),
+            layout,
+            cells: cells.into_vec(),
+        })
     }
 
     async fn lock(&mut self, holder: &LockHolder) -> Result<()> {

@@ -17,6 +17,7 @@ use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
+use super::localise::{cell_hash, Cells, KeyLayout};
 use super::schema::{Column, Index, Schema, Table, Trigger};
 use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, StatementResult, Target};
 use crate::error::{Error, Result};
@@ -276,29 +277,37 @@ impl Database for SqliteDb {
         result
     }
 
-    async fn fingerprint(&mut self, table: &str, columns: &[String]) -> Result<Fingerprint> {
+    async fn fingerprint(&mut self, table: &str, columns: &[String], layout: Option<&KeyLayout>) -> Result<Fingerprint> {
         // quote() renders every value with its type (NULL, 1, 1.0, 'x', X'00'), so the row text is unambiguous.
         let row = columns.iter().map(|c| format!("quote({})", column_ident(c))).collect::<Vec<_>>().join(" || char(31) || ");
         let table_q = super::quote_ident(Engine::Sqlite, table);
-        let mut acc = super::RowHashSum::default();
+        let mut acc = Hashed::new(columns.len());
         // One read transaction: every chunk sees the same snapshot of the table.
         let mut tx = self.conn.begin().await?;
-        match fingerprint_chunked(&mut tx, &table_q, &row, &mut acc).await {
+        match fingerprint_chunked(&mut tx, &table_q, &row, layout, &mut acc).await {
             Ok(()) => {}
             Err(_) => {
-                // WITHOUT ROWID tables (or a column named rowid): stream row by row instead.
-                acc = super::RowHashSum::default();
+                // WITHOUT ROWID tables (or a column named rowid): stream row by row instead,
+                // the whole table as one range.
+                acc = Hashed::new(columns.len());
                 let sql = format!("SELECT {row} FROM {table_q}");
                 let mut rows = sqlx::query(&sql).fetch(&mut *tx);
                 while let Some(r) = rows.try_next().await? {
                     let raw = r.try_get_raw(0)?;
                     let text: &str = if raw.is_null() { "" } else { r.try_get::<&str, _>(0)? };
-                    acc.add(text.as_bytes());
+                    acc.add(0, 0, text.as_bytes())?;
                 }
             }
         }
         tx.commit().await?;
-        Ok(Fingerprint { table: table.to_string(), columns: columns.to_vec(), rows: acc.rows, hash: acc.hex() })
+        Ok(Fingerprint {
+            table: table.to_string(),
+            columns: columns.to_vec(),
+            rows: acc.sum.rows,
+            hash: acc.sum.hex(),
+            layout: acc.layout,
+            cells: acc.cells.into_vec(),
+        })
     }
 
     async fn lock(&mut self, holder: &LockHolder) -> Result<()> {
@@ -441,15 +450,96 @@ fn column_ident(name: &str) -> String {
 /// between its worker thread and the run disappears, small enough to keep memory flat.
 const FINGERPRINT_CHUNK: i64 = 4096;
 
-/// Hash a table's rows in rowid ranges, each range coming back as one value: every row's text
-/// prefixed by its byte length, so the client can split the rows again without ambiguity.
-async fn fingerprint_chunked(conn: &mut SqliteConnection, table: &str, row: &str, acc: &mut super::RowHashSum) -> Result<()> {
+/// A fingerprint being computed: the whole-table sum and the per-range cells.
+struct Hashed {
+    sum: super::RowHashSum,
+    layout: Option<KeyLayout>,
+    cells: Cells,
+    columns: usize,
+    scratch: Vec<u64>,
+}
+
+impl Hashed {
+    fn new(columns: usize) -> Hashed {
+        Hashed { sum: super::RowHashSum::default(), layout: None, cells: Cells::default(), columns, scratch: Vec::with_capacity(columns) }
+    }
+
+    /// Add one row: its text (the quoted values joined by U+001F) and its rowid.
+    fn add(&mut self, range: i64, rowid: i64, text: &[u8]) -> Result<()> {
+        self.sum.add(text);
+        self.scratch.clear();
+        for field in split_quoted(text) {
+            self.scratch.push(cell_hash(rowid, field));
+        }
+        if self.scratch.len() != self.columns {
+            return Err(Error::db("malformed fingerprint row"));
+        }
+        self.cells.add(range, 1, &self.scratch);
+        Ok(())
+    }
+}
+
+/// The values of a row text made of `quote()`d values joined by U+001F. A quoted string may
+/// hold U+001F itself, so fields are found by reading the quoting, not by splitting blindly.
+fn split_quoted(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut i = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let start = i;
+        if text.get(i) == Some(&b'\'') {
+            i += 1;
+            while i < text.len() {
+                if text[i] == b'\'' {
+                    if text.get(i + 1) == Some(&b'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                i += 1;
+            }
+        }
+        while i < text.len() && text[i] != 0x1f {
+            i += 1;
+        }
+        let field = &text[start..i];
+        if i >= text.len() {
+            done = true;
+        } else {
+            i += 1;
+        }
+        Some(field)
+    })
+}
+
+/// Hash a table's rows in rowid ranges, each range coming back as one value: every row's rowid
+/// and text, the text prefixed by its byte length, so the client can split the rows again
+/// without ambiguity.
+async fn fingerprint_chunked(
+    conn: &mut SqliteConnection,
+    table: &str,
+    row: &str,
+    layout: Option<&KeyLayout>,
+    acc: &mut Hashed,
+) -> Result<()> {
     let (lo, hi): (Option<i64>, Option<i64>) =
         sqlx::query_as(&format!("SELECT min(rowid), max(rowid) FROM {table}")).fetch_one(&mut *conn).await?;
+    let layout = match (layout, lo, hi) {
+        (Some(l), _, _) => Some(l.clone()),
+        (None, Some(lo), Some(hi)) => Some(KeyLayout::new("rowid", lo, hi)),
+        _ => None,
+    };
+    acc.layout = layout.clone();
     let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(()) };
     let sql = format!(
-        "SELECT group_concat(length(CAST(r AS BLOB)) || ':' || r, '') FROM (SELECT {row} AS r FROM {table} WHERE rowid >= ?1 AND rowid < ?2)"
+        "SELECT group_concat(rowid || ',' || length(CAST(r AS BLOB)) || ':' || r, '') FROM (SELECT rowid, {row} AS r FROM {table} WHERE rowid >= ?1 AND rowid < ?2)"
     );
+    let bad = || Error::db("malformed fingerprint chunk");
+    let number = |b: &[u8]| -> Result<i64> { std::str::from_utf8(b).ok().and_then(|d| d.parse().ok()).ok_or_else(bad) };
     let mut start = lo;
     while start <= hi {
         let end = start.saturating_add(FINGERPRINT_CHUNK);
@@ -458,17 +548,31 @@ async fn fingerprint_chunked(conn: &mut SqliteConnection, table: &str, row: &str
             let bytes = chunk.as_bytes();
             let mut i = 0;
             while i < bytes.len() {
-                let colon = bytes[i..].iter().position(|b| *b == b':').ok_or_else(|| Error::db("malformed fingerprint chunk"))? + i;
-                let n: usize = std::str::from_utf8(&bytes[i..colon])
-                    .ok()
-                    .and_then(|d| d.parse().ok())
-                    .ok_or_else(|| Error::db("malformed fingerprint chunk"))?;
-                let body = bytes.get(colon + 1..colon + 1 + n).ok_or_else(|| Error::db("malformed fingerprint chunk"))?;
-                acc.add(body);
+                let comma = bytes[i..].iter().position(|b| *b == b',').ok_or_else(bad)? + i;
+                let rowid = number(&bytes[i..comma])?;
+                let colon = bytes[comma..].iter().position(|b| *b == b':').ok_or_else(bad)? + comma;
+                let n = number(&bytes[comma + 1..colon])? as usize;
+                let body = bytes.get(colon + 1..colon + 1 + n).ok_or_else(bad)?;
+                let range = layout.as_ref().map_or(0, |l| l.range_of(rowid));
+                acc.add(range, rowid, body)?;
                 i = colon + 1 + n;
             }
+        }
+        if end == i64::MAX {
+            break;
         }
         start = end;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoted_fields_split_on_unquoted_separators_only() {
+        let text = b"1\x1f'a\x1fb''c'\x1fNULL\x1fX'00'";
+        let fields: Vec<&[u8]> = super::split_quoted(text).collect();
+        assert_eq!(fields, vec![&b"1"[..], &b"'a\x1fb''c'"[..], &b"NULL"[..], &b"X'00'"[..]]);
+        assert_eq!(super::split_quoted(b"''").count(), 1);
+    }
 }

@@ -121,7 +121,7 @@ impl Runner {
                         return Err(Error::failed(format!("step `{}` validates table `{t}`, which does not exist", s.id)));
                     };
                     let cols: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-                    let fp = self.db.fingerprint(t, &cols).await?;
+                    let fp = self.db.fingerprint(t, &cols, None).await?;
                     self.baselines.insert(t.clone(), fp.clone());
                     fps.push(fp);
                 }

@@ -21,7 +21,7 @@ pub async fn take_full_fingerprint(r: &mut Runner) -> Result<()> {
     let tables: Vec<(String, Vec<String>)> =
         r.start_schema.tables.iter().map(|(name, t)| (name.clone(), t.columns.iter().map(|c| c.name.clone()).collect())).collect();
     for (name, cols) in tables {
-        let fp = r.db.fingerprint(&name, &cols).await?;
+        let fp = r.db.fingerprint(&name, &cols, None).await?;
         r.baselines.insert(name, fp.clone());
         fps.push(fp);
     }
@@ -55,17 +55,20 @@ pub async fn run_both_plans(r: &mut Runner) -> Result<(Outcome, i32)> {
             differences.push(format!("data: table {} is gone", before.table));
             continue;
         }
-        match r.db.fingerprint(&before.table, &before.columns).await {
+        match r.db.fingerprint(&before.table, &before.columns, before.layout.as_ref()).await {
             Ok(now) if now == before => {}
             Ok(now) => {
                 data_equal = false;
+                // Whole hashes (a cut-off prefix can look equal), and where the data differs.
+                let d = crate::db::localise::compare(&before, &now);
                 differences.push(format!(
-                    "data: table {}: {} rows (hash {}) before, {} rows (hash {}) after",
+                    "data: table {}: {} rows (hash {}) before, {} rows (hash {}) after; {}",
                     before.table,
                     before.rows,
-                    &before.hash[..12.min(before.hash.len())],
+                    before.hash,
                     now.rows,
-                    &now.hash[..12.min(now.hash.len())]
+                    now.hash,
+                    d.describe()
                 ));
             }
             Err(e) => {

@@ -8,7 +8,7 @@
 //! value of the table, the difference is the other sessions' doing and is journaled as
 //! information; otherwise it fails, naming what the change can write.
 
-use crate::db::{Database, Engine, Schema};
+use crate::db::{localise, Database, Engine, Schema};
 use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::journal::event::Event;
@@ -76,7 +76,10 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
             failed.push(format!("table {t}: {what}"));
             continue;
         }
-        let now = r.db.fingerprint(t, &before.columns).await.map_err(|e| Error::failed(format!("fingerprint of {t}: {e}")))?;
+        let now =
+            r.db.fingerprint(t, &before.columns, before.layout.as_ref())
+                .await
+                .map_err(|e| Error::failed(format!("fingerprint of {t}: {e}")))?;
         let rows_ok = now.rows == before.rows;
         let hash_ok = now.hash == before.hash;
         let columns = format!("{t} content hash over {} column(s): {}", before.columns.len(), before.columns.join(", "));
@@ -85,21 +88,32 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
             r.assertion(step, columns, before.hash.clone(), now.hash.clone(), true)?;
             continue;
         }
+        let diff = localise::compare(&before, &now);
         let could = change_writes(r, step, t, &schema)?;
-        if could.is_empty() {
+        let blamed = blame(&diff, &could);
+        let delta = now.rows as i128 - before.rows as i128;
+        if blamed.is_empty() {
             // The change cannot have made this difference: another session did, while the
             // change ran. It is information for the report, not a failure.
-            let delta = now.rows as i128 - before.rows as i128;
             let by_others = |what: String| format!("{what} (by other sessions)");
             r.assertion(step, format!("{t} row count"), before.rows.to_string(), by_others(format!("{} ({delta:+})", now.rows)), true)?;
             r.assertion(step, columns, before.hash.clone(), by_others(now.hash.clone()), true)?;
+            let why = if could.is_empty() {
+                format!("the change's statements write no existing value of {t}")
+            } else {
+                format!(
+                    "the change can write only {}, and none of that differs",
+                    could.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join("; ")
+                )
+            };
             r.journal.record(Event::Info {
                 step_id: Some(step.id.clone()),
                 message: format!(
-                    "concurrent activity on {t} during the run: row count {} → {} ({delta:+} net){}; attributed to other sessions by statement analysis: the change's statements write no existing value of {t}",
+                    "concurrent activity on {t} during the run: row count {} → {} ({delta:+} net){}; {}; attributed to other sessions by statement analysis: {why}",
                     before.rows,
                     now.rows,
-                    if hash_ok { String::new() } else { format!(", content hash {} → {}", before.hash, now.hash) }
+                    if hash_ok { String::new() } else { format!(", content hash {} → {}", before.hash, now.hash) },
+                    diff.describe(),
                 ),
             })?;
             panel::warn(format!(
@@ -109,6 +123,14 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         }
         r.assertion(step, format!("{t} row count"), before.rows.to_string(), now.rows.to_string(), rows_ok)?;
         r.assertion(step, columns, before.hash.clone(), now.hash.clone(), hash_ok)?;
+        // Where the data differs, as evidence beside the two assertions that decided.
+        r.journal.record(Event::Info {
+            step_id: Some(step.id.clone()),
+            message: format!("where {t} differs: {}; the change can have written: {}", diff.describe(), {
+                let b: Vec<String> = blamed.iter().map(|b| format!("{} {}", b.what, b.found)).collect();
+                b.join("; ")
+            }),
+        })?;
         let mut what = Vec::new();
         if !rows_ok {
             what.push(format!("row count {} → {}", before.rows, now.rows));
@@ -117,10 +139,14 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         if !hash_ok {
             what.push(format!("content hash {} → {}", before.hash, now.hash));
         }
+        let mut what = what.join(", ");
         if rows_ok {
-            what.push(format!("(same {} rows)", now.rows));
+            what.push_str(&format!(" (same {} rows)", now.rows));
         }
-        failed.push(format!("table {t}: {} — the change can write {}", what.join(", ").replace(", (same", " (same"), could.join("; ")));
+        let found: Vec<String> = blamed.iter().map(|b| format!("{} {}", b.what, b.found)).collect();
+        let reach: Vec<String> =
+            blamed.iter().flat_map(|b| b.by.iter().cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        failed.push(format!("table {t}: {what}; {} — the change can write {}", found.join("; "), reach.join("; ")));
     }
     for q in &a.report_queries {
         let sql = super::sql_for(&q.sql, r.target.engine).ok_or_else(|| Error::failed(format!("no SQL for {}", r.target.engine)))?;
@@ -146,13 +172,80 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
     }
 }
 
+/// What the change can write to the existing data of a table, and the step or statement that
+/// can.
+#[derive(Debug, Clone)]
+struct Reach {
+    scope: Scope,
+    /// In words, with the statement: `column name (UPDATE all_users SET name = …)`.
+    text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    Any,
+    Columns(Vec<String>),
+    Insert,
+    Delete,
+}
+
+impl Reach {
+    fn column(&self, c: &str) -> bool {
+        match &self.scope {
+            Scope::Any => true,
+            Scope::Columns(cs) => cs.iter().any(|x| x.eq_ignore_ascii_case(c)),
+            Scope::Insert | Scope::Delete => false,
+        }
+    }
+}
+
+/// A difference the change can have made.
+struct Blamed {
+    /// `column name`, `rows inserted` …
+    what: String,
+    /// What was found: `differs in 2 key range(s) (id 1–12, id 13–24)`.
+    found: String,
+    /// What of the change can have made it.
+    by: Vec<String>,
+}
+
+/// The differences the change's reach covers: a changed column it can write, inserted rows when
+/// it can insert, deleted rows when it can delete. Without cells to localise with (a baseline
+/// from an older journal), any reach covers any difference.
+fn blame(diff: &localise::Difference, could: &[Reach]) -> Vec<Blamed> {
+    let texts = |f: &dyn Fn(&Reach) -> bool| could.iter().filter(|c| f(c)).map(|c| c.text.clone()).collect::<Vec<_>>();
+    if !diff.localised {
+        let by = texts(&|_| true);
+        return if by.is_empty() { Vec::new() } else { vec![Blamed { what: "data".into(), found: "differs (not localised)".into(), by }] };
+    }
+    let mut out = Vec::new();
+    for c in &diff.columns {
+        let by = texts(&|r| r.column(&c.column));
+        if !by.is_empty() {
+            out.push(Blamed {
+                what: format!("column {}", c.column),
+                found: format!("differs in {} key range(s) ({})", c.ranges, c.samples.join(", ")),
+                by,
+            });
+        }
+    }
+    for (n, scope, what) in [(diff.inserted, Scope::Insert, "rows inserted"), (diff.deleted, Scope::Delete, "rows deleted")] {
+        let by = texts(&|r| r.scope == scope || r.scope == Scope::Any);
+        if n > 0 && !by.is_empty() {
+            out.push(Blamed { what: what.into(), found: format!("{n} (in {})", diff.samples.join(", ")), by });
+        }
+    }
+    out
+}
+
 /// What the change's steps before `step` (but those skipped with `--skip`) can write to the
 /// existing data of `table`, each with the statement that can; empty when they write none of
 /// it. A data-changing statement on a table with triggers may write anywhere, and so may a
 /// statement that is not recognised, a `command` step, or an `http` request that is not a read.
-fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Result<Vec<String>> {
+fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Result<Vec<Reach>> {
+    let any = |text: String| Reach { scope: Scope::Any, text };
     let steps = [&r.loaded.plan, &r.loaded.rollback].into_iter().find(|list| list.iter().any(|s| s.id == step.id));
-    let Some(steps) = steps else { return Ok(vec![format!("anything (the step is not in the runbook)")]) };
+    let Some(steps) = steps else { return Ok(vec![any("anything (the step is not in the runbook)".into())]) };
     let engine = r.target.engine;
     let mut out = Vec::new();
     for s in steps.iter().take_while(|s| s.id != step.id) {
@@ -161,9 +254,9 @@ fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Resul
         }
         // A program or a request the runbook runs is part of the change, and may write anything.
         match &s.action {
-            Action::Command(_) => out.push(format!("any value (command step {})", s.id)),
+            Action::Command(_) => out.push(any(format!("any value (command step {})", s.id))),
             Action::Http(h) if !matches!(h.method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS") => {
-                out.push(format!("any value ({} request of step {})", h.method, s.id))
+                out.push(any(format!("any value ({} request of step {})", h.method, s.id)))
             }
             _ => {}
         }
@@ -174,21 +267,21 @@ fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Resul
             for w in writes(stmt) {
                 let fires = |u: &str| schema.triggers.values().any(|tr| tr.table.eq_ignore_ascii_case(u));
                 let here = w.table().is_some_and(|u| u.eq_ignore_ascii_case(table));
-                let line = match &w {
-                    Write::Anything => Some(format!("any value of any table ({text})")),
+                let reach = match &w {
+                    Write::Anything => Some(any(format!("any value of any table ({text})"))),
                     Write::Insert { table: u } | Write::Delete { table: u } | Write::Columns { table: u, .. } if fires(u) => {
-                        Some(format!("any value through the triggers on {u} ({text})"))
+                        Some(any(format!("any value through the triggers on {u} ({text})")))
                     }
                     _ if !here => None,
                     Write::Columns { columns, .. } => {
-                        let list: Vec<&str> = columns.iter().map(|c| c.as_str()).collect();
-                        Some(format!("column {} ({text})", list.join(", ")))
+                        let list: Vec<String> = columns.iter().cloned().collect();
+                        Some(Reach { text: format!("column {} ({text})", list.join(", ")), scope: Scope::Columns(list) })
                     }
-                    Write::Insert { .. } => Some(format!("new rows ({text})")),
-                    Write::Delete { .. } => Some(format!("deleted rows ({text})")),
-                    Write::Table { .. } => Some(format!("any value of {table} ({text})")),
+                    Write::Insert { .. } => Some(Reach { scope: Scope::Insert, text: format!("new rows ({text})") }),
+                    Write::Delete { .. } => Some(Reach { scope: Scope::Delete, text: format!("deleted rows ({text})") }),
+                    Write::Table { .. } => Some(any(format!("any value of {table} ({text})"))),
                 };
-                out.extend(line);
+                out.extend(reach);
             }
         }
     }
