@@ -318,7 +318,7 @@ fn live_issue_is_imported_run_and_closed_with_evidence_posted_once() {
     rb(&t, &["report", &rb_dir.display().to_string(), "--redmine", &url, "--issue", &n, "--text-format", "textile"], &env).code(0);
     let last = api.issue(issue);
     let textile = notes(&last).pop().unwrap();
-    assert!(textile.contains("*Outcome: succeeded*") && textile.contains("|_. # |_. Step |"), "{textile}");
+    assert!(textile.contains("*Outcome&#58; succeeded*") && textile.contains("|_. &#35; |_. Step |"), "{textile}");
     assert_eq!(last["attachments"].as_array().unwrap().len(), 6);
 }
 

@@ -667,3 +667,44 @@ fn mariadb_ddl_after_an_update_records_no_row_count() {
     let Some(db) = ServerDb::mysql() else { return };
     statement_evidence_is_exact(&db);
 }
+
+/// A report query's result is journaled as a capped table of text (NULL kept apart), and every
+/// report shows it: the evidence says what the query returned, not only how many rows.
+fn report_query_rows_are_journaled_and_reported(db: &ServerDb) {
+    db.exec("CREATE TABLE rq (id INT, label VARCHAR(20)); INSERT INTO rq VALUES (1, 'one'), (2, NULL), (3, 'three')");
+    for i in 4..=30 {
+        db.exec(&format!("INSERT INTO rq VALUES ({i}, 'n{i}')"));
+    }
+    let t = Test::new().runbook(
+        "version: 1\nid: rq\nplan:\n  - id: check\n    name: Check\n    kind: validate\n    report_queries:\n      - name: labels\n        sql: SELECT id, label FROM rq ORDER BY id\n",
+    );
+    t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).run().code(0);
+    let dir = t.run_dirs("runs").pop().unwrap();
+    let j = crate::support::journal(&dir);
+    let q = crate::support::events(&j, "report_query");
+    assert_eq!(q.len(), 1, "one report query event");
+    let result = &q[0]["result"];
+    assert_eq!(result["total"], 30);
+    assert_eq!(result["rows"].as_array().unwrap().len(), 20, "capped at 20 rows");
+    assert_eq!(result["rows"][0], serde_json::json!(["1", "one"]));
+    assert_eq!(result["rows"][1], serde_json::json!(["2", null]));
+    assert_eq!(result["columns"][1].as_str().unwrap().to_lowercase(), "label");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("| `3` | `three` |"), "{md}");
+    assert!(md.contains("| `2` | NULL |"), "SQL NULL is the word, outside code: {md}");
+    assert!(md.contains("first 20 of 30 rows"), "{md}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<td><code>three</code></td>"), "the HTML report shows the rows");
+}
+
+#[test]
+fn postgres_report_query_rows() {
+    let Some(db) = ServerDb::postgres() else { return };
+    report_query_rows_are_journaled_and_reported(&db);
+}
+
+#[test]
+fn mariadb_report_query_rows() {
+    let Some(db) = ServerDb::mysql() else { return };
+    report_query_rows_are_journaled_and_reported(&db);
+}

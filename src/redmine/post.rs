@@ -28,8 +28,8 @@ pub enum Posted {
 /// The note for `rec` in the text format.
 pub fn note(rec: &RunRecord, format: TextFormat) -> String {
     match format {
-        TextFormat::Markdown => report::markdown::note(rec, &ATTACHMENTS),
-        TextFormat::Textile => report::textile::note(rec, &ATTACHMENTS),
+        TextFormat::Markdown => report::text::note(rec, &ATTACHMENTS, &report::markdown::Markdown),
+        TextFormat::Textile => report::text::note(rec, &ATTACHMENTS, &report::textile::Textile),
     }
 }
 

@@ -1,5 +1,8 @@
-//! The escaping layer of the text reports: every value a renderer prints goes through one
-//! [`Markup`] implementation per format, so no call site can forget to escape.
+//! The escaping and layout layer of the text reports: a [`Doc`] is rendered through one
+//! [`Markup`] implementation per format ([`super::markdown::Markdown`],
+//! [`super::textile::Textile`]), so every value passes its format's escaping by construction:
+//! the document holds plain text only, and [`render`] is the one place that turns text into
+//! markup.
 //!
 //! Values come from outside the tool (database rows, command and HTTP output, ticket text, step
 //! names, error messages) and must render as the characters they are, never as markup: not a
@@ -7,7 +10,9 @@
 
 use std::fmt::Write;
 
-/// How one text format shows an outside value literally.
+use super::doc::{Block, Doc, Line, Span};
+
+/// How one text format shows plain text, and lays out blocks of already-escaped markup.
 pub trait Markup {
     /// Inline prose: every markup character escaped, line breaks (LF, CR, CRLF) made spaces.
     fn text(&self, s: &str) -> String;
@@ -15,12 +20,54 @@ pub trait Markup {
     fn code(&self, s: &str) -> String;
     /// A block of verbatim lines, `lang` naming the highlighter.
     fn code_block(&self, lang: &str, s: &str) -> String;
+    /// Strong emphasis around escaped text.
+    fn strong(&self, inner: &str) -> String;
+    /// A link to a file attached to the same ticket.
+    fn attachment(&self, name: &str) -> String;
+    /// A heading around escaped text.
+    fn heading(&self, level: u8, inner: &str) -> String;
+    /// A table from escaped header and body cells.
+    fn table(&self, head: &[String], rows: &[Vec<String>]) -> String;
+    /// A bullet list of escaped items.
+    fn list(&self, items: &[String]) -> String;
+    /// A checklist of escaped items.
+    fn checklist(&self, items: &[(bool, String)]) -> String;
+    /// A separator; empty where the format has none worth having.
+    fn rule(&self) -> String;
 }
 
-/// CommonMark (GitHub tables), as Redmine renders it.
-pub struct Markdown;
-/// Textile, as Redmine renders it.
-pub struct Textile;
+/// Render a document: each block escaped and laid out by `m`, blocks apart by a blank line.
+pub fn render(doc: &Doc, m: &dyn Markup) -> String {
+    let line = |l: &Line| -> String {
+        l.iter()
+            .map(|s| match s {
+                Span::Text(x) => m.text(x),
+                Span::Code(x) => m.code(x),
+                Span::Strong(x) => m.strong(&m.text(x)),
+                Span::Attachment(name) => m.attachment(name),
+            })
+            .collect()
+    };
+    let mut out: Vec<String> = Vec::with_capacity(doc.blocks.len());
+    for b in &doc.blocks {
+        let text = match b {
+            Block::Heading(level, l) => m.heading(*level, &line(l)),
+            Block::Paragraph(l) => line(l),
+            Block::Table { head, rows } => m.table(
+                &head.iter().map(|h| m.text(h)).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.iter().map(line).collect()).collect::<Vec<_>>(),
+            ),
+            Block::List(items) => m.list(&items.iter().map(line).collect::<Vec<_>>()),
+            Block::Checklist(items) => m.checklist(&items.iter().map(|(done, l)| (*done, line(l))).collect::<Vec<_>>()),
+            Block::Code { lang, text } => m.code_block(lang, text),
+            Block::Rule => m.rule(),
+        };
+        if !text.is_empty() {
+            out.push(text);
+        }
+    }
+    out.join("\n\n") + "\n"
+}
 
 /// CR and CRLF become LF: a lone CR is a line ending to CommonMark and Redmine but not to a reader
 /// of the value, and would let a value start a line of its own (`<!--` there opens a comment).
@@ -29,7 +76,7 @@ pub fn lf(s: &str) -> String {
 }
 
 /// Every line ending becomes one space, for values shown inline.
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     visible(&lf(s)).replace('\n', " ")
 }
 
@@ -59,7 +106,7 @@ pub fn block(s: &str) -> String {
 }
 
 /// The longest run of `c` in `s`.
-fn longest_run(s: &str, c: char) -> usize {
+pub fn longest_run(s: &str, c: char) -> usize {
     let (mut best, mut cur) = (0, 0);
     for x in s.chars() {
         cur = if x == c { cur + 1 } else { 0 };
@@ -68,108 +115,28 @@ fn longest_run(s: &str, c: char) -> usize {
     best
 }
 
-impl Markup for Markdown {
-    fn text(&self, s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for c in one_line(s).chars() {
-            match c {
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '&' => out.push_str("&amp;"),
-                // Every character that opens inline structure; text never starts a line (line
-                // breaks are gone), so line-start markers (`-`, `+`, `>`) cannot act.
-                '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                _ => out.push(c),
-            }
-        }
-        out
-    }
-
-    fn code(&self, s: &str) -> String {
-        // A pipe would end a table cell even inside a code span; GitHub tables take `\|` there.
-        let body = one_line(s).replace('|', "\\|");
-        // A fence one backtick longer than any run in the value cannot be closed by it; the
-        // spaces keep a value starting or ending with a backtick from touching the fence.
-        let fence = "`".repeat(longest_run(&body, '`') + 1);
-        if body.contains('`') || body.starts_with(' ') || body.ends_with(' ') {
-            format!("{fence} {body} {fence}")
-        } else {
-            format!("{fence}{body}{fence}")
-        }
-    }
-
-    fn code_block(&self, lang: &str, s: &str) -> String {
-        let body = block(s);
-        let fence = "`".repeat((longest_run(&body, '`') + 1).max(3));
-        format!("{fence}{lang}\n{body}\n{fence}")
-    }
-}
-
-impl Markup for Textile {
-    fn text(&self, s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for c in one_line(s).chars() {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '|' | '*' | '_' | '+' | '-' | '^' | '~' | '@' | '!' | '%' | '[' | ']' | '{' | '}' | '"' | '\'' | '#' | '=' | '(' | ')'
-                | ':' => {
-                    let _ = write!(out, "&#{};", c as u32);
-                }
-                _ => out.push(c),
-            }
-        }
-        out
-    }
-
-    fn code(&self, s: &str) -> String {
-        format!("<code>{}</code>", verbatim(&one_line(s)))
-    }
-
-    fn code_block(&self, lang: &str, s: &str) -> String {
-        format!("<pre><code class=\"{}\">\n{}\n</code></pre>", verbatim(lang), verbatim(&block(s)))
-    }
-}
-
-/// Text inside Textile's `<code>` and `<pre>`: `<`, `>` and `&` as entities, so a value can
-/// neither close the block nor open a tag or comment, whatever the renderer does inside code.
-fn verbatim(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn markdown_code_fence_outgrows_the_value() {
-        assert_eq!(Markdown.code("a``b"), "``` a``b ```");
-        assert_eq!(Markdown.code("x\r<!--"), "`x <!--`");
-        assert_eq!(Markdown.code_block("text", "````\r\n"), "`````text\n````\n\n`````");
-    }
-
-    #[test]
-    fn textile_code_has_no_raw_angle() {
-        assert_eq!(Textile.code("<!--\r"), "<code>&lt;!-- </code>");
-    }
+    use crate::report::doc::{c, t};
+    use crate::report::markdown::Markdown;
+    use crate::report::textile::Textile;
 
     #[test]
     fn control_characters_are_shown_not_sent() {
         assert_eq!(visible("\u{1b}[32mok\u{7}\u{202e}"), "\\x1b[32mok\\x07\\u{202e}");
         assert_eq!(Markdown.code_block("text", "a\r\nb\u{1b}"), "```text\na\nb\\x1b\n```");
+    }
+
+    #[test]
+    fn one_document_two_formats() {
+        let doc = Doc {
+            blocks: vec![
+                Block::Heading(1, vec![t("A *b*")]),
+                Block::Table { head: vec!["K".into(), "V".into()], rows: vec![vec![vec![t("x|y")], vec![c("a|b")]]] },
+            ],
+        };
+        assert_eq!(render(&doc, &Markdown), "# A \\*b\\*\n\n| K | V |\n|---|---|\n| x\\|y | `a\\|b` |\n");
+        assert_eq!(render(&doc, &Textile), "h1. A &#42;b&#42;\n\n|_. K |_. V |\n| x&#124;y | <code>a&#124;b</code> |\n");
     }
 }

@@ -1,13 +1,17 @@
 //! Reports, rebuilt from a run's journal alone so that any copy of the journal can be re-reported.
 //!
 //! `RunRecord` folds the events into what a reader needs (header, steps with their evidence,
-//! outcome, seal); each format is one renderer over it.
+//! outcome, seal). The text formats are one document ([`text`], built as a [`doc::Doc`])
+//! rendered through a [`markup::Markup`] per format; the HTML page is a template ([`html`]);
+//! the JSON report is the record itself ([`json`]).
 
 pub mod attempts;
+pub mod doc;
 pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod markup;
+pub mod text;
 pub mod textile;
 
 use std::path::Path;
@@ -469,11 +473,6 @@ pub fn chain_words(r: &RunRecord) -> String {
     }
 }
 
-/// The words that open every note posted for a run; a later post looks for them.
-pub fn note_marker(r: &RunRecord) -> String {
-    format!("runbook `{}`", r.runbook_id)
-}
-
 /// A monitor threshold as reports show it: `≤ 0`, `≥ 1`, `1 ≤ x ≤ 5`.
 pub fn threshold(min: Option<f64>, max: Option<f64>) -> String {
     match (min, max) {
@@ -532,8 +531,8 @@ impl Format {
 
 pub fn render(rec: &RunRecord, format: Format) -> String {
     match format {
-        Format::Markdown => markdown::render(rec),
-        Format::Textile => textile::render(rec),
+        Format::Markdown => text::report(rec, &markdown::Markdown),
+        Format::Textile => text::report(rec, &textile::Textile),
         Format::Html => html::render(rec),
         Format::Json => json::render(rec),
     }
