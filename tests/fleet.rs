@@ -346,15 +346,16 @@ fn the_ansible_playbook_rolls_out_to_six_local_targets_and_collects_them() {
     assert_eq!(r["totals"]["succeeded"], 6);
 }
 
-#[test]
-fn an_interactive_fleet_of_12_targets_in_3_waves_asks_6_questions() {
+/// Run an interactive fleet of `n` targets in 3 waves through a pty, answering every prompt;
+/// returns how many prompts were asked.
+fn interactive_fleet_prompts(n: usize) -> usize {
     use expectrl::{Eof, Session, WaitStatus};
     let yaml = MARKER.replace(
         "plan:\n",
         "plan:\n  - id: check\n    name: Check the dashboard\n    kind: manual\n    checklist:\n      - Dashboard is green\n",
     );
     let t = Test::new().runbook(&yaml);
-    let dbs = sqlite_fleet(&t, 12);
+    let dbs = sqlite_fleet(&t, n);
     targets_file(&t, &named(&dbs));
     let mut c = t.command();
     c.args(["fleet", "run", "runbook.yaml", "--targets", "targets.yaml", "--waves", "1,25%,100%", "--parallel", "4", "--runs-dir", "runs"])
@@ -362,15 +363,17 @@ fn an_interactive_fleet_of_12_targets_in_3_waves_asks_6_questions() {
         .env("COLUMNS", "160");
     let mut s = Session::spawn(c).expect("spawn in a pty");
     s.set_expect_timeout(Some(Duration::from_secs(60)));
-    for (w, n) in [(1, 1), (2, 2), (3, 9)] {
-        s.expect(format!("Start wave {w} of 3: {n} target(s)").as_str()).unwrap();
+    let mut prompts = 0;
+    for w in 1..=3 {
+        s.expect(format!("Start wave {w} of 3: ").as_str()).unwrap();
         s.send("y").unwrap();
         s.expect(format!("Done: wave {w}, Check the dashboard: Dashboard is green?").as_str()).unwrap();
         s.send("y").unwrap();
+        prompts += 2;
     }
     let rest = s.expect(Eof).unwrap();
     let tail = String::from_utf8_lossy(rest.before()).to_string();
-    assert!(!tail.contains("Start wave") && !tail.contains("Done:"), "a prompt beyond the six: {tail}");
+    prompts += tail.matches("Start wave").count() + tail.matches("Done:").count();
     let code = match s.get_process().wait().unwrap() {
         WaitStatus::Exited(_, code) => code,
         other => panic!("{other:?}"),
@@ -384,4 +387,157 @@ fn an_interactive_fleet_of_12_targets_in_3_waves_asks_6_questions() {
     assert_eq!(waves.len(), 3);
     assert!(waves.iter().all(|e| e["how"] == "interactive" && e["decision"] == "start"));
     assert_eq!(ev.iter().filter(|e| e["event"] == "wave_checklist" && e["confirmed"] == true).count(), 3);
+    let report = t.exec(["report", fleet_dir(&t).to_str().unwrap(), "--format", "json"]);
+    let r: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    assert_eq!(r["totals"]["targets"], n);
+    prompts
+}
+
+#[test]
+fn an_interactive_fleet_of_12_targets_in_3_waves_asks_as_many_questions_as_one_of_6() {
+    // Three waves and one checklist item: a wave prompt and a checklist answer per wave.
+    assert_eq!(interactive_fleet_prompts(12), 6);
+    assert_eq!(interactive_fleet_prompts(6), 6, "the prompt count must not grow with the number of targets");
+}
+
+/// A runbook whose `deploy` step runs once for the whole fleet, between `add` and `fill`; every
+/// step appends a line to `order.log` so the test sees how many times and in which order.
+fn fleet_step_runbook(t: &Test) -> String {
+    let log = t.dir.join("order.log");
+    let log = log.display();
+    format!(
+        r#"
+version: 1
+id: fleet-scoped
+plan:
+  - id: add
+    name: Add the marker table
+    kind: sql
+    sql: CREATE TABLE fleet_marker (x INTEGER)
+  - id: before
+    name: Note the target before the deploy
+    kind: command
+    shell: true
+    command: echo "before $RUNBOOK_RUN_ID" >> {log}
+  - id: deploy
+    name: Deploy the application
+    kind: command
+    scope: fleet
+    shell: true
+    command: echo "deploy ${{release}}" >> {log}
+  - id: fill
+    name: Mark this database
+    kind: sql
+    sql: INSERT INTO fleet_marker VALUES (1)
+vars:
+  release:
+    default: v42
+"#
+    )
+}
+
+#[test]
+fn a_fleet_scoped_step_runs_once_after_every_target_reached_it_and_before_any_went_on() {
+    let t = Test::new();
+    let yaml = fleet_step_runbook(&t);
+    t.dir.write("runbook.yaml", &yaml);
+    let dbs = sqlite_fleet(&t, 5);
+    targets_file(&t, &named(&dbs));
+    let out = t.exec([
+        "fleet",
+        "run",
+        "runbook.yaml",
+        "--targets",
+        "targets.yaml",
+        "--waves",
+        "1,50%,100%",
+        "--parallel",
+        "2",
+        "--yes",
+        "--runs-dir",
+        "runs",
+    ]);
+    out.code(0)
+        .stdout_has("Wave 1 of 3: t01 — steps before fleet step `deploy`")
+        .stdout_has("wave 3 · t05 · ready for fleet step `deploy`")
+        .stdout_has("Fleet step `deploy`: Deploy the application — once for the whole fleet")
+        .stdout_has("Wave 3 of 3: t04, t05 — steps after fleet step `deploy`")
+        .stdout_has("succeeded — 5 succeeded, 0 failed, 0 not started");
+    let log = std::fs::read_to_string(t.dir.join("order.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 6, "{log}");
+    assert!(lines[..5].iter().all(|l| l.starts_with("before ")), "every target before the deploy: {log}");
+    assert_eq!(lines[5], "deploy v42", "the deploy ran once, last: {log}");
+    for db in &dbs {
+        assert_eq!(marks(db), "1", "every target went on after the deploy");
+    }
+    let fd = fleet_dir(&t);
+    let ev = fleet_events(&fd);
+    let kinds: Vec<&str> = ev.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let step_at = kinds.iter().position(|k| *k == "fleet_step_finished").unwrap();
+    assert_eq!(kinds.iter().filter(|k| **k == "fleet_step_started").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == "target_awaiting").count(), 5);
+    assert!(kinds[..step_at].iter().all(|k| *k != "target_finished"), "no target finished before the deploy: {kinds:?}");
+    assert_eq!(kinds[step_at + 1..].iter().filter(|k| **k == "target_finished").count(), 5);
+    assert_eq!(ev[step_at]["status"], "passed");
+    assert_eq!(std::fs::read_to_string(fd.join("fleet-step-deploy.log")).unwrap(), "");
+    // Each target's journal shows the step done at fleet level, with the line that records it.
+    let reference = format!("{}, fleet.jsonl line {}", fd.file_name().unwrap().to_str().unwrap(), ev[step_at]["seq"]);
+    let t03 = std::fs::read_dir(fd.join("t03")).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    let j = journal(&t03);
+    let done: Vec<_> = j.iter().filter(|e| e["event"] == "fleet_step").collect();
+    assert_eq!(done.len(), 2, "{j:?}");
+    assert!(done[0]["reference"].is_null());
+    assert_eq!(done[1]["reference"], format!("fleet {reference}"));
+    assert!(j.iter().any(|e| e["event"] == "step_finished" && e["step_id"] == "deploy" && e["status"] == "passed"));
+    t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0).stdout_has("5 target journal(s) end with their recorded seals");
+}
+
+#[test]
+fn a_single_run_is_a_fleet_of_one_and_runs_the_fleet_step_itself() {
+    let t = Test::new();
+    let yaml = fleet_step_runbook(&t);
+    t.dir.write("runbook.yaml", &yaml);
+    let dbs = sqlite_fleet(&t, 1);
+    t.exec(["validate", "runbook.yaml"]).code(0).stdout_has(
+        "step `deploy` has scope: fleet — `runbook fleet` runs it once for the whole fleet, after every target has run the steps before it and before any runs the steps after it; a single run runs it itself",
+    );
+    t.exec(["plan", "runbook.yaml", "--db", &dbs[0].url()])
+        .code(0)
+        .stdout_has("  scope: fleet — `runbook fleet` runs it once for the whole fleet");
+    t.exec(["run", "runbook.yaml", "--db", &dbs[0].url(), "--yes", "--runs-dir", "runs"]).code(0);
+    let log = std::fs::read_to_string(t.dir.join("order.log")).unwrap();
+    assert_eq!(log.lines().last(), Some("deploy v42"));
+    assert_eq!(marks(&dbs[0]), "1");
+}
+
+#[test]
+fn scope_fleet_is_refused_on_a_step_that_works_on_the_database() {
+    let t =
+        Test::new().runbook(&MARKER.replace(
+            "    sql: CREATE TABLE fleet_marker (x INTEGER)\n",
+            "    sql: CREATE TABLE fleet_marker (x INTEGER)\n    scope: fleet\n",
+        ));
+    let out = t.exec(["validate", "runbook.yaml"]);
+    out.code(2).stderr_has("a `sql` step works on the target's database and cannot have `scope: fleet`");
+}
+
+/// The committed fleet in tests/fixtures/fleet-report (three targets in two waves, a fleet
+/// step, one failure) renders exactly as its golden files. `RUNBOOK_BLESS=1` rewrites them
+/// after a deliberate change of layout; review the diff.
+#[test]
+fn fleet_reports_match_their_golden_files() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fleet-report");
+    let t = Test::new();
+    for (format, ext) in [("markdown", "md"), ("textile", "textile"), ("html", "html"), ("json", "json")] {
+        let out = t.exec(["report", fixture.join("fleet").to_str().unwrap(), "--format", format]);
+        out.code(0);
+        let golden = fixture.join("golden").join(format!("report.{ext}"));
+        if std::env::var_os("RUNBOOK_BLESS").is_some() {
+            std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+            std::fs::write(&golden, &out.stdout).unwrap();
+        }
+        let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
+        assert_eq!(out.stdout, want, "{format} report differs from {}", golden.display());
+    }
 }

@@ -31,6 +31,10 @@ pub struct Confirmation {
     /// records as this run's confirmation instead of a bare --yes
     #[arg(long, value_name = "DECISION", requires = "yes", hide = true)]
     pub fleet_decision: Option<String>,
+    /// Set by `runbook fleet` for each `scope: fleet` step: `ID` stops the run before it (the
+    /// fleet runs it once for all targets); `ID=REFERENCE` records it as done by the fleet
+    #[arg(long, value_name = "ID[=REFERENCE]", requires = "fleet_decision", hide = true)]
+    pub fleet_step: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -94,6 +94,7 @@ pub async fn run(a: &ApproveArgs) -> Result<i32> {
             then_rollback: false,
             approval: Default::default(),
             secret_vars: Default::default(),
+            fleet_steps: Default::default(),
         };
         crate::exec::preflight(&loaded, &vars, &options)?;
         let rehearsal = a.rehearsal.as_deref().map(|d| rehearsal_seal(d, &loaded.sha256)).transpose()?;

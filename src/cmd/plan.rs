@@ -96,6 +96,9 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
             undo: step::undo_view(&loaded, s, which, &vars, target.engine, None),
         }
         .print();
+        if s.scope == crate::runbook::Scope::Fleet {
+            ui::out(format!("  scope: fleet — {}", crate::runbook::Scope::FLEET_NOTE));
+        }
         let mut lines = step::precheck(db.as_mut(), &schema, &mut simulated, s, i + 1, &vars).await;
         if let Action::Sql(a) = &s.action {
             lines.extend(crate::exec::preflight::dml_tables_missing(&simulated, a, i + 1, &vars, target.engine));

@@ -61,6 +61,7 @@ pub async fn run(file: &Path, connect: &ConnectOpts, var_opts: &VarOpts, runs_di
         then_rollback: false,
         approval: Default::default(),
         secret_vars: exec::secret_sources(&loaded.doc, &var_opts.vars),
+        fleet_steps: Default::default(),
     };
     let result = exec::run(loaded, scratch.target.clone(), vars, opts, Box::new(AutoPrompter { label: "rehearsal" })).await;
     let dropped = db::drop_scratch(&scratch).await;

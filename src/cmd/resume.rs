@@ -35,6 +35,7 @@ pub async fn run(
         rerun_in_flight,
         allow_no_backup,
         given_vars: var_opts.vars.clone(),
+        fleet_steps: crate::exec::fleet_step::FleetSteps::parse(&confirm.fleet_step),
     };
     resume::resume(state, loaded, target, vars, opts, prompter).await
 }

@@ -42,6 +42,7 @@ pub async fn run(
         then_rollback: opts.then_rollback,
         approval,
         secret_vars: exec::secret_sources(&loaded.doc, &var_opts.vars),
+        fleet_steps: exec::fleet_step::FleetSteps::parse(&confirm.fleet_step),
     };
     exec::run(loaded, target, vars, options, prompter).await
 }

@@ -31,5 +31,9 @@ pub fn run(file: &Path) -> Result<i32> {
         loaded.plan.len(),
         loaded.rollback.len()
     ));
+    // A fleet runs these differently from a single run: say so before anyone starts one.
+    for s in loaded.plan.iter().filter(|s| s.scope == crate::runbook::Scope::Fleet) {
+        ui::out(format!("  step `{}` has scope: fleet — {}", s.id, crate::runbook::Scope::FLEET_NOTE));
+    }
     Ok(0)
 }

@@ -7,6 +7,7 @@
 //! - [`resume`]: rebuilding a run from its journal's header and events.
 
 pub mod baseline;
+pub mod fleet_step;
 pub mod inputs;
 pub mod interrupt;
 pub mod lifecycle;
@@ -54,6 +55,8 @@ pub struct RunOptions {
     pub secret_vars: BTreeMap<String, SecretSource>,
     /// The approvals (or the emergency) the run goes ahead under, and the seal key.
     pub approval: crate::approval::RunApproval,
+    /// In a run started by `runbook fleet`: its `scope: fleet` steps (see [`fleet_step`]).
+    pub fleet_steps: fleet_step::FleetSteps,
 }
 
 impl RunOptions {

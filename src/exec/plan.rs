@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result, EXIT_FAILED, EXIT_OK, EXIT_STOPPED};
 use crate::journal::{Event, Outcome, StepStatus};
-use crate::runbook::{Action, OnFailure, PlanKind};
+use crate::runbook::{Action, OnFailure, PlanKind, Scope};
 use crate::ui;
 
 use super::{rehearsal, Runner};
@@ -150,6 +150,20 @@ impl Runner {
             }
             // A run whose lock session died stops here, before anything else runs unlocked.
             self.db.lock_alive().await?;
+            if plan == PlanKind::Plan && step.scope == Scope::Fleet {
+                match self.opts.fleet_steps.get(&step.id).cloned() {
+                    // A single run is a fleet of one: the step runs here like any other.
+                    None => {}
+                    Some(None) => {
+                        self.await_fleet_step(step)?;
+                        return Ok(PlanResult::Interrupted);
+                    }
+                    Some(Some(reference)) => {
+                        self.record_fleet_step_done(step, i + 1, total, &reference)?;
+                        continue;
+                    }
+                }
+            }
             match self.run_step(step, i + 1, total, plan).await? {
                 StepStatus::Passed | StepStatus::Skipped => {}
                 StepStatus::Aborted => return Ok(PlanResult::Aborted),

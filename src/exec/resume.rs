@@ -49,6 +49,8 @@ pub struct ResumeOptions {
     /// `--var` values given to `resume` itself: each must agree with the run header, or the
     /// operator must confirm the override.
     pub given_vars: Vec<(String, String)>,
+    /// `scope: fleet` steps, when `runbook fleet` resumes the run.
+    pub fleet_steps: super::fleet_step::FleetSteps,
 }
 
 /// The run as its journal left it.
@@ -248,6 +250,7 @@ pub async fn resume(
         then_rollback: header.then_rollback,
         secret_vars: header.secret_vars.clone(),
         approval: crate::approval::RunApproval::resumed(&state.entries),
+        fleet_steps: opts.fleet_steps.clone(),
     };
     super::preflight(&loaded, &vars, &run_opts)?;
 

@@ -165,6 +165,7 @@ pub fn collect(run_dirs: &[PathBuf], out: &Path, operator: &str) -> Result<i32> 
         succeeded: ok,
         failed,
         not_started: 0,
+        awaiting: 0,
         duration_ms: 0,
     })?;
     let line = format!("collected {} run(s) into {}: {ok} succeeded, {failed} failed; root {root}", found.len(), out.display());

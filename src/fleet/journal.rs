@@ -105,6 +105,36 @@ pub enum FleetEvent {
         first_error: Option<String>,
         duration_ms: u64,
     },
+    /// The target's run stopped before a `scope: fleet` step, to be resumed once the fleet has
+    /// run it. Not a leaf of the root: the run goes on in the same folder and ends later.
+    TargetAwaiting {
+        target: String,
+        wave: usize,
+        attempt: u32,
+        run_dir: Option<String>,
+        step_id: String,
+        duration_ms: u64,
+    },
+    /// The operator's decision to run a `scope: fleet` step once for the whole fleet.
+    FleetStepStarted {
+        step_id: String,
+        name: String,
+        kind: String,
+        decision: String,
+        by: String,
+        how: String,
+    },
+    /// How the fleet step ended. Every target's journal names this line as the step's record.
+    FleetStepFinished {
+        step_id: String,
+        /// `passed` or `failed`.
+        status: String,
+        detail: String,
+        /// The step's output (secrets masked), relative to the fleet folder.
+        #[serde(default)]
+        log: Option<String>,
+        duration_ms: u64,
+    },
     /// More targets failed than `--max-failures` allows: no new target starts.
     BudgetExceeded {
         failures: usize,
@@ -125,6 +155,9 @@ pub enum FleetEvent {
         succeeded: usize,
         failed: usize,
         not_started: usize,
+        /// Targets stopped before a fleet step that has not run.
+        #[serde(default)]
+        awaiting: usize,
         duration_ms: u64,
     },
 }

@@ -11,6 +11,7 @@ pub mod merkle;
 pub mod orchestrate;
 pub mod report;
 pub mod state;
+pub mod step;
 pub mod targets;
 pub mod verify;
 pub mod waves;

@@ -64,6 +64,8 @@ pub struct RunInfo {
     /// The run recorded its start snapshot: from there on `resume` can continue it. Before it,
     /// nothing was done on the target and `resume` refuses the journal.
     pub began: bool,
+    /// The run stopped before this `scope: fleet` step, for the fleet to run it.
+    pub awaiting: Option<String>,
 }
 
 /// Read a run folder's journal: its id, outcome, first error and seal.
@@ -82,6 +84,13 @@ pub fn inspect(run_dir: &Path) -> Result<RunInfo> {
                 info.exit_code = Some(*exit_code);
                 info.finished = true;
             }
+            Event::FleetStep { step_id, reference: None } => info.awaiting = Some(step_id.clone()),
+            Event::RunResumed { .. } => {
+                info.awaiting = None;
+                info.finished = false;
+                info.exit_code = None;
+                info.outcome = "interrupted".into();
+            }
             _ => {}
         }
     }
@@ -97,7 +106,12 @@ fn run_dirs(target_dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Drive the fleet from `state` to its end: the waves still to do, in order.
+/// Drive the fleet from `state` to its end.
+///
+/// Without `scope: fleet` steps that is one pass over the waves. With them, each pass takes
+/// every target up to the next fleet step (their runs stop before it), then the fleet runs that
+/// step once, and the next pass resumes every target's run from there; so the step runs after
+/// all the waves of the steps before it and before any wave of the steps after it.
 pub async fn drive(
     dir: &Path,
     mut journal: Journal,
@@ -109,10 +123,118 @@ pub async fn drive(
     let started = Instant::now();
     let exe = std::env::current_exe().map_err(|e| Error::failed(format!("cannot find this program's own path: {e}")))?;
     let outlines: BTreeMap<String, TargetOutline> = state.targets.iter().map(|t| (t.name.clone(), t.clone())).collect();
+    let fleet_steps = super::step::fleet_steps(loaded, &settings.skips);
+    let pass_start = state.runs.len();
+    let mut end;
+    loop {
+        let next = fleet_steps.iter().find(|s| state.fleet_step_done(&s.id).is_none()).copied();
+        let pass = Pass::new(loaded, &fleet_steps, &state, next);
+        end = run_waves(dir, &exe, &mut journal, &mut state, settings, &outlines, prompter, &pass, pass_start).await?;
+        if end != End::Done || state.budget_exceeded {
+            break;
+        }
+        let Some(step) = next else { break };
+        // Every target must stand before the step (or have failed within the budget); one that
+        // never reached it leaves the fleet incomplete, and the step waits for a resume.
+        let reached = state.awaiting(&step.id);
+        let behind = state.status.values().any(|s| matches!(s, Status::NotStarted | Status::InFlight { .. }));
+        if reached == 0 || behind {
+            break;
+        }
+        let vars = crate::load::vars::Vars::resolve(&loaded.doc, &settings.vars.clone().into_iter().collect::<Vec<_>>())?;
+        let code = super::step::run(dir, &mut journal, loaded, &vars, step, prompter, &settings.operator).await?;
+        state.note_fleet_step(
+            &FleetEvent::FleetStepFinished {
+                step_id: step.id.clone(),
+                status: if code == EXIT_OK { "passed".into() } else { "failed".into() },
+                detail: String::new(),
+                log: None,
+                duration_ms: 0,
+            },
+            journal.seq(),
+        );
+        match code {
+            EXIT_OK => {}
+            EXIT_STOPPED => {
+                end = End::Stopped;
+                break;
+            }
+            _ => {
+                end = End::FleetStepFailed;
+                break;
+            }
+        }
+    }
+    finish(&mut journal, &state, started, end)
+}
+
+/// Why a drive ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Every wave of every pass ran (targets may still have failed).
+    Done,
+    /// The operator said no to a wave, a checklist or a fleet step.
+    Stopped,
+    FleetStepFailed,
+}
+
+/// One pass over the waves: the steps up to the next fleet step (or to the end).
+struct Pass<'a> {
+    /// The fleet step this pass stops before, if any.
+    until: Option<&'a crate::runbook::Step>,
+    /// What the wave prompt says about the pass, when the plan has fleet steps.
+    label: String,
+    /// The manual steps of this pass, whose checklists are asked once per wave.
+    manual: Vec<&'a crate::runbook::Step>,
+    /// `--fleet-step` values for the targets' runs.
+    fleet_step_args: Vec<(String, Option<String>)>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(
+        loaded: &'a Loaded,
+        fleet_steps: &[&'a crate::runbook::Step],
+        state: &FleetState,
+        until: Option<&'a crate::runbook::Step>,
+    ) -> Pass<'a> {
+        let pos = |id: &str| loaded.plan.iter().position(|s| s.id == id);
+        // The pass covers the plan after the last fleet step done and before `until`.
+        let from = fleet_steps.iter().filter(|s| state.fleet_step_done(&s.id).is_some()).filter_map(|s| pos(&s.id)).max();
+        let to = until.and_then(|s| pos(&s.id)).unwrap_or(loaded.plan.len());
+        let manual = loaded
+            .plan
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| from.is_none_or(|f| *i > f) && *i < to && s.scope == crate::runbook::Scope::Target)
+            .filter(|(_, s)| matches!(s.action, Action::Manual(_)))
+            .map(|(_, s)| s)
+            .collect();
+        let label = match (fleet_steps.is_empty(), until, from) {
+            (true, _, _) => String::new(),
+            (false, Some(u), _) => format!(" — steps before fleet step `{}`", u.id),
+            (false, None, Some(f)) => format!(" — steps after fleet step `{}`", loaded.plan[f].id),
+            (false, None, None) => String::new(),
+        };
+        let fleet_step_args = fleet_steps.iter().map(|s| (s.id.clone(), state.fleet_step_done(&s.id).map(str::to_string))).collect();
+        Pass { until, label, manual, fleet_step_args }
+    }
+}
+
+/// Every wave of one pass, in order; the operator is asked once per wave.
+#[allow(clippy::too_many_arguments)]
+async fn run_waves(
+    dir: &Path,
+    exe: &Path,
+    journal: &mut Journal,
+    state: &mut FleetState,
+    settings: &Settings,
+    outlines: &BTreeMap<String, TargetOutline>,
+    prompter: &mut dyn Prompter,
+    pass: &Pass<'_>,
+    pass_start: usize,
+) -> Result<End> {
     let waves = state.waves.clone();
     let total = waves.len();
-    let mut stopped = false;
-    let pass_start = state.runs.len();
     for (wi, wave) in waves.iter().enumerate() {
         let w = wi + 1;
         let todo: Vec<(String, Todo, u32)> = wave
@@ -121,15 +243,24 @@ pub async fn drive(
             .filter_map(|name| match state.status.get(name) {
                 Some(Status::NotStarted) | None => Some((name.clone(), Todo::Run, 1)),
                 Some(Status::InFlight { attempt, .. }) => Some((name.clone(), Todo::Resume, *attempt)),
-                Some(Status::Finished { attempt, exit_code, .. }) if *exit_code != 0 => Some((name.clone(), Todo::Retry, attempt + 1)),
+                // A failure from before this command is retried; one of this command's earlier
+                // pass stays as it failed (the budget allowed it), until `fleet resume`.
+                Some(Status::Finished { attempt, exit_code, .. }) if *exit_code != 0 && state.latest_run_index(name) < Some(pass_start) => {
+                    Some((name.clone(), Todo::Retry, attempt + 1))
+                }
                 Some(Status::Finished { .. }) => None,
+                // Its run goes on once the fleet has run the step it waits for.
+                Some(Status::Awaiting { attempt, step_id }) if state.fleet_step_done(step_id).is_some() => {
+                    Some((name.clone(), Todo::Resume, *attempt))
+                }
+                Some(Status::Awaiting { .. }) => None,
             })
             .collect();
         if todo.is_empty() {
             continue;
         }
         let names: Vec<String> = todo.iter().map(|t| t.0.clone()).collect();
-        let question = format!("Start wave {w} of {total}: {} target(s) ({})?", names.len(), shorten(&names));
+        let question = format!("Start wave {w} of {total}: {} target(s) ({}){}?", names.len(), shorten(&names), pass.label);
         let go = prompter.confirm(&question, true)?;
         let how = if prompter.interactive() { "interactive" } else { prompter.how() };
         journal.record_event(&FleetEvent::WaveStarted {
@@ -144,11 +275,11 @@ pub async fn drive(
             &journal::now(),
         );
         if !go {
-            stopped = true;
-            break;
+            return Ok(End::Stopped);
         }
         // A manual step's checklist is answered here once for the wave, not once per target.
-        for step in &loaded.plan {
+        let mut stopped = false;
+        for step in &pass.manual {
             if let Action::Manual(m) = &step.action {
                 if settings.skips.contains(&step.id) {
                     continue;
@@ -178,23 +309,26 @@ pub async fn drive(
             }
         }
         if stopped {
-            break;
+            return Ok(End::Stopped);
         }
         let decision = format!("wave {w} of fleet {} confirmed by {} ({how})", state.fleet_id, settings.operator);
-        ui::out(format!("Wave {w} of {total}: {}", names.join(", ")));
-        let (ok, failed) = run_wave(dir, &exe, &mut journal, &mut state, settings, &outlines, w, todo, &decision, pass_start).await?;
+        ui::out(format!("Wave {w} of {total}: {}{}", names.join(", "), pass.label));
+        let (ok, failed) =
+            run_wave(dir, exe, journal, state, settings, outlines, w, todo, &decision, pass_start, &pass.fleet_step_args).await?;
         journal.record_event(&FleetEvent::WaveFinished { wave: w, succeeded: ok, failed })?;
         if state.budget_exceeded {
-            break;
+            return Ok(End::Done);
         }
+        // Bake time: after every wave but the last of the whole fleet.
+        let last = w == total && pass.until.is_none();
         if let Some(pause) = settings.pause {
-            if w < total {
-                ui::out(format!("Baking for {} s before wave {}", pause.as_secs(), w + 1));
+            if !last {
+                ui::out(format!("Baking for {} s before the next wave", pause.as_secs()));
                 tokio::time::sleep(pause).await;
             }
         }
     }
-    finish(&mut journal, &state, started, stopped)
+    Ok(End::Done)
 }
 
 /// Start the wave's targets, at most `parallel` at a time, and record each as it ends. Once the
@@ -211,6 +345,7 @@ async fn run_wave(
     todo: Vec<(String, Todo, u32)>,
     decision: &str,
     pass_start: usize,
+    fleet_steps: &[(String, Option<String>)],
 ) -> Result<(usize, usize)> {
     let mut queue = todo.into_iter();
     let mut set = tokio::task::JoinSet::new();
@@ -240,6 +375,7 @@ async fn run_wave(
                 attempt,
                 decision: decision.to_string(),
                 settings: settings.clone(),
+                fleet_steps: fleet_steps.to_vec(),
             };
             set.spawn(async move {
                 let began = Instant::now();
@@ -253,6 +389,21 @@ async fn run_wave(
             Ok(r) => r,
             Err(e) => (EXIT_FAILED, RunInfo { outcome: "not run".into(), first_error: Some(e.to_string()), ..RunInfo::default() }),
         };
+        if let (Some(step_id), EXIT_STOPPED) = (&info.awaiting, exit_code) {
+            let event = FleetEvent::TargetAwaiting {
+                target: name.clone(),
+                wave,
+                attempt,
+                run_dir: info.run_dir.clone(),
+                step_id: step_id.clone(),
+                duration_ms: took.as_millis() as u64,
+            };
+            journal.record_event(&event)?;
+            state.apply(&event, &journal::now());
+            ok += 1;
+            ui::panel::ok(format!("wave {wave} · {name} · ready for fleet step `{step_id}` ({:.1} s)", took.as_secs_f64()));
+            continue;
+        }
         let event = FleetEvent::TargetFinished {
             target: name.clone(),
             wave,
@@ -303,6 +454,8 @@ struct Job {
     attempt: u32,
     decision: String,
     settings: Settings,
+    /// `--fleet-step` values: each fleet step, with the reference of its run once it ran.
+    fleet_steps: Vec<(String, Option<String>)>,
 }
 
 impl Job {
@@ -319,7 +472,9 @@ impl Job {
         let mut resume_dir = self.resume_dir.clone();
         if let Some(rd) = &self.resume_dir {
             let info = inspect(rd)?;
-            if info.finished {
+            // A run waiting for a fleet step that has now run goes on; any other ended run is final.
+            let goes_on = info.awaiting.as_ref().is_some_and(|a| self.fleet_steps.iter().any(|(id, r)| id == a && r.is_some()));
+            if info.finished && !goes_on {
                 let code = info.exit_code.unwrap_or(EXIT_FAILED);
                 return Ok((code, RunInfo { run_dir: Some(relative(&self.fleet_dir, rd)), ..info }));
             }
@@ -349,6 +504,12 @@ impl Job {
             }
         }
         cmd.arg("--yes").arg("--fleet-decision").arg(&self.decision).arg("--operator").arg(&self.settings.operator);
+        for (id, reference) in &self.fleet_steps {
+            match reference {
+                Some(r) => cmd.arg("--fleet-step").arg(format!("{id}={r}")),
+                None => cmd.arg("--fleet-step").arg(id),
+            };
+        }
         for (k, v) in self.settings.vars.iter().chain(self.outline.vars.iter()) {
             cmd.arg("--var").arg(format!("{k}={v}"));
         }
@@ -395,15 +556,16 @@ impl Job {
 }
 
 /// Record the end of this pass: the root over every run so far, and the fleet's exit code.
-fn finish(journal: &mut Journal, state: &FleetState, started: Instant, stopped: bool) -> Result<i32> {
+fn finish(journal: &mut Journal, state: &FleetState, started: Instant, end: End) -> Result<i32> {
     let leaves = state.leaves(state.runs.len());
     let root = super::merkle::root(&leaves);
     let succeeded = state.status.values().filter(|s| matches!(s, Status::Finished { exit_code: 0, .. })).count();
     let failed = state.failures();
-    let not_started = state.status.len() - succeeded - failed;
-    let (outcome, code) = if failed > 0 {
+    let awaiting = state.status.values().filter(|s| matches!(s, Status::Awaiting { .. })).count();
+    let not_started = state.status.len() - succeeded - failed - awaiting;
+    let (outcome, code) = if failed > 0 || end == End::FleetStepFailed {
         ("failed", EXIT_FAILED)
-    } else if stopped {
+    } else if end == End::Stopped {
         ("stopped by the operator", EXIT_STOPPED)
     } else if not_started > 0 {
         ("incomplete", EXIT_FAILED)
@@ -418,10 +580,14 @@ fn finish(journal: &mut Journal, state: &FleetState, started: Instant, stopped: 
         succeeded,
         failed,
         not_started,
+        awaiting,
         duration_ms: started.elapsed().as_millis() as u64,
     })?;
-    let line =
-        format!("Fleet {}: {outcome} — {succeeded} succeeded, {failed} failed, {not_started} not started; root {root}", state.fleet_id);
+    let waiting = if awaiting > 0 { format!(", {awaiting} waiting for a fleet step") } else { String::new() };
+    let line = format!(
+        "Fleet {}: {outcome} — {succeeded} succeeded, {failed} failed, {not_started} not started{waiting}; root {root}",
+        state.fleet_id
+    );
     if code == EXIT_OK {
         ui::panel::ok(line);
     } else {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::state::{FleetState, Status};
 use crate::error::{Error, Result};
 use crate::journal::{self, Event, StepStatus};
+use crate::report::markup::{Markdown, Markup, Textile};
 use crate::report::Format;
 
 #[derive(Debug, Serialize)]
@@ -25,8 +26,19 @@ pub struct FleetReport {
     pub root: Option<String>,
     pub steps: Vec<String>,
     pub waves: Vec<WaveRow>,
+    /// `scope: fleet` steps, each run once for the whole fleet.
+    pub fleet_steps: Vec<FleetStepRow>,
     pub targets: Vec<TargetRow>,
     pub totals: Totals,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FleetStepRow {
+    pub step_id: String,
+    pub status: String,
+    pub detail: String,
+    pub duration_ms: u64,
+    pub log: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,7 +82,21 @@ pub struct Totals {
 }
 
 pub fn build(dir: &Path) -> Result<FleetReport> {
-    let state = FleetState::from_entries(&super::journal::read(dir)?)?;
+    let entries = super::journal::read(dir)?;
+    let state = FleetState::from_entries(&entries)?;
+    let fleet_steps = entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            super::journal::FleetEvent::FleetStepFinished { step_id, status, detail, log, duration_ms } => Some(FleetStepRow {
+                step_id: step_id.clone(),
+                status: status.clone(),
+                detail: detail.clone(),
+                duration_ms: *duration_ms,
+                log: log.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
     let latest = state.latest();
     let mut steps: Vec<String> = Vec::new();
     let mut rows = Vec::new();
@@ -79,9 +105,11 @@ pub fn build(dir: &Path) -> Result<FleetReport> {
         let status = match state.status.get(&t.name) {
             Some(Status::Finished { outcome, .. }) => outcome.clone(),
             Some(Status::InFlight { .. }) => "in flight".into(),
+            Some(Status::Awaiting { step_id, .. }) => format!("waiting for fleet step {step_id}"),
             _ => "not started".into(),
         };
         let mut cells = BTreeMap::new();
+        let mut by_fleet = std::collections::BTreeSet::new();
         if let Some(rd) = run.and_then(|r| r.run_dir.as_ref()) {
             let (entries, _) = journal::read(&dir.join(rd))?;
             for e in entries {
@@ -94,7 +122,11 @@ pub fn build(dir: &Path) -> Result<FleetReport> {
                         }
                     }
                     Event::StepFinished { step_id, status, duration_ms, .. } => {
-                        cells.insert(step_id, Cell { status: status.as_str().to_string(), duration_ms });
+                        let status = if by_fleet.contains(&step_id) { FLEET.to_string() } else { status.as_str().to_string() };
+                        cells.insert(step_id, Cell { status, duration_ms });
+                    }
+                    Event::FleetStep { step_id, reference: Some(_) } => {
+                        by_fleet.insert(step_id);
                     }
                     _ => {}
                 }
@@ -137,6 +169,7 @@ pub fn build(dir: &Path) -> Result<FleetReport> {
                 finished: w.finished.last().cloned(),
             })
             .collect(),
+        fleet_steps,
         totals: Totals {
             targets: state.targets.len(),
             succeeded,
@@ -155,9 +188,12 @@ pub fn render(r: &FleetReport, format: Format) -> Result<String> {
         Format::Markdown => Ok(markdown(r)),
         Format::Html => Ok(html(r)),
         Format::Json => serde_json::to_string_pretty(r).map_err(|e| Error::failed(format!("fleet report: {e}"))),
-        Format::Textile => Err(Error::usage("a fleet report is rendered as markdown, html or json")),
+        Format::Textile => Ok(textile(r)),
     }
 }
+
+/// A cell's status when the step was done once for the whole fleet, not in the target's run.
+const FLEET: &str = "done by the fleet";
 
 fn cell_text(c: Option<&Cell>) -> String {
     match c {
@@ -167,6 +203,7 @@ fn cell_text(c: Option<&Cell>) -> String {
                 s if s == StepStatus::Passed.as_str() => "✓",
                 s if s == StepStatus::Failed.as_str() => "✗",
                 s if s == StepStatus::Skipped.as_str() => "skip",
+                FLEET => return "✓ fleet".into(),
                 other => other,
             };
             format!("{mark} {}", ms(c.duration_ms))
@@ -182,56 +219,123 @@ fn ms(d: u64) -> String {
     }
 }
 
+/// The Markdown and Textile reports are one layout; `Text` holds what differs, and every
+/// outside value (target names, URLs, errors, operator) goes through the format's [`Markup`].
+struct Text<'a> {
+    m: &'a dyn Markup,
+    h1: &'a str,
+    h2: &'a str,
+    bold: fn(&str) -> String,
+    /// A table's header row from its column titles (Markdown adds the `|---|` line).
+    header: fn(&[&str]) -> String,
+    bullet: &'a str,
+}
+
+fn md_bold(s: &str) -> String {
+    format!("**{s}**")
+}
+
+fn tx_bold(s: &str) -> String {
+    format!("*{s}*")
+}
+
+fn md_header(cols: &[&str]) -> String {
+    format!("| {} |\n|{}\n", cols.join(" | "), "---|".repeat(cols.len()))
+}
+
+fn tx_header(cols: &[&str]) -> String {
+    format!("|_. {} |\n", cols.join(" |_. "))
+}
+
 fn markdown(r: &FleetReport) -> String {
+    text(r, &Text { m: &Markdown, h1: "# ", h2: "## ", bold: md_bold, header: md_header, bullet: "- " })
+}
+
+fn textile(r: &FleetReport) -> String {
+    text(r, &Text { m: &Textile, h1: "h1. ", h2: "h2. ", bold: tx_bold, header: tx_header, bullet: "* " })
+}
+
+fn text(r: &FleetReport, f: &Text<'_>) -> String {
+    let m = f.m;
     let mut o = String::new();
-    o.push_str(&format!("# Fleet {}: {}\n\n", r.fleet_id, r.title));
+    o.push_str(&format!("{}Fleet {}: {}\n\n", f.h1, m.text(&r.fleet_id), m.text(&r.title)));
     o.push_str(&format!(
-        "Runbook `{}` (sha256 `{}`) · {} · operator {} · started {}\n\n",
-        r.runbook_id, r.runbook_sha256, r.mode, r.operator, r.started
+        "Runbook {} (sha256 {}) · {} · operator {} · started {}\n\n",
+        m.code(&r.runbook_id),
+        m.code(&r.runbook_sha256),
+        m.text(&r.mode),
+        m.text(&r.operator),
+        m.text(&r.started)
     ));
     let t = &r.totals;
     o.push_str(&format!(
-        "**Outcome: {}** — {} targets: {} succeeded, {} failed, {} not started; {} runs ({} retries); {} wave prompt(s).\n\n",
-        r.outcome, t.targets, t.succeeded, t.failed, t.not_started, t.runs, t.retries, t.prompts
+        "{} — {} targets: {} succeeded, {} failed, {} not started; {} runs ({} retries); {} prompt(s).\n\n",
+        (f.bold)(&format!("Outcome: {}", m.text(&r.outcome))),
+        t.targets,
+        t.succeeded,
+        t.failed,
+        t.not_started,
+        t.runs,
+        t.retries,
+        t.prompts
     ));
     if let Some(root) = &r.root {
-        o.push_str(&format!("Fleet root (Merkle root over the target seals): `{root}`\n\n"));
+        o.push_str(&format!("Fleet root (Merkle root over the target seals): {}\n\n", m.code(root)));
     }
-    o.push_str("## Waves\n\n| Wave | Targets | Started | Finished |\n|---|---|---|---|\n");
+    o.push_str(&format!("{}Waves\n\n", f.h2));
+    o.push_str(&(f.header)(&["Wave", "Targets", "Started", "Finished"]));
     for w in &r.waves {
         o.push_str(&format!(
             "| {} | {} ({}) | {} | {} |\n",
             w.wave,
             w.targets.len(),
-            w.targets.join(", "),
-            w.started.as_deref().unwrap_or("–"),
-            w.finished.as_deref().unwrap_or("–")
+            m.text(&w.targets.join(", ")),
+            m.text(w.started.as_deref().unwrap_or("–")),
+            m.text(w.finished.as_deref().unwrap_or("–"))
         ));
     }
-    o.push_str("\n## Targets × steps\n\n| Target | Wave | Outcome | Attempts |");
-    for s in &r.steps {
-        o.push_str(&format!(" {s} |"));
+    if !r.fleet_steps.is_empty() {
+        o.push_str(&format!("\n{}Fleet steps (once for the whole fleet)\n\n", f.h2));
+        o.push_str(&(f.header)(&["Step", "Status", "Detail", "Duration"]));
+        for s in &r.fleet_steps {
+            o.push_str(&format!("| {} | {} | {} | {} |\n", m.text(&s.step_id), m.text(&s.status), m.text(&s.detail), ms(s.duration_ms)));
+        }
     }
-    o.push_str(" Duration |\n|---|---|---|---|");
-    o.push_str(&"---|".repeat(r.steps.len()));
-    o.push_str("---|\n");
+    o.push_str(&format!("\n{}Targets × steps\n\n", f.h2));
+    let mut cols = vec!["Target", "Wave", "Outcome", "Attempts"];
+    let step_cols: Vec<String> = r.steps.iter().map(|s| m.text(s)).collect();
+    cols.extend(step_cols.iter().map(String::as_str));
+    cols.push("Duration");
+    o.push_str(&(f.header)(&cols));
     for row in &r.targets {
-        o.push_str(&format!("| {} | {} | {} | {} |", row.name, row.wave, row.status, row.attempts));
+        o.push_str(&format!("| {} | {} | {} | {} |", m.text(&row.name), row.wave, m.text(&row.status), row.attempts));
         for s in &r.steps {
-            o.push_str(&format!(" {} |", cell_text(row.steps.get(s))));
+            o.push_str(&format!(" {} |", m.text(&cell_text(row.steps.get(s)))));
         }
         o.push_str(&format!(" {} |\n", ms(row.duration_ms)));
     }
     let failures: Vec<&TargetRow> = r.targets.iter().filter(|t| t.first_error.is_some()).collect();
     if !failures.is_empty() {
-        o.push_str("\n## Failures\n\n");
-        for f in failures {
-            o.push_str(&format!("- **{}** (wave {}): {}\n", f.name, f.wave, f.first_error.as_deref().unwrap_or("")));
+        o.push_str(&format!("\n{}Failures\n\n", f.h2));
+        for x in failures {
+            o.push_str(&format!(
+                "{}{} (wave {}): {}\n",
+                f.bullet,
+                (f.bold)(&m.text(&x.name)),
+                x.wave,
+                m.text(x.first_error.as_deref().unwrap_or(""))
+            ));
         }
     }
-    o.push_str("\n## Seals\n\n| Target | Run folder | Seal |\n|---|---|---|\n");
+    o.push_str(&format!("\n{}Seals\n\n", f.h2));
+    o.push_str(&(f.header)(&["Target", "Run folder", "Seal"]));
     for row in &r.targets {
-        o.push_str(&format!("| {} | {} | `{}` |\n", row.name, row.run_dir.as_deref().unwrap_or("–"), row.seal.as_deref().unwrap_or("–")));
+        o.push_str(&format!(
+            "| {} | {} | {} |\n",
+            m.text(&row.name),
+            m.text(row.run_dir.as_deref().unwrap_or("–")),
+            row.seal.as_deref().map(|s| m.code(s)).unwrap_or_else(|| "–".into())
+        ));
     }
     o
 }
@@ -287,6 +391,19 @@ fn html(r: &FleetReport) -> String {
             esc(w.started.as_deref().unwrap_or("–")),
             esc(w.finished.as_deref().unwrap_or("–"))
         ));
+    }
+    if !r.fleet_steps.is_empty() {
+        o.push_str("</table>\n<h2>Fleet steps (once for the whole fleet)</h2><table><tr><th>Step</th><th>Status</th><th>Detail</th><th>Duration</th></tr>\n");
+        for s in &r.fleet_steps {
+            o.push_str(&format!(
+                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(&s.step_id),
+                esc(&s.status),
+                esc(&s.status),
+                esc(&s.detail),
+                ms(s.duration_ms)
+            ));
+        }
     }
     o.push_str("</table>\n<h2>Targets × steps</h2><table><tr><th>Target</th><th>Wave</th><th>Outcome</th>");
     for s in &r.steps {

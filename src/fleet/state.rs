@@ -20,6 +20,11 @@ pub enum Status {
         exit_code: i32,
         outcome: String,
     },
+    /// Its run stopped before a `scope: fleet` step and waits for the fleet to run it.
+    Awaiting {
+        attempt: u32,
+        step_id: String,
+    },
 }
 
 /// A finished run as recorded: a leaf of the root.
@@ -76,6 +81,8 @@ pub struct FleetState {
     pub budget_exceeded: bool,
     pub resumed: usize,
     pub prompts: usize,
+    /// `scope: fleet` steps the fleet ran: step id → (passed, the reference targets record).
+    pub fleet_steps: BTreeMap<String, (bool, String)>,
 }
 
 impl FleetState {
@@ -127,11 +134,13 @@ impl FleetState {
                         budget_exceeded: false,
                         resumed: 0,
                         prompts: 0,
+                        fleet_steps: BTreeMap::new(),
                     });
                 }
                 other => {
                     let Some(s) = st.as_mut() else { continue };
                     s.apply(other, &e.ts);
+                    s.note_fleet_step(other, e.seq);
                 }
             }
         }
@@ -172,6 +181,15 @@ impl FleetState {
                     ts: ts.to_string(),
                 });
             }
+            FleetEvent::TargetAwaiting { target, attempt, step_id, .. } => {
+                self.status.insert(target.clone(), Status::Awaiting { attempt: *attempt, step_id: step_id.clone() });
+            }
+            FleetEvent::FleetStepStarted { how, .. } => {
+                if how == "interactive" {
+                    self.prompts += 1;
+                }
+            }
+            FleetEvent::FleetStepFinished { .. } => {}
             FleetEvent::BudgetExceeded { .. } => self.budget_exceeded = true,
             FleetEvent::WaveFinished { wave, .. } => {
                 if let Some(w) = self.waves.get_mut(*wave - 1) {
@@ -183,6 +201,24 @@ impl FleetState {
             }
             FleetEvent::FleetStarted { .. } => {}
         }
+    }
+
+    /// Remember a fleet step's outcome, recorded at line `seq` of the fleet record.
+    pub fn note_fleet_step(&mut self, event: &FleetEvent, seq: u64) {
+        if let FleetEvent::FleetStepFinished { step_id, status, .. } = event {
+            let reference = format!("fleet {}, {} line {seq}", self.fleet_id, super::FILE_NAME);
+            self.fleet_steps.insert(step_id.clone(), (status == "passed", reference));
+        }
+    }
+
+    /// The reference of a fleet step that ran and passed.
+    pub fn fleet_step_done(&self, step_id: &str) -> Option<&str> {
+        self.fleet_steps.get(step_id).filter(|(ok, _)| *ok).map(|(_, r)| r.as_str())
+    }
+
+    /// Targets waiting for the fleet step `step_id`.
+    pub fn awaiting(&self, step_id: &str) -> usize {
+        self.status.values().filter(|s| matches!(s, Status::Awaiting { step_id: id, .. } if id == step_id)).count()
     }
 
     /// The wave (1-based) a target belongs to.
@@ -197,6 +233,11 @@ impl FleetState {
             out.insert(r.target.as_str(), r);
         }
         out
+    }
+
+    /// Where the target's latest run is in `runs`.
+    pub fn latest_run_index(&self, target: &str) -> Option<usize> {
+        self.runs.iter().rposition(|r| r.target == target)
     }
 
     /// Targets whose latest run failed.

@@ -347,6 +347,14 @@ pub enum Event {
         step_id: Option<String>,
         message: String,
     },
+    /// A `scope: fleet` step in a run started by `runbook fleet`. Without a reference the run
+    /// stopped before it, for the fleet to run it once; with one, the fleet ran it, and
+    /// `reference` names the line of `fleet.jsonl` that records it.
+    FleetStep {
+        step_id: String,
+        #[serde(default)]
+        reference: Option<String>,
+    },
     StepFinished {
         step_id: String,
         status: StepStatus,

@@ -128,6 +128,7 @@ pub fn validate(name: &str, source: &Arc<str>, doc: &Runbook) -> Result<(Vec<Ste
                     Some("a rollback step's `when` says whether there is anything to undo".into()),
                 );
             }
+            check_scope(&mut c, raw, which == 1);
             if let Some(step) = type_step(&mut c, raw) {
                 typed[which].push(step);
             }
@@ -198,7 +199,7 @@ fn set_fields(raw: &RawStep) -> Vec<String> {
     }
 }
 
-const COMMON: &[&str] = &["id", "name", "description", "kind", "timeout", "on_failure", "undo", "when"];
+const COMMON: &[&str] = &["id", "name", "description", "kind", "timeout", "on_failure", "undo", "when", "scope"];
 
 fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
     let kind = raw.kind.value;
@@ -383,6 +384,7 @@ fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
         kind,
         timeout: raw.timeout.clone(),
         on_failure: raw.on_failure.unwrap_or_default(),
+        scope: raw.scope.as_ref().map(|s| s.value).unwrap_or_default(),
         action,
         pos: raw.id.pos,
         rehearse: rehearse::policy(raw, raw.shell.unwrap_or(false)),
@@ -416,6 +418,27 @@ fn check_rehearse(c: &mut Checker, raw: &RawStep) {
             c.push(pos, format!("`rehearse` of step `{}` is an empty command", *raw.id), None)
         }
         _ => {}
+    }
+}
+
+/// `scope: fleet` is for a step that does not touch a target's database (it runs once, with
+/// no database), and only in the change plan: a rollback runs per target, after a failure.
+fn check_scope(c: &mut Checker, raw: &RawStep, in_rollback: bool) {
+    let Some(scope) = &raw.scope else { return };
+    if scope.value != crate::runbook::Scope::Fleet {
+        return;
+    }
+    let pos = c.key_pos(raw.id.pos, "scope");
+    if in_rollback {
+        c.push(pos, "`scope: fleet` is for change-plan steps; a rollback plan runs on each target that needs it", None);
+    } else if !matches!(raw.kind.value, Kind::Command | Kind::Manual) {
+        c.push(
+            pos,
+            format!("a `{}` step works on the target's database and cannot have `scope: fleet`", raw.kind.value),
+            Some("a fleet step runs once for the whole fleet, without a database: use it for `command` and `manual` steps".into()),
+        );
+    } else if raw.queries.as_ref().is_some_and(|q| !q.is_empty()) {
+        c.push(pos, "a fleet step has no database to run `queries` against; move them to a step of their own", None);
     }
 }
 

@@ -69,6 +69,25 @@ pub enum OnFailure {
     Rollback,
 }
 
+/// Where a step runs: on every target (the default), or once for a whole fleet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// On the run's database: in a fleet, once per target.
+    #[default]
+    Target,
+    /// Once for the whole fleet (e.g. "Deploy the application"), after every target has run
+    /// the steps before it and before any target runs the steps after it. A single run is a
+    /// fleet of one: the step runs in it as any other.
+    Fleet,
+}
+
+impl Scope {
+    /// What `scope: fleet` means, as `validate` and `plan` say it.
+    pub const FLEET_NOTE: &'static str =
+        "`runbook fleet` runs it once for the whole fleet, after every target has run the steps before it and before any runs the steps after it; a single run runs it itself";
+}
+
 /// SQL text: one string (split into statements), a list of statements, or one of those per engine.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
@@ -306,6 +325,10 @@ pub struct RawStep {
     /// `stop` (default) or `rollback`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailure>,
+    /// `target` (default) or `fleet`: once for the whole fleet (`command` and `manual` steps of
+    /// the change plan only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Sp<Scope>>,
     /// (change-plan steps) The rollback steps that undo this step, e.g. `[drop-column]`, or
     /// `none` for a point of no return. Without it, `sql` steps are paired with the rollback
     /// `sql` steps that drop what they create (and create what they drop).
@@ -416,6 +439,7 @@ pub struct Step {
     pub kind: Kind,
     pub timeout: Option<Sp<String>>,
     pub on_failure: OnFailure,
+    pub scope: Scope,
     pub action: Action,
     pub pos: super::Pos,
     /// (http, command) What a rehearsal does with the step.
