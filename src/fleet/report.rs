@@ -10,7 +10,9 @@ use serde::Serialize;
 use super::state::{FleetState, Status};
 use crate::error::{Error, Result};
 use crate::journal::{self, Event, StepStatus};
-use crate::report::markup::{Markdown, Markup, Textile};
+use crate::report::markdown::Markdown;
+use crate::report::markup::Markup;
+use crate::report::textile::Textile;
 use crate::report::Format;
 
 #[derive(Debug, Serialize)]
@@ -219,48 +221,22 @@ fn ms(d: u64) -> String {
     }
 }
 
-/// The Markdown and Textile reports are one layout; `Text` holds what differs, and every
-/// outside value (target names, URLs, errors, operator) goes through the format's [`Markup`].
-struct Text<'a> {
-    m: &'a dyn Markup,
-    h1: &'a str,
-    h2: &'a str,
-    bold: fn(&str) -> String,
-    /// A table's header row from its column titles (Markdown adds the `|---|` line).
-    header: fn(&[&str]) -> String,
-    bullet: &'a str,
-}
-
-fn md_bold(s: &str) -> String {
-    format!("**{s}**")
-}
-
-fn tx_bold(s: &str) -> String {
-    format!("*{s}*")
-}
-
-fn md_header(cols: &[&str]) -> String {
-    format!("| {} |\n|{}\n", cols.join(" | "), "---|".repeat(cols.len()))
-}
-
-fn tx_header(cols: &[&str]) -> String {
-    format!("|_. {} |\n", cols.join(" |_. "))
-}
-
+/// The Markdown and Textile reports are one layout over the reports' [`Markup`] layer: every
+/// outside value (target names, URLs, errors, operator) goes through its escaping, and the
+/// format alone lays out headings, tables and lists.
 fn markdown(r: &FleetReport) -> String {
-    text(r, &Text { m: &Markdown, h1: "# ", h2: "## ", bold: md_bold, header: md_header, bullet: "- " })
+    text(r, &Markdown)
 }
 
 fn textile(r: &FleetReport) -> String {
-    text(r, &Text { m: &Textile, h1: "h1. ", h2: "h2. ", bold: tx_bold, header: tx_header, bullet: "* " })
+    text(r, &Textile)
 }
 
-fn text(r: &FleetReport, f: &Text<'_>) -> String {
-    let m = f.m;
-    let mut o = String::new();
-    o.push_str(&format!("{}Fleet {}: {}\n\n", f.h1, m.text(&r.fleet_id), m.text(&r.title)));
-    o.push_str(&format!(
-        "Runbook {} (sha256 {}) · {} · operator {} · started {}\n\n",
+fn text(r: &FleetReport, m: &dyn Markup) -> String {
+    let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut blocks = vec![m.heading(1, &m.text(&format!("Fleet {}: {}", r.fleet_id, r.title)))];
+    blocks.push(format!(
+        "Runbook {} (sha256 {}) · {} · operator {} · started {}",
         m.code(&r.runbook_id),
         m.code(&r.runbook_sha256),
         m.text(&r.mode),
@@ -268,9 +244,9 @@ fn text(r: &FleetReport, f: &Text<'_>) -> String {
         m.text(&r.started)
     ));
     let t = &r.totals;
-    o.push_str(&format!(
-        "{} — {} targets: {} succeeded, {} failed, {} not started; {} runs ({} retries); {} prompt(s).\n\n",
-        (f.bold)(&format!("Outcome: {}", m.text(&r.outcome))),
+    blocks.push(format!(
+        "{} — {} targets: {} succeeded, {} failed, {} not started; {} runs ({} retries); {} prompt(s).",
+        m.strong(&m.text(&format!("Outcome: {}", r.outcome))),
         t.targets,
         t.succeeded,
         t.failed,
@@ -280,63 +256,70 @@ fn text(r: &FleetReport, f: &Text<'_>) -> String {
         t.prompts
     ));
     if let Some(root) = &r.root {
-        o.push_str(&format!("Fleet root (Merkle root over the target seals): {}\n\n", m.code(root)));
+        blocks.push(format!("Fleet root (Merkle root over the target seals): {}", m.code(root)));
     }
-    o.push_str(&format!("{}Waves\n\n", f.h2));
-    o.push_str(&(f.header)(&["Wave", "Targets", "Started", "Finished"]));
-    for w in &r.waves {
-        o.push_str(&format!(
-            "| {} | {} ({}) | {} | {} |\n",
-            w.wave,
-            w.targets.len(),
-            m.text(&w.targets.join(", ")),
-            m.text(w.started.as_deref().unwrap_or("–")),
-            m.text(w.finished.as_deref().unwrap_or("–"))
-        ));
-    }
+    blocks.push(m.heading(2, "Waves"));
+    let rows: Vec<Vec<String>> = r
+        .waves
+        .iter()
+        .map(|w| {
+            vec![
+                w.wave.to_string(),
+                format!("{} ({})", w.targets.len(), m.text(&w.targets.join(", "))),
+                m.text(w.started.as_deref().unwrap_or("–")),
+                m.text(w.finished.as_deref().unwrap_or("–")),
+            ]
+        })
+        .collect();
+    blocks.push(m.table(&strs(&["Wave", "Targets", "Started", "Finished"]), &rows));
     if !r.fleet_steps.is_empty() {
-        o.push_str(&format!("\n{}Fleet steps (once for the whole fleet)\n\n", f.h2));
-        o.push_str(&(f.header)(&["Step", "Status", "Detail", "Duration"]));
-        for s in &r.fleet_steps {
-            o.push_str(&format!("| {} | {} | {} | {} |\n", m.text(&s.step_id), m.text(&s.status), m.text(&s.detail), ms(s.duration_ms)));
-        }
+        blocks.push(m.heading(2, "Fleet steps (once for the whole fleet)"));
+        let rows: Vec<Vec<String>> =
+            r.fleet_steps.iter().map(|s| vec![m.text(&s.step_id), m.text(&s.status), m.text(&s.detail), ms(s.duration_ms)]).collect();
+        blocks.push(m.table(&strs(&["Step", "Status", "Detail", "Duration"]), &rows));
     }
-    o.push_str(&format!("\n{}Targets × steps\n\n", f.h2));
-    let mut cols = vec!["Target", "Wave", "Outcome", "Attempts"];
-    let step_cols: Vec<String> = r.steps.iter().map(|s| m.text(s)).collect();
-    cols.extend(step_cols.iter().map(String::as_str));
-    cols.push("Duration");
-    o.push_str(&(f.header)(&cols));
-    for row in &r.targets {
-        o.push_str(&format!("| {} | {} | {} | {} |", m.text(&row.name), row.wave, m.text(&row.status), row.attempts));
-        for s in &r.steps {
-            o.push_str(&format!(" {} |", m.text(&cell_text(row.steps.get(s)))));
-        }
-        o.push_str(&format!(" {} |\n", ms(row.duration_ms)));
-    }
-    let failures: Vec<&TargetRow> = r.targets.iter().filter(|t| t.first_error.is_some()).collect();
+    blocks.push(m.heading(2, "Targets × steps"));
+    let mut head = strs(&["Target", "Wave", "Outcome", "Attempts"]);
+    head.extend(r.steps.iter().map(|s| m.text(s)));
+    head.push("Duration".into());
+    let rows: Vec<Vec<String>> = r
+        .targets
+        .iter()
+        .map(|row| {
+            let mut cells = vec![m.text(&row.name), row.wave.to_string(), m.text(&row.status), row.attempts.to_string()];
+            cells.extend(r.steps.iter().map(|s| m.text(&cell_text(row.steps.get(s)))));
+            cells.push(ms(row.duration_ms));
+            cells
+        })
+        .collect();
+    blocks.push(m.table(&head, &rows));
+    let failures: Vec<String> = r
+        .targets
+        .iter()
+        .filter_map(|x| {
+            let e = x.first_error.as_deref()?;
+            Some(format!("{} (wave {}): {}", m.strong(&m.text(&x.name)), x.wave, m.text(e)))
+        })
+        .collect();
     if !failures.is_empty() {
-        o.push_str(&format!("\n{}Failures\n\n", f.h2));
-        for x in failures {
-            o.push_str(&format!(
-                "{}{} (wave {}): {}\n",
-                f.bullet,
-                (f.bold)(&m.text(&x.name)),
-                x.wave,
-                m.text(x.first_error.as_deref().unwrap_or(""))
-            ));
-        }
+        blocks.push(m.heading(2, "Failures"));
+        blocks.push(m.list(&failures));
     }
-    o.push_str(&format!("\n{}Seals\n\n", f.h2));
-    o.push_str(&(f.header)(&["Target", "Run folder", "Seal"]));
-    for row in &r.targets {
-        o.push_str(&format!(
-            "| {} | {} | {} |\n",
-            m.text(&row.name),
-            m.text(row.run_dir.as_deref().unwrap_or("–")),
-            row.seal.as_deref().map(|s| m.code(s)).unwrap_or_else(|| "–".into())
-        ));
-    }
+    blocks.push(m.heading(2, "Seals"));
+    let rows: Vec<Vec<String>> = r
+        .targets
+        .iter()
+        .map(|row| {
+            vec![
+                m.text(&row.name),
+                m.text(row.run_dir.as_deref().unwrap_or("–")),
+                row.seal.as_deref().map(|s| m.code(s)).unwrap_or_else(|| "–".into()),
+            ]
+        })
+        .collect();
+    blocks.push(m.table(&strs(&["Target", "Run folder", "Seal"]), &rows));
+    let mut o = blocks.join("\n\n");
+    o.push('\n');
     o
 }
 
