@@ -541,3 +541,55 @@ fn fleet_reports_match_their_golden_files() {
         assert_eq!(out.stdout, want, "{format} report differs from {}", golden.display());
     }
 }
+
+#[test]
+fn redmine_gets_the_fleet_note_and_its_attachments_once() {
+    use crate::redmine::{attachment_names, notes, Api};
+    let Some((url, key)) = crate::redmine::redmine() else { return };
+    let _turn = crate::redmine::LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let api = Api::new(&url, &key);
+    let issue = api.change_ticket(true);
+    let t = Test::new().runbook(MARKER);
+    let dbs = sqlite_fleet(&t, 3);
+    targets_file(&t, &named(&dbs));
+    let issue_s = issue.to_string();
+    let out = t.exec_env(
+        &[
+            "fleet",
+            "run",
+            "runbook.yaml",
+            "--targets",
+            "targets.yaml",
+            "--waves",
+            "1,100%",
+            "--yes",
+            "--runs-dir",
+            "runs",
+            "--redmine",
+            &url,
+            "--issue",
+            &issue_s,
+        ],
+        &[("REDMINE_API_KEY", key.as_str())],
+    );
+    out.code(0).stdout_has(&format!(
+        "posted the fleet to {url}/issues/{issue}: a note with the fleet report and 3 attachments (fleet-report.html, fleet-report.json, fleet.jsonl)"
+    ));
+    let fd = fleet_dir(&t);
+    let root = fleet_events(&fd).last().unwrap()["root"].as_str().unwrap().to_string();
+    let i = api.issue(issue);
+    let fleet_notes: Vec<String> = notes(&i).into_iter().filter(|n| n.contains(&root)).collect();
+    assert_eq!(fleet_notes.len(), 1, "{:?}", notes(&i));
+    assert!(fleet_notes[0].contains("| t02 | 2 | succeeded | 1 |"), "{}", fleet_notes[0]);
+    assert!(fleet_notes[0].contains("Evidence attached: attachment:fleet-report.html"), "{}", fleet_notes[0]);
+    let mut names = attachment_names(&i);
+    names.sort();
+    assert_eq!(names, ["fleet-report.html", "fleet-report.json", "fleet.jsonl"]);
+
+    // Posting again from `report` finds the note and adds nothing.
+    let out = t.exec_env(&["report", fd.to_str().unwrap(), "--redmine", &url, "--issue", &issue_s], &[("REDMINE_API_KEY", key.as_str())]);
+    out.code(0).stdout_has(&format!("this fleet is already on {url}/issues/{issue}"));
+    let i = api.issue(issue);
+    assert_eq!(notes(&i).iter().filter(|n| n.contains(&root)).count(), 1);
+    assert_eq!(attachment_names(&i).len(), 3);
+}

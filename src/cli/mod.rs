@@ -179,6 +179,21 @@ pub enum Command {
     },
 }
 
+/// Where a fleet posts its evidence when it ends.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FleetRedmine {
+    /// Post the fleet's note and evidence to this Redmine once the fleet ends (API key from
+    /// REDMINE_API_KEY)
+    #[arg(long, value_name = "URL", requires = "issue")]
+    pub redmine: Option<String>,
+    /// The Redmine issue to post to
+    #[arg(long, value_name = "N", requires = "redmine")]
+    pub issue: Option<u64>,
+    /// Text format of the Redmine note
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub text_format: TextFormat,
+}
+
 /// Text format of a note posted to a tracker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TextFormat {
@@ -226,6 +241,8 @@ pub enum FleetCommand {
         runs_dir: PathBuf,
         #[arg(long)]
         operator: Option<String>,
+        #[command(flatten)]
+        redmine: FleetRedmine,
     },
     /// Continue a fleet after a crash or a fixed failure: finished targets are never touched
     Resume {
@@ -238,6 +255,8 @@ pub enum FleetCommand {
         rerun_in_flight: bool,
         #[arg(long)]
         operator: Option<String>,
+        #[command(flatten)]
+        redmine: FleetRedmine,
     },
     /// Build fleet evidence from run folders made elsewhere (CI jobs, Kubernetes, Ansible)
     Collect {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::FleetCommand;
+use crate::cli::{FleetCommand, FleetRedmine};
 use crate::error::{Error, Result, EXIT_FAILED};
 use crate::fleet::journal::{FleetEvent, TargetOutline};
 use crate::fleet::orchestrate::{self, Settings};
@@ -27,6 +27,7 @@ pub async fn dispatch(command: FleetCommand) -> Result<i32> {
             skip,
             runs_dir,
             operator,
+            redmine,
         } => {
             let plan = RunPlan {
                 file,
@@ -42,11 +43,12 @@ pub async fn dispatch(command: FleetCommand) -> Result<i32> {
                 skips: skip,
                 runs_dir,
                 operator: operator.unwrap_or_else(whoami::username),
+                redmine,
             };
             run(plan).await
         }
-        FleetCommand::Resume { fleet_dir, yes, rerun_in_flight, operator } => {
-            resume(&fleet_dir, yes, rerun_in_flight, operator.unwrap_or_else(whoami::username)).await
+        FleetCommand::Resume { fleet_dir, yes, rerun_in_flight, operator, redmine } => {
+            resume(&fleet_dir, yes, rerun_in_flight, operator.unwrap_or_else(whoami::username), &redmine).await
         }
         FleetCommand::Collect { run_dirs, output, operator } => {
             fleet::collect::collect(&run_dirs, &output, &operator.unwrap_or_else(whoami::username))
@@ -69,9 +71,23 @@ struct RunPlan {
     skips: Vec<String>,
     runs_dir: PathBuf,
     operator: String,
+    redmine: FleetRedmine,
+}
+
+/// Post the fleet's evidence once the fleet has ended, when asked to (`--redmine`). The
+/// fleet's exit code stands; a post that fails is an error of its own after it.
+async fn post_after(dir: &Path, code: i32, redmine: &FleetRedmine) -> Result<i32> {
+    if let (Some(url), Some(issue)) = (&redmine.redmine, redmine.issue) {
+        fleet::post::post_and_tell(dir, url, issue, redmine.text_format).await?;
+    }
+    Ok(code)
 }
 
 async fn run(p: RunPlan) -> Result<i32> {
+    // A missing API key is found before any target is touched, not after the fleet.
+    if let Some(url) = &p.redmine.redmine {
+        crate::redmine::Client::from_env(url)?;
+    }
     let loaded = crate::load::load(&p.file)?;
     let resolved = crate::load::vars::Vars::resolve(&loaded.doc, &p.vars)?;
     for (k, _) in &p.vars {
@@ -159,10 +175,11 @@ async fn run(p: RunPlan) -> Result<i32> {
         operator: p.operator,
         rerun_in_flight: false,
     };
-    orchestrate::drive(&dir, journal, state, &settings, prompter.as_mut(), &loaded).await
+    let code = orchestrate::drive(&dir, journal, state, &settings, prompter.as_mut(), &loaded).await?;
+    post_after(&dir, code, &p.redmine).await
 }
 
-async fn resume(dir: &Path, yes: bool, rerun_in_flight: bool, operator: String) -> Result<i32> {
+async fn resume(dir: &Path, yes: bool, rerun_in_flight: bool, operator: String, redmine: &FleetRedmine) -> Result<i32> {
     if !fleet::is_fleet_dir(dir) {
         return Err(Error::usage(format!("{}: not a fleet folder (no {})", dir.display(), fleet::FILE_NAME)));
     }
@@ -195,7 +212,8 @@ async fn resume(dir: &Path, yes: bool, rerun_in_flight: bool, operator: String) 
         operator,
         rerun_in_flight,
     };
-    orchestrate::drive(&dir, journal, state, &settings, prompter.as_mut(), &loaded).await
+    let code = orchestrate::drive(&dir, journal, state, &settings, prompter.as_mut(), &loaded).await?;
+    post_after(&dir, code, redmine).await
 }
 
 /// `runbook fleet proof FLEET_DIR TARGET`: the path from the target's seal to the fleet root.

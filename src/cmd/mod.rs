@@ -38,6 +38,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rollback { file, connect, vars, confirm, run } => {
             run::run(&file, crate::runbook::PlanKind::Rollback, &connect, &vars, &confirm, &run).await
         }
+        Command::Report { run_dir, redmine: Some(url), issue: Some(issue), text_format, .. } if crate::fleet::is_fleet_dir(&run_dir) => {
+            crate::fleet::post::post_and_tell(&run_dir, &url, issue, text_format).await.map(|_| 0)
+        }
         Command::Report { run_dir, format, output, redmine: None, .. } if crate::fleet::is_fleet_dir(&run_dir) => {
             fleet::report(&run_dir, format, output.as_deref())
         }

@@ -9,6 +9,7 @@ pub mod collect;
 pub mod journal;
 pub mod merkle;
 pub mod orchestrate;
+pub mod post;
 pub mod report;
 pub mod state;
 pub mod step;
