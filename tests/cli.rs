@@ -567,3 +567,35 @@ rollback:
     let warned = out.stdout.find("! step 2 `fail`: table no_such_table does not exist").expect("preflight warning");
     assert!(warned < out.stdout.find("Step 1/2").unwrap(), "{}", out.stdout);
 }
+
+/// A report query's result is shown in the terminal as a small table, capped at 10 rows with
+/// the rest counted, `null` for SQL NULL.
+#[test]
+fn report_queries_show_their_rows_in_the_terminal() {
+    let t = Test::new().runbook(
+        r#"
+version: 1
+id: report-rows
+plan:
+  - id: check
+    name: Check
+    kind: validate
+    tables: [all_users]
+    report_queries:
+      - name: users
+        sql: SELECT id, email, name FROM all_users ORDER BY id
+rollback:
+  - id: nothing
+    name: Nothing
+    kind: manual
+    checklist: [nothing to undo]
+"#,
+    );
+    let db = SqliteFile::users(t.dir.path(), 12);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    out.code(0).stdout_has(
+        "      id │ email           │ name\n      ───┼─────────────────┼─────────────\n      1  │ u1@example.org  │ Zoë Ñúñez 1\n",
+    );
+    out.stdout_has("      9  │ u9@example.org  │ null\n").stdout_has("      10 │ u10@example.org │ Zoë Ñúñez 10\n");
+    out.stdout_has("      … 2 more row(s), in the reports\n").lacks("u11@example.org");
+}

@@ -9,6 +9,7 @@ mod support;
 
 mod approvals;
 mod audit;
+mod browser;
 mod cli;
 mod demo;
 mod faults;

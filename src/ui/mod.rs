@@ -7,6 +7,7 @@ pub mod ending;
 pub mod panel;
 pub mod progress;
 pub mod prompt;
+pub mod table;
 pub mod terminal;
 pub mod visible;
 

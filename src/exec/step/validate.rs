@@ -157,6 +157,10 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
                 r.assertion(step, format!("report query \"{}\" runs", q.name), "runs".into(), format!("ran, {n} row(s)"), true)?;
                 // Redacted before the cells are cut, so a cut never leaves part of a secret.
                 let result = result.map_cells(|c| r.journal.redactor().text(c));
+                // The operator sees what the query returned, not only that it ran.
+                for line in crate::ui::table::lines(&result, "      ") {
+                    crate::ui::out(line);
+                }
                 r.journal.record(Event::ReportQuery { step_id: step.id.clone(), name: q.name.clone(), result })?;
             }
             Err(e) => {
