@@ -302,7 +302,10 @@ fn http_step_sends_the_request_and_checks_status_and_json_pointers() {
         .args(["run", "runbook.yaml", "--db", &db.url(), "--yes"]);
     t.run().code(0).stdout_has("/data/items/0/id matches");
 
-    let reqs = server.requests();
+    // Before step 1 the preflight asked once whether the endpoint answers (a bare HEAD).
+    let (probes, reqs): (Vec<_>, Vec<_>) = server.requests().into_iter().partition(|r| r.method == "HEAD");
+    assert_eq!(probes.len(), 1, "the preflight's HEAD");
+    assert_eq!(probes[0].header("X-Trace"), None, "the preflight sends no header of the step");
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].method, "POST");
     assert_eq!(reqs[0].url, "/sync?dry_run=1");
@@ -435,8 +438,10 @@ plan:
     out.code(1);
     out.lacks(CANARY);
 
-    // The token was really used: the server got it, the command saw it.
-    let reqs = server.requests();
+    // The token was really used: the server got it, the command saw it. The preflight's HEADs
+    // carry none of the step's headers, so not the token either.
+    let (probes, reqs): (Vec<_>, Vec<_>) = server.requests().into_iter().partition(|r| r.method == "HEAD");
+    assert!(probes.iter().all(|r| r.header("Authorization").is_none()), "the preflight sends no token");
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].header("Authorization"), Some(format!("Bearer {CANARY}").as_str()));
 
@@ -636,7 +641,10 @@ fn monitor_shows_a_progress_bar_with_time_left_on_a_terminal() {
     let db = SqliteFile::users(t.dir.path(), 5);
     let checks = "      - name: users\n        query: SELECT count(*) FROM all_users\n        min: 1";
     let t = t.runbook(&monitor_runbook(checks, "3s", "1s")).args(["run", "runbook.yaml", "--db", &db.url(), "--yes"]);
-    let mut p = expectrl::Session::spawn(t.command()).expect("spawn under a terminal");
+    // Colour allowed: under NO_COLOR (the tests' default) the bar is plain lines instead.
+    let mut c = t.command();
+    c.env_remove("NO_COLOR").env("TERM", "xterm");
+    let mut p = expectrl::Session::spawn(c).expect("spawn under a terminal");
     p.set_expect_timeout(Some(Duration::from_secs(30)));
     p.expect("left of 3.0s").expect("a bar with the time left");
     p.expect("4 sample(s) over 3.0s, all within thresholds").expect("a summary when the bar is gone");
