@@ -233,6 +233,7 @@ fn timeline(r: &RunRecord) -> Markup {
                 }
                 @for (i, (s, span)) in r.steps.iter().zip(&spans).enumerate() {
                     (timeline_row(i, s, *span, top + row_h * i as f64, row_h, width, label_w, &x))
+                    @for run in &s.earlier_runs { (earlier_bar(r, run, &secs, &x, top + row_h * i as f64)) }
                 }
             } "\n"
             div.legend {
@@ -258,6 +259,23 @@ fn attempt_band(a: &Attempt, secs: &dyn Fn(&str) -> Option<f64>, x: &dyn Fn(f64)
         }
         line x1=(n1(x1)) y1=(n1(top - 22.0)) x2=(n1(x1)) y2=(n1(height - 8.0)) stroke=(end_colour) stroke-width="1.5" stroke-dasharray="3 3" {}
         text x=(n1(x0 + 3.0)) y=(n1(top - 10.0)) font-size="10" fill="#0969da" { (format!("attempt {}", a.number)) } "\n"
+    }
+}
+
+/// A paler bar for an earlier run of a step, cut short when its attempt stopped; a run killed
+/// outright lasts until the last line its attempt journaled.
+fn earlier_bar(r: &RunRecord, run: &super::StepRun, secs: &dyn Fn(&str) -> Option<f64>, x: &dyn Fn(f64) -> f64, y: f64) -> Markup {
+    let Some(a) = secs(&run.started) else { return html! {} };
+    let end = match run.duration_ms {
+        Some(ms) => Some(a + ms as f64 / 1000.0),
+        None => r.attempts.iter().find(|t| t.number == run.attempt).and_then(|t| secs(&t.stopped)),
+    };
+    let b = end.unwrap_or(a);
+    let colour = if run.status.is_some() { bar_colour(run.status) } else { "#cf222e" };
+    html! {
+        rect x=(n1(x(a))) y=(n1(y + 5.0)) width=(n1((x(b) - x(a)).max(3.0))) height="14" rx="3" fill=(colour) fill-opacity="0.45" stroke=(colour) stroke-dasharray="3 2" {
+            title { (v(&super::text::earlier_run(run))) }
+        } "\n"
     }
 }
 
@@ -378,6 +396,9 @@ fn step(n: usize, s: &StepRecord) -> Markup {
                 " " code { (v(&s.id)) }
             } "\n"
             @if !s.action.trim().is_empty() { pre.action { (v(s.action.trim_end())) } "\n" }
+            @if !s.earlier_runs.is_empty() {
+                ul { @for run in &s.earlier_runs { li { (v(&super::text::earlier_run(run))) } "\n" } } "\n"
+            }
             @if let Some(e) = &s.error { p.err { "Failed: " (v(e)) } "\n" }
             @for g in &groups {
                 @if listed(g[0]) {

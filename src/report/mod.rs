@@ -191,6 +191,63 @@ pub struct StepRecord {
     pub error: Option<String>,
     /// What the step recorded, in order.
     pub evidence: Vec<Evidence>,
+    /// Earlier runs of the step, in attempts that stopped while it ran (a resume runs it again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_runs: Vec<StepRun>,
+    /// The attempt the step last started in.
+    #[serde(skip)]
+    #[schemars(skip)]
+    attempt: Option<usize>,
+}
+
+/// One earlier run of a step, cut short when its attempt stopped.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StepRun {
+    /// The run attempt (see `attempts`).
+    pub attempt: usize,
+    /// When it started (RFC 3339, UTC).
+    pub started: String,
+    /// How long it ran; absent when the attempt was killed during it.
+    pub duration_ms: Option<u64>,
+    /// How it ended; absent when the attempt was killed during it.
+    pub status: Option<StepStatus>,
+}
+
+impl StepRecord {
+    fn new(s: &crate::journal::StepOutline) -> StepRecord {
+        StepRecord {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            kind: s.kind,
+            plan: s.plan,
+            status: None,
+            started: None,
+            duration_ms: None,
+            confirmed_by: None,
+            action: String::new(),
+            error: None,
+            evidence: Vec::new(),
+            earlier_runs: Vec::new(),
+            attempt: None,
+        }
+    }
+
+    /// The step starts (is shown, or confirmed) in `attempt`: a start left from an earlier
+    /// attempt becomes an earlier run.
+    fn begin(&mut self, attempt: usize) {
+        if let (Some(a), Some(started)) = (self.attempt, &self.started) {
+            if a != attempt {
+                self.earlier_runs.push(StepRun {
+                    attempt: a,
+                    started: started.clone(),
+                    duration_ms: self.duration_ms.take(),
+                    status: self.status.take(),
+                });
+                self.error = None;
+            }
+        }
+        self.attempt = Some(attempt);
+    }
 }
 
 /// One piece of evidence attached to a step; `type` says which.
@@ -277,23 +334,7 @@ impl RunRecord {
             attempts: attempts::attempts(entries),
             outcome: None,
             exit_code: None,
-            steps: h
-                .steps
-                .iter()
-                .map(|s| StepRecord {
-                    id: s.id.clone(),
-                    name: s.name.clone(),
-                    kind: s.kind,
-                    plan: s.plan,
-                    status: None,
-                    started: None,
-                    duration_ms: None,
-                    confirmed_by: None,
-                    action: String::new(),
-                    error: None,
-                    evidence: Vec::new(),
-                })
-                .collect(),
+            steps: h.steps.iter().map(StepRecord::new).collect(),
             notes: Vec::new(),
             seal,
             journal_lines: entries.len(),
@@ -334,6 +375,7 @@ impl RunRecord {
         match &e.event {
             Event::StepStarted { step_id, action, .. } => {
                 if let Some(s) = self.step(step_id) {
+                    s.begin(attempt);
                     s.started = Some(ts);
                     s.action = action.clone();
                 }
@@ -341,6 +383,7 @@ impl RunRecord {
             Event::StepDecision { step_id, decision, by, how, reason } => {
                 if let Some(s) = self.step(step_id) {
                     if *decision == Decision::Run {
+                        s.begin(attempt);
                         s.confirmed_by = Some(by_how(by, how));
                         // A step starts when it is confirmed; before that it was only shown.
                         s.started = Some(ts);
@@ -402,19 +445,7 @@ impl RunRecord {
             }
             Event::PlanStarted { plan, reason, steps, .. } => {
                 self.notes.push(format!("{} started: {reason}", plan.label()));
-                self.steps.extend(steps.iter().map(|s| StepRecord {
-                    id: s.id.clone(),
-                    name: s.name.clone(),
-                    kind: s.kind,
-                    plan: s.plan,
-                    status: None,
-                    started: None,
-                    duration_ms: None,
-                    confirmed_by: None,
-                    action: String::new(),
-                    error: None,
-                    evidence: Vec::new(),
-                }));
+                self.steps.extend(steps.iter().map(StepRecord::new));
             }
             Event::RollbackDecision { accepted, by, how } => {
                 self.notes.push(format!("rollback plan {} by {}", if *accepted { "accepted" } else { "declined" }, by_how(by, how)))

@@ -66,6 +66,7 @@ pub fn report_doc(r: &RunRecord) -> Doc {
             continue;
         }
         d.heading(3, vec![t(format!("{}. {} (", i + 1, s.name)), c(&s.id), t(format!(", {})", s.kind))]);
+        d.list(s.earlier_runs.iter().map(|run| vec![t(earlier_run(run))]).collect());
         if let Some(e) = &s.error {
             d.para(vec![b("Failed:"), t(format!(" {e}"))]);
         }
@@ -136,6 +137,16 @@ pub fn duration_words(r: &RunRecord) -> String {
             format!("{} in {} attempts ({} from first start to last end)", dur(Some(d)), r.attempts.len(), dur(Some(s)))
         }
         (d, _) => dur(d),
+    }
+}
+
+/// An earlier run of a step, cut short when its attempt stopped, in words.
+pub fn earlier_run(run: &super::StepRun) -> String {
+    match run.status {
+        Some(st) => {
+            format!("Earlier run in attempt {}: started {}, {} after {}", run.attempt, run.started, st.as_str(), dur(run.duration_ms))
+        }
+        None => format!("Earlier run in attempt {}: started {}, cut off when the attempt was killed", run.attempt, run.started),
     }
 }
 
