@@ -3,10 +3,11 @@
 
 use crate::support::{servers::ServerDb, SqliteFile, Test};
 
-/// A runbook with one SQL step that uses a secret variable `tok` inside a string literal.
+/// A runbook with one SQL step that uses a secret variable `tok` inside a string literal, with
+/// other text in it (a lone `'${tok}'` would be bound, and could change nothing).
 fn secret_runbook(sql_true: bool) -> String {
     format!(
-        "version: 1\nid: secret-shape\nvars:\n  tok:\n    secret: true\n    env: TOK\n{}plan:\n  - id: store\n    name: Store the token\n    kind: sql\n    sql: UPDATE all_users SET email = '${{tok}}' WHERE id = 1\n",
+        "version: 1\nid: secret-shape\nvars:\n  tok:\n    secret: true\n    env: TOK\n{}plan:\n  - id: store\n    name: Store the token\n    kind: sql\n    sql: UPDATE all_users SET email = 'tok:${{tok}}' WHERE id = 1\n",
         if sql_true { "    sql: true\n" } else { "" }
     )
 }
@@ -33,7 +34,7 @@ fn a_secret_that_changes_the_statement_is_refused_before_anything_runs() {
     assert!(!t.dir.join("runs").exists() || t.run_dirs("runs").is_empty(), "nothing may start");
     // An ordinary value runs; the guard still judges the real statement.
     t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", "plain token")]).code(0);
-    assert_eq!(db.scalar("SELECT email FROM all_users WHERE id = 1"), "plain token");
+    assert_eq!(db.scalar("SELECT email FROM all_users WHERE id = 1"), "tok:plain token");
 }
 
 /// With `sql: true` the value may be SQL; the backup guard then judges what it really runs.
@@ -313,4 +314,55 @@ fn the_lint_judges_the_sql_with_its_values_filled_in() {
     plan.code(0).stdout_has("warning: DROP TABLE orders with no earlier backup step in the change plan");
     // The runbook holds the default itself; what is printed must not.
     crate::support::assert_no_leak("select 7;drop  table Zq_Vault_9x", &t.dir.join("no-run-folder"), &[v.all(), plan.all()]);
+}
+
+/// A variable that is a whole string literal (`'${x}'`) is sent as a bound value: a quote, a
+/// semicolon or a comment in it is data, on every engine; the journal shows the statement with
+/// the secret masked, and the other variables substituted as before.
+fn binding_runbook() -> &'static str {
+    "version: 1\nid: bind\nvars:\n  who:\n    env: WHO\n  tok:\n    secret: true\n    env: TOK\n  id:\n    default: \"1\"\nplan:\n  - id: store\n    name: Store\n    kind: sql\n    sql: UPDATE all_users SET email = '${who}', name = '${tok}' WHERE id = '${id}' AND email <> 'x ${id}'\n"
+}
+
+const WHO: &str = "O'Brien'); DROP TABLE all_users; -- \\' \"";
+const TOK: &str = "Canary-b1nd x' WHERE 1=0; dRoP TaBlE zz_not_here; --";
+
+fn check_binding(url: &str, scalar: impl Fn(&str) -> String) {
+    let t = Test::new().runbook(binding_runbook());
+    let run = t.exec_env(&["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "runs"], &[("WHO", WHO), ("TOK", TOK)]);
+    run.code(0);
+    assert_eq!(scalar("SELECT email FROM all_users WHERE id = 1"), WHO, "the value is stored as it is, quotes and all");
+    assert_eq!(scalar("SELECT name FROM all_users WHERE id = 1"), TOK);
+    assert_eq!(scalar("SELECT count(*) FROM all_users"), "3", "nothing was dropped");
+    let dir = t.run_dirs("runs").pop().unwrap();
+    let j = crate::support::journal(&dir);
+    let stmt = crate::support::events(&j, "statement")[0];
+    assert_eq!(
+        stmt["sql"].as_str().unwrap(),
+        format!("UPDATE all_users SET email = '{WHO}', name = '********' WHERE id = '1' AND email <> 'x 1'")
+    );
+    assert_eq!(stmt["rows_affected"], 1);
+    let report = t.exec(["report", &dir.display().to_string(), "--format", "markdown"]);
+    crate::support::assert_no_leak(TOK, &dir, &[run.all(), report.all()]);
+}
+
+#[test]
+fn a_lone_literal_variable_is_bound_on_sqlite() {
+    let dir = crate::support::TempDir::new();
+    let db = SqliteFile::users(dir.path(), 3);
+    check_binding(&db.url(), |q| db.scalar(q));
+}
+
+#[test]
+fn a_lone_literal_variable_is_bound_on_postgres() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3);
+    // `id = '${id}'` is an integer comparison: the bound value takes the type the literal had.
+    check_binding(&db.url(), |q| db.scalar(q));
+}
+
+#[test]
+fn a_lone_literal_variable_is_bound_on_mariadb() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.users(3);
+    check_binding(&db.url(), |q| db.scalar(q));
 }

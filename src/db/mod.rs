@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+pub use crate::sql::bind::Statement;
 pub use rows::QueryRows;
 pub use schema::Schema;
 pub use target::{Engine, Target};
@@ -130,7 +131,8 @@ pub trait Database: Send {
     async fn schema(&mut self) -> Result<Schema>;
 
     /// Run statements as one step: in one transaction when asked and the engine allows it.
-    async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport>;
+    /// A statement's bound values ([`Statement::params`]) are sent apart from its text.
+    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport>;
 
     /// First column of the first row, as text (`None` for SQL NULL or no row).
     async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>>;

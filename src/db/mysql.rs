@@ -38,7 +38,7 @@ use sqlx::{Connection, Executor, Row, ValueRef};
 
 use super::localise::{Cells, KeyLayout};
 use super::schema::{Column, Index, Schema, Table, Trigger};
-use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, StatementResult, Target};
+use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
 use crate::sql::{classify, strip_comments, Effect};
 
@@ -289,14 +289,26 @@ fn is_ddl(stmt: &str) -> bool {
     ["CREATE ", "ALTER ", "DROP ", "RENAME ", "TRUNCATE "].iter().any(|k| u.starts_with(k))
 }
 
-async fn timed(conn: &mut MySqlConnection, sql: &str, limit: Duration) -> std::result::Result<StatementResult, sqlx::Error> {
+async fn timed(conn: &mut MySqlConnection, s: &Statement, limit: Duration) -> std::result::Result<StatementResult, sqlx::Error> {
     let start = Instant::now();
     // The server enforces the statement timeout where it can (MariaDB); this guard covers MySQL,
     // and a little slack lets the server's own error win the race.
-    let res = tokio::time::timeout(limit + Duration::from_secs(2), conn.execute(sqlx::raw_sql(sql)))
+    let run = async {
+        if s.params.is_empty() {
+            conn.execute(sqlx::raw_sql(&s.sql)).await
+        } else {
+            // Bound values go apart from the text, as a prepared statement's parameters.
+            let mut q = sqlx::query(&s.sql).persistent(false);
+            for p in &s.params {
+                q = q.bind(p.as_str());
+            }
+            conn.execute(q).await
+        }
+    };
+    let res = tokio::time::timeout(limit + Duration::from_secs(2), run)
         .await
         .map_err(|_| sqlx::Error::Protocol(format!("statement timed out after {}", crate::runbook::duration::human(limit))))??;
-    Ok(StatementResult::new(sql, Engine::Mysql, res.rows_affected(), start))
+    Ok(StatementResult::new(&s.sql, Engine::Mysql, res.rows_affected(), start))
 }
 
 /// Why one attempt at a step stopped: the server's own error, or the run lock lost between
@@ -327,7 +339,7 @@ async fn attempt_in_transaction(
     conn: &mut MySqlConnection,
     lock: &mut Option<RunLock>,
     target: &str,
-    statements: &[String],
+    statements: &[Statement],
     limit: Duration,
 ) -> std::result::Result<Vec<StatementResult>, Stop> {
     let mut tx = conn.begin().await.map_err(Stop::Sql)?;
@@ -435,7 +447,7 @@ impl Database for MysqlDb {
         Ok(s)
     }
 
-    async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
+    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {
         let lock_secs = opts.lock_timeout.as_secs_f64().ceil().max(1.0) as u64;
         let saved = self
             .rows("SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout")
@@ -764,11 +776,11 @@ impl Database for MysqlDb {
 }
 
 impl MysqlDb {
-    async fn run_statements(&mut self, statements: &[String], opts: &ExecOptions, lock_secs: u64) -> Result<ExecReport> {
+    async fn run_statements(&mut self, statements: &[Statement], opts: &ExecOptions, lock_secs: u64) -> Result<ExecReport> {
         let mut retries = 0u32;
         let limit = opts.statement_timeout;
         let target = self.target.display();
-        if opts.transaction && !statements.iter().any(|s| is_ddl(s)) {
+        if opts.transaction && !statements.iter().any(|s| is_ddl(&s.sql)) {
             loop {
                 match attempt_in_transaction(&mut self.conn, &mut self.lock, &target, statements, limit).await {
                     Ok(done) => return Ok(ExecReport { statements: done, lock_retries: retries, transactional: true }),

@@ -29,7 +29,7 @@ use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
 use super::localise::{Cells, KeyLayout};
 use super::schema::{Column, Index, Schema, Table, Trigger};
-use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, StatementResult, Target};
+use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
 use crate::sql::{classify, Effect};
 
@@ -174,10 +174,45 @@ fn ms(d: Duration) -> u128 {
     d.as_millis().max(1)
 }
 
-async fn timed(conn: &mut PgConnection, sql: &str) -> std::result::Result<StatementResult, sqlx::Error> {
+async fn timed(conn: &mut PgConnection, s: &Statement) -> std::result::Result<StatementResult, sqlx::Error> {
     let start = Instant::now();
-    let res = conn.execute(sqlx::raw_sql(sql)).await?;
-    Ok(StatementResult::new(sql, Engine::Postgres, res.rows_affected(), start))
+    let res = if s.params.is_empty() { conn.execute(sqlx::raw_sql(&s.sql)).await? } else { bound(conn, s).await? };
+    Ok(StatementResult::new(&s.sql, Engine::Postgres, res.rows_affected(), start))
+}
+
+/// Run a statement with bound values. Each value replaces a string literal, whose type the
+/// server infers from where it stands (`created_at = '2025-01-01'` is a timestamp); a bound text
+/// parameter would be typed text and fail there. So the statement is prepared first with its
+/// parameter types left open, and every parameter the server types as anything but text is sent
+/// as text and cast to that type: what the literal would have been.
+async fn bound(conn: &mut PgConnection, s: &Statement) -> std::result::Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    use sqlx::Either;
+    const TEXT_LIKE: [u32; 6] = [0, 19, 25, 705, 1042, 1043]; // unspecified, name, text, unknown, bpchar, varchar
+    let prepared = (&mut *conn).prepare_with(&s.sql, &[]).await?;
+    let oids: Vec<u32> = match sqlx::Statement::parameters(&prepared) {
+        Some(Either::Left(types)) => types.iter().map(|t| t.oid().map(|o| o.0).unwrap_or(0)).collect(),
+        _ => Vec::new(),
+    };
+    let mut sql = String::with_capacity(s.sql.len());
+    let mut last = 0;
+    for (i, slot) in s.slots.iter().enumerate() {
+        sql.push_str(&s.sql[last..slot.start]);
+        let oid = oids.get(i).copied().unwrap_or(0);
+        if TEXT_LIKE.contains(&oid) {
+            sql.push_str(&s.sql[slot.clone()]);
+        } else {
+            let name: String =
+                sqlx::query_scalar("SELECT format_type(CAST($1 AS bigint)::oid, NULL)").bind(oid as i64).fetch_one(&mut *conn).await?;
+            sql.push_str(&format!("CAST(CAST({} AS text) AS {name})", &s.sql[slot.clone()]));
+        }
+        last = slot.end;
+    }
+    sql.push_str(&s.sql[last..]);
+    let mut q = sqlx::query(&sql).persistent(false);
+    for p in &s.params {
+        q = q.bind(p.as_str());
+    }
+    conn.execute(q).await
 }
 
 /// Why one attempt at a step stopped: the database's own error, or the run lock lost between
@@ -218,7 +253,7 @@ async fn attempt_in_transaction(
     conn: &mut PgConnection,
     lock: &mut Option<PgConnection>,
     target: &str,
-    statements: &[String],
+    statements: &[Statement],
     opts: &ExecOptions,
 ) -> std::result::Result<Vec<StatementResult>, Stop> {
     let mut tx = conn.begin().await?;
@@ -344,7 +379,7 @@ impl Database for PostgresDb {
         Ok(s)
     }
 
-    async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
+    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {
         let mut retries = 0u32;
         let target = self.target.display();
         if opts.transaction {
@@ -388,7 +423,7 @@ impl Database for PostgresDb {
                 let _ = self.conn.execute("RESET lock_timeout; RESET statement_timeout").await;
                 return Err(e);
             }
-            let concurrent_index = match classify(s) {
+            let concurrent_index = match classify(&s.sql) {
                 Effect::CreateIndex { name, concurrently: true, .. } => Some(name),
                 _ => None,
             };

@@ -19,7 +19,7 @@ use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
 use super::localise::{cell_hash, Cells, KeyLayout};
 use super::schema::{Column, Index, Schema, Table, Trigger};
-use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, StatementResult, Target};
+use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
 
 pub struct SqliteDb {
@@ -189,7 +189,7 @@ impl Database for SqliteDb {
         Ok(s)
     }
 
-    async fn execute(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
+    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {
         sqlx::query(&format!("PRAGMA busy_timeout = {}", opts.lock_timeout.as_millis())).execute(&mut self.conn).await?;
         let result = self.execute_with_retries(statements, opts).await;
         // The step's lock timeout is for its own statements: the reads after it (verify,
@@ -373,7 +373,7 @@ impl Database for SqliteDb {
 }
 
 impl SqliteDb {
-    async fn execute_with_retries(&mut self, statements: &[String], opts: &ExecOptions) -> Result<ExecReport> {
+    async fn execute_with_retries(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {
         let mut retries = 0;
         let mut done = Vec::new();
         loop {
@@ -408,7 +408,7 @@ impl SqliteDb {
 /// applied and a retry starts after them, so none runs twice.
 async fn run_statements(
     conn: &mut SqliteConnection,
-    statements: &[String],
+    statements: &[Statement],
     opts: &ExecOptions,
     done: &mut Vec<StatementResult>,
 ) -> std::result::Result<(), sqlx::Error> {
@@ -429,15 +429,27 @@ async fn run_statements(
     Ok(())
 }
 
-async fn timed<'c, E>(exec: E, sql: &str, limit: Duration) -> std::result::Result<StatementResult, sqlx::Error>
+async fn timed<'c, E>(exec: E, s: &Statement, limit: Duration) -> std::result::Result<StatementResult, sqlx::Error>
 where
     E: Executor<'c, Database = sqlx::Sqlite>,
 {
     let start = Instant::now();
-    let res = tokio::time::timeout(limit, exec.execute(sqlx::raw_sql(sql)))
+    let run = async {
+        if s.params.is_empty() {
+            exec.execute(sqlx::raw_sql(&s.sql)).await
+        } else {
+            // Bound values go apart from the text, as the statement's parameters.
+            let mut q = sqlx::query(&s.sql).persistent(false);
+            for p in &s.params {
+                q = q.bind(p.as_str());
+            }
+            exec.execute(q).await
+        }
+    };
+    let res = tokio::time::timeout(limit, run)
         .await
         .map_err(|_| sqlx::Error::Protocol(format!("statement timed out after {}", crate::runbook::duration::human(limit))))??;
-    Ok(StatementResult::new(sql, Engine::Sqlite, res.rows_affected(), start))
+    Ok(StatementResult::new(&s.sql, Engine::Sqlite, res.rows_affected(), start))
 }
 
 /// A column name quoted with backticks: SQLite reads a double-quoted name that matches no column

@@ -3,12 +3,13 @@
 //! the schema ([`classify_for`]), which objects it creates or drops ([`objects::changes`]), what it
 //! can write to existing rows ([`writes::writes`]), which tables and columns it touches
 //! ([`touches()`]), whether it needs a backup ([`needs_backup()`]) and whether it reports a row
-//! count ([`count::counted`]).
+//! count ([`count::counted`]); and which variables are sent as bound values ([`bind`]).
 //!
 //! This is deliberately not a SQL parser: statements reach the server verbatim. The classifiers
 //! recognise the shapes a change ticket uses and fail closed on everything else.
 
 pub mod backup;
+pub mod bind;
 pub mod count;
 pub mod lex;
 pub mod objects;

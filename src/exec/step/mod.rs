@@ -106,6 +106,29 @@ pub fn sql_for(src: &SqlSource, engine: Engine) -> Option<String> {
     }
 }
 
+/// The statements of `src` as written, `${…}` still in them: the list's items, or the text
+/// split as `engine` reads it.
+pub fn raw_statements(src: &SqlSource, engine: Engine) -> Result<Vec<String>> {
+    let text = sql_for(src, engine)
+        .ok_or_else(|| Error::failed(format!("no SQL is given for {engine} (add a `{engine}:` or `default:` entry)")))?;
+    Ok(match src {
+        SqlSource::List(l) => l.clone(),
+        _ => crate::sql::split(&text, engine),
+    })
+}
+
+/// The statements as they are sent, lone literal variables bound ([`crate::sql::bind`]), and
+/// each as it is shown (secrets masked), one for one.
+pub fn to_send(src: &SqlSource, engine: Engine, vars: &Vars) -> Result<(Vec<crate::sql::bind::Statement>, Vec<String>)> {
+    let raw = raw_statements(src, engine)?;
+    if let Some(bound) = crate::sql::bind::bind_all(&raw, engine, vars)? {
+        let shown = raw.iter().map(|s| vars.mask(s)).collect();
+        return Ok((bound, shown));
+    }
+    let sent = statements(src, engine, vars, false)?.into_iter().map(crate::sql::bind::Statement::text).collect();
+    Ok((sent, statements(src, engine, vars, true)?))
+}
+
 /// Statements of `src` for `engine`, rendered with real values (`masked` false) or for display.
 pub fn statements(src: &SqlSource, engine: Engine, vars: &Vars, masked: bool) -> Result<Vec<String>> {
     let text = sql_for(src, engine)

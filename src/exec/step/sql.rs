@@ -45,10 +45,13 @@ fn options(a: &SqlAction, vars: &Vars, engine: Engine) -> Result<ExecOptions> {
 /// The secret variables of the step's SQL whose values change a statement's shape on `engine`
 /// (and are not marked `sql: true`).
 pub fn reshaping_secrets(a: &SqlAction, vars: &Vars, engine: Engine) -> Result<Vec<String>> {
-    match super::sql_for(&a.sql, engine) {
-        Some(text) => crate::sql::shape::reshaping_secrets(&text, vars, engine),
-        None => Ok(Vec::new()),
-    }
+    let Some(text) = super::sql_for(&a.sql, engine) else { return Ok(Vec::new()) };
+    // A bound value is sent apart from the statement and cannot change it: only the rest of the
+    // text is judged.
+    let raw = super::raw_statements(&a.sql, engine)?;
+    let judged =
+        if crate::sql::bind::bind_all(&raw, engine, vars)?.is_some() { crate::sql::bind::unbound_text(&raw, engine, vars) } else { text };
+    crate::sql::shape::reshaping_secrets(&judged, vars, engine)
 }
 
 fn reshaping_error(step_id: &str, names: &[String]) -> Error {
@@ -80,16 +83,16 @@ pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
     if !reshaping.is_empty() {
         return Err(reshaping_error(&step.id, &reshaping));
     }
-    let stmts = super::statements(&a.sql, engine, &r.vars, false)?;
-    let shown = super::statements(&a.sql, engine, &r.vars, true)?;
+    // Lone literal variables are bound: the statements as sent, and each as shown.
+    let (stmts, shown) = super::to_send(&a.sql, engine, &r.vars)?;
     if stmts.is_empty() {
         return Err(Error::failed("the step has no statements"));
     }
     // The guard judges the statements as they will run, every value filled in; it names them
     // as they are shown, secrets masked.
-    let guarded = stmts.iter().enumerate().find_map(|(i, s)| needs_backup(s, engine).map(|why| (i, why)));
+    let guarded = stmts.iter().enumerate().find_map(|(i, s)| needs_backup(&s.sql, engine).map(|why| (i, why)));
     if let Some((i, why)) = guarded.filter(|_| r.backups.is_empty()) {
-        let named = shown.get(i).cloned().unwrap_or_else(|| r.journal.redactor().text(&stmts[i]));
+        let named = shown.get(i).cloned().unwrap_or_else(|| r.journal.redactor().text(&stmts[i].sql));
         let what = match why {
             Reason::Destructive => "is destructive",
             Reason::Unclassified => "cannot be classified, so it is treated as destructive",
@@ -162,7 +165,11 @@ pub fn precheck(schema: &mut Schema, a: &SqlAction, index: usize, vars: &Vars, e
         _ => {}
     }
     // Judged on the statements as they will run; names shown with every secret hidden.
-    let stmts = super::statements(&a.sql, engine, vars, false).unwrap_or(shown);
+    // Bound values are not part of a statement's text: the statements are read as sent.
+    let stmts = match super::to_send(&a.sql, engine, vars) {
+        Ok((sent, _)) => sent.into_iter().map(|s| s.sql).collect(),
+        Err(_) => shown,
+    };
     let hide = crate::redact::Redactor::new(vars.secret_values());
     let start = out.len();
     for s in stmts {
