@@ -283,3 +283,87 @@ fn mariadb_change_that_can_write_an_unchanged_column_passes_under_a_client_loop(
     let (t, out) = run_live(&db.url(), EMAIL_UNCHANGED, mariadb_writer(&db));
     assert_passed_although_the_change_can_write_email(&t, &out);
 }
+
+/// A `validate` step declaring a backfill of `name` in rows `id <= 20`, after a change running
+/// `sql`.
+fn backfill_runbook(sql: &str) -> String {
+    format!(
+        r#"
+version: 1
+id: backfill
+plan:
+  - id: fill
+    name: Backfill names
+    kind: sql
+    sql: "{sql}"
+  - id: check
+    name: Existing data unaffected but for the backfill
+    kind: validate
+    tables: [all_users]
+    backfill:
+      - table: all_users
+        columns: [name]
+        where: id <= 20
+"#
+    )
+}
+
+const BACKFILL: &str = "UPDATE all_users SET name = 'backfilled' WHERE id <= 20";
+
+/// The declared backfill passes; the same with an undeclared rewrite of `email` in one row, or
+/// of `name` outside the declared rows, fails naming the column and where. `key` is how the
+/// engine names the key ranges (`id`, or `rowid` on SQLite).
+fn declared_backfill(url: &str, key: &str, count: impl Fn(&str) -> String) {
+    let t = Test::new().runbook(&backfill_runbook(BACKFILL));
+    t.again(["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "runs"])
+        .run()
+        .code(0)
+        .stdout_has(&format!(
+            "declared backfill of all_users.name: differs in 2 key range(s) ({key} 1–12, {key} 13–24), each holding rows where id <= 20"
+        ))
+        .lacks("other sessions");
+    assert_eq!(count("SELECT count(*) FROM all_users WHERE name = 'backfilled'"), "20");
+
+    let t =
+        Test::new().runbook(&backfill_runbook(&format!("{BACKFILL}; UPDATE all_users SET email = 'rewritten@example.org' WHERE id = 100")));
+    t.again(["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "runs"]).run().code(1).stdout_has(&format!(
+        "; column email differs in 1 key range(s) ({key} 97–108) — the change can write column email (UPDATE all_users SET email = 'rewritten@example.org' WHERE id = 100)"
+    ));
+
+    let t = Test::new().runbook(&backfill_runbook("UPDATE all_users SET name = 'backfilled' WHERE id <= 20 OR id = 500"));
+    t.again(["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "runs"]).run().code(1).stdout_has(&format!(
+        "; column name differs in 1 key range(s) outside the declared backfill (where id <= 20): {key} 493–504 — the change can write column name"
+    ));
+}
+
+#[test]
+fn sqlite_declared_backfill_passes_and_an_undeclared_rewrite_fails_naming_the_column() {
+    let t0 = Test::new();
+    let db = SqliteFile::users(t0.dir.path(), 3000);
+    declared_backfill(&db.url(), "rowid", |q| db.scalar(q));
+}
+
+#[test]
+fn postgres_declared_backfill_passes_and_an_undeclared_rewrite_fails_naming_the_column() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3000);
+    declared_backfill(&db.url(), "id", |q| db.scalar(q));
+}
+
+#[test]
+fn mariadb_declared_backfill_passes_and_an_undeclared_rewrite_fails_naming_the_column() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.users(3000);
+    declared_backfill(&db.url(), "id", |q| db.scalar(q));
+}
+
+#[test]
+fn a_backfill_of_a_table_the_step_does_not_fingerprint_is_refused_with_its_position() {
+    let rb = backfill_runbook(BACKFILL).replace("- table: all_users", "- table: orders");
+    let t = Test::new().runbook(&rb);
+    t.again(["validate", "runbook.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("error: backfill of `orders`, which is not among the step's `tables`")
+        .stderr_has("runbook.yaml:13:5");
+}

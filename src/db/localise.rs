@@ -69,6 +69,12 @@ impl KeyLayout {
         )
     }
 
+    /// First and last key of range `i` of the baseline's span (not `BELOW` or above).
+    pub fn bounds(&self, i: i64) -> (i128, i128) {
+        let start = self.lo as i128 + i as i128 * self.width as i128;
+        (start, (start + self.width as i128 - 1).min(self.hi as i128))
+    }
+
     /// Range `i` in words: `id 1–12`, `id < 1`, `id ≥ 3073`.
     pub fn label(&self, i: i64) -> String {
         let k = &self.key;
@@ -155,6 +161,8 @@ pub struct ColumnDifference {
     pub column: String,
     pub ranges: u64,
     pub samples: Vec<String>,
+    /// Every range it differs in, by index.
+    pub at: Vec<i64>,
 }
 
 /// Sample ranges named per finding.
@@ -199,7 +207,7 @@ pub fn compare(before: &super::Fingerprint, now: &super::Fingerprint) -> Differe
     let b: BTreeMap<i64, &Cell> = before.cells.iter().map(|c| (c.range, c)).collect();
     let n: BTreeMap<i64, &Cell> = now.cells.iter().map(|c| (c.range, c)).collect();
     let mut per_column: Vec<ColumnDifference> =
-        before.columns.iter().map(|c| ColumnDifference { column: c.clone(), ranges: 0, samples: Vec::new() }).collect();
+        before.columns.iter().map(|c| ColumnDifference { column: c.clone(), ranges: 0, samples: Vec::new(), at: Vec::new() }).collect();
     let ranges: std::collections::BTreeSet<i64> = b.keys().chain(n.keys()).copied().collect();
     for r in ranges {
         let x = b.get(&r).copied().unwrap_or(&empty);
@@ -219,6 +227,7 @@ pub fn compare(before: &super::Fingerprint, now: &super::Fingerprint) -> Differe
         for (i, cd) in per_column.iter_mut().enumerate().filter(|_| !new_rows_only) {
             if x.columns.get(i) != y.columns.get(i) {
                 cd.ranges += 1;
+                cd.at.push(r);
                 if cd.samples.len() < SAMPLES {
                     cd.samples.push(label(r));
                 }

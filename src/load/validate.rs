@@ -307,9 +307,29 @@ fn type_step(c: &mut Checker, raw: &RawStep) -> Option<Step> {
         }
         Kind::Validate => {
             require(c, raw.tables.is_some() || raw.report_queries.is_some(), "`tables:` to fingerprint or `report_queries:`");
+            let tables = raw.tables.clone().unwrap_or_default();
+            for b in raw.backfill.iter().flatten() {
+                if !tables.iter().any(|t| t == &b.table) {
+                    let pos = c.key_pos(raw.id.pos, "backfill");
+                    c.push(
+                        pos,
+                        format!("backfill of `{}`, which is not among the step's `tables`", b.table),
+                        Some("add the table to `tables:`".into()),
+                    );
+                }
+                if b.columns.is_empty() {
+                    let pos = c.key_pos(raw.id.pos, "backfill");
+                    c.push(
+                        pos,
+                        format!("backfill of `{}` names no columns", b.table),
+                        Some("list the columns it writes: `columns: [status]`".into()),
+                    );
+                }
+            }
             Action::Validate(ValidateAction {
-                tables: raw.tables.clone().unwrap_or_default(),
+                tables,
                 report_queries: raw.report_queries.clone().unwrap_or_default(),
+                backfill: raw.backfill.clone().unwrap_or_default(),
             })
         }
         Kind::Http => {

@@ -45,7 +45,7 @@ impl Kind {
             Kind::Verify => &["schema", "queries", "schema_unchanged_since", "checklist"],
             Kind::Command => &["command", "shell", "env", "workdir", "queries", "read_only", "rehearse"],
             Kind::Manual => &["instructions", "checklist"],
-            Kind::Validate => &["tables", "report_queries"],
+            Kind::Validate => &["tables", "report_queries", "backfill"],
             Kind::Http => &["method", "url", "headers", "body", "expect_status", "expect_json", "read_only", "rehearse"],
             Kind::Monitor => &["interval", "duration", "checks"],
         }
@@ -272,6 +272,20 @@ pub struct ReportQuery {
     pub sql: Sp<SqlSource>,
 }
 
+/// An intended change of existing data, declared on a `validate` step.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backfill {
+    /// The table written; one of the step's `tables`.
+    pub table: String,
+    /// The columns the change may write in existing rows.
+    pub columns: Vec<String>,
+    /// SQL condition naming the rows it may write, true of them after the change (e.g.
+    /// `id <= 100`); without it, any existing row.
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub rows: Option<String>,
+}
+
 /// An assertion on an HTTP JSON response, by JSON pointer (RFC 6901).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -399,6 +413,10 @@ pub struct RawStep {
     /// (validate) Queries that must still run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_queries: Option<Vec<ReportQuery>>,
+    /// (validate) Data changes the change intends, such as a backfill: differences in these
+    /// columns of these rows are checked against the declaration instead of failing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<Vec<Backfill>>,
 
     /// (http) Method (default GET).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -497,6 +515,7 @@ pub struct ManualAction {
 pub struct ValidateAction {
     pub tables: Vec<String>,
     pub report_queries: Vec<ReportQuery>,
+    pub backfill: Vec<Backfill>,
 }
 
 #[derive(Debug, Clone)]

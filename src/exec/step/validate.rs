@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::journal::event::Event;
 use crate::load::vars::Vars;
-use crate::runbook::{Action, Step, ValidateAction};
+use crate::runbook::{Action, Backfill, Step, ValidateAction};
 use crate::sql::writes::{writes, Write};
 use crate::ui::panel;
 
@@ -21,6 +21,10 @@ pub fn describe(a: &ValidateAction, vars: &Vars, engine: Engine) -> String {
     let mut lines = Vec::new();
     for t in &a.tables {
         lines.push(format!("compare fingerprint of {t} (row count + hash of every column at run start) with the start of the run"));
+    }
+    for b in &a.backfill {
+        let rows = b.rows.as_deref().map_or("any existing row".to_string(), |w| format!("rows where {}", vars.mask(w)));
+        lines.push(format!("declared backfill: {} column(s) {} may change in {rows}", b.table, b.columns.join(", ")));
     }
     for q in &a.report_queries {
         let sql = super::sql_for(&q.sql, engine).map(|s| vars.mask(&s)).unwrap_or_else(|| format!("<no SQL for {engine}>"));
@@ -91,7 +95,22 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         let diff = localise::compare(&before, &now);
         let could = change_writes(r, step, t, &schema)?;
         let blamed = blame(&diff, &could);
+        let declared: Vec<&Backfill> = a.backfill.iter().filter(|b| &b.table == t).collect();
+        let (blamed, intended) = check_declared(r, t, &before, &diff, blamed, &declared).await?;
+        for line in &intended {
+            r.journal.record(Event::Info { step_id: Some(step.id.clone()), message: line.clone() })?;
+            panel::ok(line.clone());
+        }
         let delta = now.rows as i128 - before.rows as i128;
+        let by_others_too = !diff.localised
+            || diff.inserted > 0
+            || diff.deleted > 0
+            || diff.columns.iter().any(|c| !declared.iter().any(|b| b.columns.iter().any(|x| x.eq_ignore_ascii_case(&c.column))));
+        if blamed.is_empty() && !by_others_too {
+            r.assertion(step, format!("{t} row count"), before.rows.to_string(), now.rows.to_string(), true)?;
+            r.assertion(step, columns, before.hash.clone(), format!("{} (declared backfill)", now.hash), true)?;
+            continue;
+        }
         if blamed.is_empty() {
             // The change cannot have made this difference: another session did, while the
             // change ran. It is information for the report, not a failure.
@@ -203,8 +222,81 @@ impl Reach {
     }
 }
 
+/// Differences the runbook declares as intended (a backfill) are checked against the
+/// declaration: a declared column may differ in ranges holding rows that match its `where` (any
+/// range without one). Returns what is still blamed, and one line per declaration that held.
+async fn check_declared(
+    r: &mut Runner,
+    table: &str,
+    before: &crate::db::Fingerprint,
+    diff: &localise::Difference,
+    blamed: Vec<Blamed>,
+    declared: &[&Backfill],
+) -> Result<(Vec<Blamed>, Vec<String>)> {
+    let engine = r.target.engine;
+    let mut kept = Vec::new();
+    let mut intended = Vec::new();
+    for b in blamed {
+        let decl = b.column.as_ref().and_then(|c| declared.iter().find(|d| d.columns.iter().any(|x| x.eq_ignore_ascii_case(c))));
+        let (Some(column), Some(decl), true) = (&b.column, decl, diff.localised) else {
+            kept.push(b);
+            continue;
+        };
+        let Some(cd) = diff.column(column) else { continue };
+        let Some(cond) = &decl.rows else {
+            intended.push(format!(
+                "declared backfill of {table}.{column}: differs in {} key range(s) ({}), any row allowed",
+                cd.ranges,
+                cd.samples.join(", ")
+            ));
+            continue;
+        };
+        let cond = r.vars.render(cond)?;
+        let table_q = crate::db::quote_ident(engine, table);
+        let mut outside = Vec::new();
+        for &i in &cd.at {
+            let range = match &before.layout {
+                Some(l) => {
+                    let key = if engine == Engine::Sqlite && l.key == "rowid" {
+                        "rowid".to_string()
+                    } else {
+                        crate::db::quote_ident(engine, &l.key)
+                    };
+                    let (lo, hi) = l.bounds(i);
+                    format!("{key} BETWEEN {lo} AND {hi} AND ")
+                }
+                None => String::new(),
+            };
+            let n =
+                r.db.query_scalar(&format!("SELECT count(*) FROM {table_q} WHERE {range}({cond})"))
+                    .await
+                    .map_err(|e| Error::failed(format!("backfill condition `{cond}` of {table}: {e}")))?;
+            if n.as_deref().unwrap_or("0") == "0" {
+                outside.push(before.layout.as_ref().map_or_else(|| "whole table".to_string(), |l| l.label(i)));
+            }
+        }
+        if outside.is_empty() {
+            intended.push(format!(
+                "declared backfill of {table}.{column}: differs in {} key range(s) ({}), each holding rows where {cond}",
+                cd.ranges,
+                cd.samples.join(", ")
+            ));
+        } else {
+            let n = outside.len();
+            outside.truncate(localise::SAMPLES);
+            kept.push(Blamed {
+                found: format!("differs in {n} key range(s) outside the declared backfill (where {cond}): {}", outside.join(", ")),
+                ..b
+            });
+        }
+    }
+    Ok((kept, intended))
+}
+
 /// A difference the change can have made.
 struct Blamed {
+    /// The column, for a column's difference.
+    column: Option<String>,
     /// `column name`, `rows inserted` …
     what: String,
     /// What was found: `differs in 2 key range(s) (id 1–12, id 13–24)`.
@@ -220,13 +312,18 @@ fn blame(diff: &localise::Difference, could: &[Reach]) -> Vec<Blamed> {
     let texts = |f: &dyn Fn(&Reach) -> bool| could.iter().filter(|c| f(c)).map(|c| c.text.clone()).collect::<Vec<_>>();
     if !diff.localised {
         let by = texts(&|_| true);
-        return if by.is_empty() { Vec::new() } else { vec![Blamed { what: "data".into(), found: "differs (not localised)".into(), by }] };
+        return if by.is_empty() {
+            Vec::new()
+        } else {
+            vec![Blamed { column: None, what: "data".into(), found: "differs (not localised)".into(), by }]
+        };
     }
     let mut out = Vec::new();
     for c in &diff.columns {
         let by = texts(&|r| r.column(&c.column));
         if !by.is_empty() {
             out.push(Blamed {
+                column: Some(c.column.clone()),
                 what: format!("column {}", c.column),
                 found: format!("differs in {} key range(s) ({})", c.ranges, c.samples.join(", ")),
                 by,
@@ -236,7 +333,7 @@ fn blame(diff: &localise::Difference, could: &[Reach]) -> Vec<Blamed> {
     for (n, scope, what) in [(diff.inserted, Scope::Insert, "rows inserted"), (diff.deleted, Scope::Delete, "rows deleted")] {
         let by = texts(&|r| r.scope == scope || r.scope == Scope::Any);
         if n > 0 && !by.is_empty() {
-            out.push(Blamed { what: what.into(), found: format!("{n} (in {})", diff.samples.join(", ")), by });
+            out.push(Blamed { column: None, what: what.into(), found: format!("{n} (in {})", diff.samples.join(", ")), by });
         }
     }
     out
