@@ -20,6 +20,7 @@ mod golden;
 mod interactive;
 mod lint;
 mod live;
+mod partial_rollback;
 mod redmine;
 mod rehearse_policy;
 mod resume;

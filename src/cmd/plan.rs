@@ -78,6 +78,15 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
         }
     }
 
+    // Which rollback steps would run now: after the recorded change run (a partial change
+    // undoes only what ran) and with each `when` read against the live schema.
+    let scope = if which == PlanKind::Rollback {
+        let (scope, source) = crate::exec::plan::recorded_scope(&loaded, &target, None);
+        ui::out(format!("  {}: {}", source.unwrap_or_else(|| "no recorded change run".into()), scope.summary()));
+        Some(scope)
+    } else {
+        None
+    };
     let mut missing = Vec::new();
     let mut flagged = 0;
     // Steps a rehearsal would not run, for the summary: a rehearsal proves less about them.
@@ -99,6 +108,19 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
         if s.scope == crate::runbook::Scope::Fleet {
             ui::out(format!("  scope: fleet — {}", crate::runbook::Scope::FLEET_NOTE));
         }
+        // A rollback step that would be skipped now is not prechecked: it will not run, and
+        // what it would drop is not dropped in the simulation either. `when` is read against the
+        // schema as the rollback steps before it leave it, as the run reads it before the step.
+        let now = scope.as_ref().map(|sc| match (sc.skips(&s.id), &s.when) {
+            (Some(why), _) => (false, format!("now: would be skipped (nothing to undo: {why})")),
+            (None, Some(cond)) if cond.holds(&simulated) => (true, format!("now: would run (when: {} — true)", cond.describe())),
+            (None, Some(cond)) => (false, format!("now: would be skipped (when: {} — false on the target)", cond.describe())),
+            (None, None) => (true, "now: would run".to_string()),
+        });
+        if let Some((false, line)) = &now {
+            ui::out(format!("  {line}"));
+            continue;
+        }
         let mut lines = step::precheck(db.as_mut(), &schema, &mut simulated, s, i + 1, &vars).await;
         if let Action::Sql(a) = &s.action {
             lines.extend(crate::exec::preflight::dml_tables_missing(&simulated, a, i + 1, &vars, target.engine));
@@ -109,6 +131,9 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
                 flagged += 1;
             }
             ui::out(format!("  precheck: {line}"));
+        }
+        if let Some((_, line)) = &now {
+            ui::out(format!("  {line}"));
         }
         if let Some(policy) = &s.rehearse {
             ui::out(format!("  {}", vars.mask(&policy.describe())));

@@ -97,13 +97,16 @@ impl Runner {
     }
 
     /// Whether the runbook itself rules the step out here, as (how, why) for the journal: an
-    /// `http` or `command` step whose rehearsal policy is to skip it, or a rollback step whose
-    /// `when` does not hold on the live schema.
+    /// `http` or `command` step whose rehearsal policy is to skip it, or a rollback step that
+    /// undoes only change steps that never ran, or whose `when` does not hold on the live schema.
     async fn runbook_skips(&mut self, step: &Step, plan: PlanKind) -> Result<Option<(String, String)>> {
         if let (Some(_), Some(crate::runbook::rehearse::Rehearse::Skip { why })) = (&self.opts.rehearsal, &step.rehearse) {
             return Ok(Some(("rehearse policy".into(), format!("not run in a rehearsal: {why}"))));
         }
         if plan == PlanKind::Rollback {
+            if let Some(why) = self.rollback_scope.as_ref().and_then(|s| s.skips(&step.id)) {
+                return Ok(Some(("partial rollback".into(), format!("nothing to undo: {why}"))));
+            }
             if let Some(cond) = &step.when {
                 let schema = self.db.schema().await?;
                 if !cond.holds(&schema) {

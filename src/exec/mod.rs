@@ -115,6 +115,9 @@ pub struct Runner {
     pub done: HashSet<String>,
     /// Set once the rollback plan has started in this run (or in the run being resumed), with why.
     pub rollback: Option<RollbackCause>,
+    /// Which rollback steps the rollback plan runs, decided when it starts (see
+    /// [`crate::runbook::selection`]).
+    pub rollback_scope: Option<crate::runbook::selection::Selection>,
     /// Ctrl-C and SIGTERM, when this process listens for them.
     pub interrupts: Option<interrupt::Interrupts>,
     /// This run is recorded as the change-plan run a rollback compares with ([`baseline`]).
@@ -232,6 +235,7 @@ impl Runner {
             step_started: Instant::now(),
             done: HashSet::new(),
             rollback: None,
+            rollback_scope: None,
             interrupts: None,
             baseline_remembered: false,
         }

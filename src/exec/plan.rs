@@ -7,9 +7,10 @@ use crate::journal::{Event, Outcome, StepStatus};
 use crate::runbook::{Action, OnFailure, PlanKind, Scope};
 use crate::ui;
 
-use super::{rehearsal, Runner};
+use super::{baseline, rehearsal, Runner};
 
 pub use crate::journal::RollbackCause;
+use crate::runbook::selection::{self, Selection};
 
 /// How one plan ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +83,10 @@ impl Runner {
     pub(crate) async fn start_rollback(&mut self, cause: RollbackCause) -> Result<PlanResult> {
         if self.rollback.is_none() {
             self.rollback = Some(cause);
+            let scope = self.rollback_scope();
             self.journal.record(Event::PlanStarted {
                 plan: PlanKind::Rollback,
-                reason: cause.reason().into(),
+                reason: format!("{}; {}", cause.reason(), scope.summary()),
                 steps: self.outline(PlanKind::Rollback),
                 cause: Some(cause),
             })?;
@@ -133,9 +135,29 @@ impl Runner {
         Ok(())
     }
 
+    /// Which rollback steps run, decided once per run from the change steps that ran: this
+    /// run's own when it ran (part of) the change plan, else those of the recorded change run.
+    fn rollback_scope(&mut self) -> Selection {
+        if let Some(s) = &self.rollback_scope {
+            return s.clone();
+        }
+        let s = if self.opts.plan == PlanKind::Plan {
+            scope_of_run(&self.loaded, &self.run_dir)
+        } else {
+            recorded_scope(&self.loaded, &self.target, self.opts.baseline.as_deref()).0
+        };
+        if matches!(&s, Selection::Partial { skip } if !skip.is_empty()) {
+            ui::panel::info(s.summary());
+        }
+        self.rollback_scope = Some(s.clone());
+        s
+    }
+
     pub(crate) async fn run_plan(&mut self, plan: PlanKind) -> Result<PlanResult> {
         if plan == PlanKind::Plan {
             self.ran_change_plan = true;
+        } else {
+            self.rollback_scope();
         }
         let steps = self.loaded.clone();
         let steps = steps.steps(plan);
@@ -208,5 +230,26 @@ impl Runner {
         let yes = tokio::task::block_in_place(|| self.prompter.confirm("The step failed. Run the rollback plan now?", false))?;
         self.journal.record(Event::RollbackDecision { accepted: yes, by: self.opts.operator.clone(), how: self.prompter.how().into() })?;
         Ok(yes)
+    }
+}
+
+/// The rollback scope after the change steps that ran in the run folder `dir`.
+fn scope_of_run(loaded: &crate::runbook::Loaded, dir: &std::path::Path) -> Selection {
+    match crate::journal::read(dir) {
+        Ok((entries, _)) => selection::select(loaded, &selection::ran_in(&entries)),
+        Err(e) => Selection::Whole { why: format!("the change run's journal cannot be read ({e})") },
+    }
+}
+
+/// The rollback scope of a rollback that is a run of its own: after the recorded change run of
+/// this runbook against `target` (`--baseline`, or the state index), with where that came from.
+pub fn recorded_scope(
+    loaded: &crate::runbook::Loaded,
+    target: &crate::db::Target,
+    explicit: Option<&std::path::Path>,
+) -> (Selection, Option<String>) {
+    match baseline::recorded_plan_run(&loaded.doc.id, target, explicit) {
+        Some((dir, source)) => (scope_of_run(loaded, &dir), Some(source)),
+        None => (Selection::Whole { why: "no change run of this runbook against this target is recorded".into() }, None),
     }
 }

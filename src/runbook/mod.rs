@@ -8,6 +8,7 @@ pub mod duration;
 pub mod expect;
 pub mod rehearse;
 pub mod scalar;
+pub mod selection;
 pub mod span;
 pub mod step;
 pub mod undo;
