@@ -71,6 +71,11 @@ pub enum Error {
 
     #[error("{message}")]
     Stopped { message: String },
+
+    /// A signal (or Ctrl-C typed at a prompt) stopped the run where no step was running: it ends
+    /// like any interruption, journaled `interrupted`, exit 3.
+    #[error("interrupted by {signal}")]
+    Interrupted { signal: String },
 }
 
 impl Error {
@@ -95,7 +100,7 @@ impl Error {
         match self {
             Error::Usage { .. } | Error::Invalid { .. } | Error::Read { .. } | Error::NoTerminal | Error::Locked { .. } => EXIT_USAGE,
             Error::Write { .. } | Error::Database { .. } | Error::Failed { .. } | Error::LockLost { .. } => EXIT_FAILED,
-            Error::Stopped { .. } => EXIT_STOPPED,
+            Error::Stopped { .. } | Error::Interrupted { .. } => EXIT_STOPPED,
         }
     }
 }

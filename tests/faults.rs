@@ -488,3 +488,121 @@ fn sigterm_ends_a_commands_whole_process_group_within_a_second() {
 fn sighup_ends_a_commands_whole_process_group_within_a_second() {
     signal_ends_the_command_group(libc::SIGHUP, "SIGHUP");
 }
+
+/// Steps of every kind that take long enough for a signal to land in them, each after a quick
+/// first step whose prompt the tests answer.
+const SLOW_KINDS: &str = r#"
+version: 1
+id: slow-kinds
+plan:
+  - id: first
+    name: First
+    kind: sql
+    sql: CREATE TABLE first_done(x INTEGER)
+  - id: slow
+    name: Slow
+    kind: ${kind}
+"#;
+
+fn slow_step(kind: &str) -> String {
+    let body = match kind {
+        "sql" => "    sql: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT count(*) FROM c\n",
+        "command" => "    command: [\"sleep\", \"60\"]\n",
+        "monitor" => "    duration: 60s\n    interval: 200ms\n    checks:\n      - name: users\n        query: SELECT count(*) FROM all_users\n        max: 1000\n",
+        "manual" => "    instructions: Check the dashboard.\n    checklist:\n      - The dashboard is green\n",
+        _ => unreachable!(),
+    };
+    format!(
+        "{}{body}  - id: after\n    name: After\n    kind: sql\n    sql: CREATE TABLE after_interrupt(x INTEGER)\n",
+        SLOW_KINDS.replace("${kind}", kind)
+    )
+}
+
+/// Run `runbook` in a pty, answer `answers` step prompts with `r`, wait for `ready` (a checklist
+/// prompt) or a moment, send `signal` (`None`: type Ctrl-C), and check the run ended like any
+/// interruption: exit 3 within a second, `interrupted` journaled, then the lock released and
+/// `run_finished`.
+fn signal_in_a_pty(yaml: &str, answers: usize, ready: Option<&str>, signal: Option<i32>, name: &str) -> (Test, SqliteFile) {
+    use expectrl::{Eof, Session, WaitStatus};
+    let t = Test::new().runbook(yaml);
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let mut c = t.command();
+    c.args(["run", "runbook.yaml", "--db", &db.url(), "--runs-dir", "runs", "--operator", "carol"])
+        .env("TERM", "xterm")
+        .env("COLUMNS", "120");
+    let mut s = Session::spawn(c).expect("spawn in a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(20)));
+    for n in 1..=answers {
+        s.expect(format!("Step {n}/").as_str()).unwrap();
+        s.expect("[r run").unwrap();
+        s.send("r").unwrap();
+    }
+    match ready {
+        Some(r) => {
+            s.expect(r).unwrap();
+        }
+        None if answers == 0 => {
+            s.expect("[r run").unwrap();
+        }
+        None => {}
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = std::time::Instant::now();
+    match signal {
+        Some(sig) => unsafe {
+            libc::kill(s.get_process().pid().as_raw(), sig);
+        },
+        // Ctrl-C typed at the terminal: a key at a prompt, SIGINT from the terminal otherwise.
+        None => s.send("\x03").unwrap(),
+    }
+    let _ = s.expect(Eof);
+    let status = s.get_process().wait().expect("wait");
+    let took = sent.elapsed();
+    let code = match status {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("{name}: unexpected end: {other:?}"),
+    };
+    assert_eq!(code, 3, "{name}");
+    assert!(took < Duration::from_secs(1), "{name} took {took:?} to end the run");
+    let run = t.run_dirs("runs")[0].clone();
+    let j = journal(&run);
+    let i = events(&j, "interrupted");
+    assert_eq!(i.len(), 1, "{name}: {j:?}");
+    assert_eq!(i[0]["signal"], name);
+    let at = |kind: &str| j.iter().position(|e| e["event"] == kind).unwrap_or_else(|| panic!("{name}: no {kind}: {j:?}"));
+    assert!(at("interrupted") < at("lock_released"), "{name}: {j:?}");
+    assert_eq!(at("lock_released"), j.len() - 2, "{name}: {j:?}");
+    assert_eq!(j.last().unwrap()["event"], "run_finished");
+    assert_eq!(j.last().unwrap()["outcome"], "interrupted");
+    assert_eq!(j.last().unwrap()["exit_code"], 3);
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'after_interrupt'"), "0", "{name}: a later step ran");
+    t.exec(["audit", "verify", &run.display().to_string()]).code(0);
+    (t, db)
+}
+
+#[test]
+fn every_signal_at_a_step_prompt_ends_the_run_like_ctrl_c() {
+    for (sig, name) in [(Some(libc::SIGTERM), "SIGTERM"), (Some(libc::SIGHUP), "SIGHUP"), (Some(libc::SIGINT), "Ctrl-C"), (None, "Ctrl-C")]
+    {
+        let (t, db) = signal_in_a_pty(&slow_step("command"), 0, None, sig, name);
+        let j = journal(&t.run_dirs("runs")[0]);
+        // Nothing was decided, so nothing started: a resume has no step "in flight".
+        assert!(events(&j, "step_started").is_empty(), "{name}: {j:?}");
+        assert_eq!(events(&j, "interrupted")[0]["step_id"], serde_json::Value::Null);
+        assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'first_done'"), "0");
+    }
+}
+
+#[test]
+fn sigterm_and_sighup_during_each_step_kind_end_the_run_within_a_second() {
+    for kind in ["sql", "command", "monitor", "manual"] {
+        let ready = (kind == "manual").then_some("y yes");
+        for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")] {
+            let (t, _db) = signal_in_a_pty(&slow_step(kind), 2, ready, Some(sig), name);
+            let j = journal(&t.run_dirs("runs")[0]);
+            let slow: Vec<_> = events(&j, "step_finished").into_iter().filter(|e| e["step_id"] == "slow").collect();
+            assert_eq!(slow.len(), 1, "{kind} {name}: {j:?}");
+            assert_eq!(slow[0]["status"], "interrupted", "{kind} {name}: {j:?}");
+        }
+    }
+}

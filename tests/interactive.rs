@@ -454,8 +454,11 @@ fn ctrl_c_at_each_prompt_exits_3_with_the_cursor_visible() {
             assert!(out.contains(&line), "lacks {line:?}\n{out}");
         }
         let j = journal(run);
-        assert_eq!(j.last().unwrap()["outcome"], "aborted");
+        // Ctrl-C at a prompt is the operator stopping, journaled as an interruption.
+        assert_eq!(j.last().unwrap()["outcome"], "interrupted");
         assert_eq!(j.last().unwrap()["exit_code"], 3);
+        assert_eq!(events(&j, "interrupted").len(), 1);
+        assert_eq!(events(&j, "interrupted")[0]["signal"], "Ctrl-C");
         assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name IN ('third_t', 'fourth_t')"), "0");
         let skipped = events(&j, "step_decision");
         assert_eq!(skipped[0]["reason"], "not today");

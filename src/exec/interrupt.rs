@@ -15,7 +15,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 use crate::db::Canceller;
-use crate::error::{Error, EXIT_STOPPED};
+use crate::error::{Error, Result as RunResult, EXIT_STOPPED};
+use crate::journal::Decision;
+use crate::ui::{ItemAnswer, Prompter};
 
 /// How long a cancelled statement may take to give up before the step is abandoned: short
 /// enough that every signal ends the run within a second.
@@ -71,6 +73,13 @@ impl Interrupts {
         (count > self.handled.load(Ordering::SeqCst)).then_some(name)
     }
 
+    /// The last signal the process received, if any (a Ctrl-C typed at a prompt is a key, not a
+    /// signal, and does not count).
+    pub fn last_signal(&self) -> Option<&'static str> {
+        let (count, name) = *self.rx.borrow();
+        (count > 0).then_some(name)
+    }
+
     /// The run has acted on every signal so far (journaled it, stopped the plan): a rollback
     /// the operator then asks for may run; a further signal ends the process.
     pub fn acknowledge(&self) {
@@ -117,5 +126,85 @@ where
                 return Err(Outcome::Interrupted(name.to_string()));
             }
         }
+    }
+}
+
+/// Ask the operator something, unless a signal comes first. A prompt blocks on the terminal,
+/// where no signal can reach it; so it runs on a thread of its own while this waits for either
+/// its answer or a signal. On a signal the prompt is abandoned there (its thread ends with the
+/// process), the terminal is put back, and [`Error::Interrupted`] ends the run like any other
+/// interruption. An automatic prompter (`--yes`) answers at once, on this thread.
+pub async fn ask<T, F>(prompter: &mut Box<dyn Prompter>, interrupts: Option<&Interrupts>, f: F) -> RunResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Prompter) -> RunResult<T> + Send + 'static,
+{
+    let Some(interrupts) = interrupts.filter(|_| prompter.interactive()) else {
+        return tokio::task::block_in_place(|| f(prompter.as_mut()));
+    };
+    if let Some(signal) = interrupts.pending() {
+        return Err(Error::Interrupted { signal: signal.into() });
+    }
+    let mut rx = interrupts.rx.clone();
+    let mut out = std::mem::replace(prompter, Box::new(Gone));
+    let mut task = tokio::task::spawn_blocking(move || {
+        let answer = f(out.as_mut());
+        (out, answer)
+    });
+    loop {
+        tokio::select! {
+            done = &mut task => {
+                let (back, answer) = done.map_err(|e| Error::failed(format!("the prompt failed: {e}")))?;
+                *prompter = back;
+                return answer;
+            }
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    // The listener is gone: only the answer can end this wait now.
+                    let (back, answer) = (&mut task).await.map_err(|e| Error::failed(format!("the prompt failed: {e}")))?;
+                    *prompter = back;
+                    return answer;
+                }
+                if let Some(signal) = interrupts.pending() {
+                    crate::ui::restore_terminal();
+                    return Err(Error::Interrupted { signal: signal.into() });
+                }
+            }
+        }
+    }
+}
+
+/// Stands in for the prompter while it is out on its thread, and for good once a signal left
+/// it there: nobody is left to answer, so nothing more is asked.
+struct Gone;
+
+fn gone<T>() -> RunResult<T> {
+    Err(Error::Stopped { message: "the run was interrupted at a prompt; nothing more is asked".into() })
+}
+
+impl Prompter for Gone {
+    fn how(&self) -> &'static str {
+        "interrupted at a prompt"
+    }
+    fn interactive(&self) -> bool {
+        false
+    }
+    fn step(&mut self, _: &str) -> RunResult<Decision> {
+        gone()
+    }
+    fn skip_reason(&mut self) -> RunResult<String> {
+        gone()
+    }
+    fn checklist_item(&mut self, _: &str) -> RunResult<ItemAnswer> {
+        gone()
+    }
+    fn note(&mut self, _: &str) -> RunResult<Option<String>> {
+        gone()
+    }
+    fn confirm(&mut self, _: &str, _: bool) -> RunResult<bool> {
+        gone()
+    }
+    fn choose(&mut self, _: &str, _: &[&str]) -> RunResult<usize> {
+        gone()
     }
 }

@@ -23,6 +23,15 @@ struct Decided {
 }
 
 impl Runner {
+    /// Ask the operator through [`interrupt::ask`]: a signal ends the wait.
+    pub(crate) async fn ask<T, F>(&mut self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn crate::ui::Prompter) -> Result<T> + Send + 'static,
+    {
+        interrupt::ask(&mut self.prompter, self.interrupts.as_ref(), f).await
+    }
+
     pub(crate) async fn run_step(&mut self, step: &Step, index: usize, total: usize, plan: PlanKind) -> Result<StepStatus> {
         let action = step::describe(step, &self.vars, self.target.engine, Some(&self.run_dir));
         let description = step.description.as_deref().map(|d| self.vars.mask(d));
@@ -87,9 +96,8 @@ impl Runner {
             panel::info(self.vars.mask(&policy.describe()));
         }
         let question = step::question::question(step, &self.vars, self.target.engine);
-        let prompter = &mut self.prompter;
-        let decision = tokio::task::block_in_place(|| prompter.step(&question))?;
-        let reason = if decision == Decision::Skip { Some(tokio::task::block_in_place(|| prompter.skip_reason())?) } else { None };
+        let decision = self.ask(move |p| p.step(&question)).await?;
+        let reason = if decision == Decision::Skip { Some(self.ask(|p| p.skip_reason()).await?) } else { None };
         if !self.prompter.interactive() && decision == Decision::Run {
             panel::info(self.prompter.how());
         }
@@ -144,6 +152,11 @@ impl Runner {
         let res = match interrupts.as_mut() {
             Some(i) => interrupt::race(fut, i, canceller, grace).await,
             None => fut.await.map_err(interrupt::Outcome::Error),
+        };
+        // A step's own prompt (a checklist) that a signal or Ctrl-C ended is the same stop.
+        let res = match res {
+            Err(interrupt::Outcome::Error(Error::Interrupted { signal })) => Err(interrupt::Outcome::Interrupted(signal)),
+            other => other,
         };
         // A command, a request or a confirmed manual step is a change once it has run, whatever
         // its outcome; a `sql` step says so itself, per committed statement.

@@ -299,6 +299,9 @@ impl Runner {
     /// The common end of a run, whatever happened: release the lock, record how the run
     /// ended, write the report.
     pub async fn finish(mut self, finished: Result<(Outcome, i32)>, started: Instant) -> Result<i32> {
+        if let Err(Error::Interrupted { signal }) = &finished {
+            let _ = self.journal.record(Event::Interrupted { step_id: None, signal: signal.clone() });
+        }
         let _ = self.db.unlock().await;
         // A lock that was lost was not released by this run: the journal says only what happened.
         if !matches!(finished, Err(Error::LockLost { .. })) {
@@ -306,6 +309,11 @@ impl Runner {
         }
         let (outcome, code, error) = match finished {
             Ok((o, c)) => (o, c, None),
+            // Stopped at a prompt (a signal, or Ctrl-C typed there): an interruption like any other.
+            Err(Error::Interrupted { signal }) => {
+                panel::warn(format!("interrupted by {signal} at the prompt: nothing more was started"));
+                (Outcome::Interrupted, EXIT_STOPPED, None)
+            }
             Err(e) => {
                 // An error that ends the run early is still a state the journal must show.
                 let msg = self.journal.redactor().text(&e.to_string());

@@ -55,7 +55,7 @@ impl Runner {
                 PlanResult::Passed => return Ok((Outcome::Succeeded, EXIT_OK)),
                 PlanResult::Aborted => return Ok((Outcome::Aborted, EXIT_STOPPED)),
                 PlanResult::Interrupted => {
-                    if !self.offer_rollback_after_interrupt()? {
+                    if !self.offer_rollback_after_interrupt().await? {
                         return Ok((Outcome::Interrupted, EXIT_STOPPED));
                     }
                     RollbackCause::Interrupted
@@ -96,12 +96,17 @@ impl Runner {
 
     /// The lock is held until the process ends; an interactive operator may still want the
     /// rollback plan right away after an interruption.
-    fn offer_rollback_after_interrupt(&mut self) -> Result<bool> {
+    async fn offer_rollback_after_interrupt(&mut self) -> Result<bool> {
         if !(self.opts.plan == PlanKind::Plan && self.prompter.interactive() && !self.loaded.rollback.is_empty()) {
             return Ok(false);
         }
-        let prompter = &mut self.prompter;
-        let yes = tokio::task::block_in_place(|| prompter.confirm("Interrupted. Run the rollback plan now?", false)).unwrap_or(false);
+        // Only the operator's Ctrl-C during a step is asked about: SIGTERM and SIGHUP mean
+        // nobody is there to answer, and Ctrl-C typed at a prompt means "stop at once".
+        if self.interrupts.as_ref().and_then(|i| i.last_signal()) != Some("Ctrl-C") {
+            return Ok(false);
+        }
+        // A further signal here is a no, as is a terminal that went away.
+        let yes = self.ask(|p| p.confirm("Interrupted. Run the rollback plan now?", false)).await.unwrap_or(false);
         self.journal.record(Event::RollbackDecision { accepted: yes, by: self.opts.operator.clone(), how: self.prompter.how().into() })?;
         Ok(yes)
     }
@@ -191,7 +196,7 @@ impl Runner {
                 StepStatus::Aborted => return Ok(PlanResult::Aborted),
                 StepStatus::Interrupted => return Ok(PlanResult::Interrupted),
                 StepStatus::Failed => {
-                    let rollback_requested = plan == PlanKind::Plan && self.rollback_after_failure(step)?;
+                    let rollback_requested = plan == PlanKind::Plan && self.rollback_after_failure(step).await?;
                     return Ok(PlanResult::Failed { rollback_requested });
                 }
             }
@@ -213,7 +218,7 @@ impl Runner {
     /// After a change-plan step failed: does the rollback plan follow? `--on-failure rollback`
     /// and the step's own `on_failure: rollback` say yes; otherwise an operator at a terminal
     /// is asked. Every yes and no is journaled.
-    fn rollback_after_failure(&mut self, step: &crate::runbook::Step) -> Result<bool> {
+    async fn rollback_after_failure(&mut self, step: &crate::runbook::Step) -> Result<bool> {
         let automatic = self.opts.on_failure_rollback || step.on_failure == OnFailure::Rollback;
         if automatic {
             let how = if self.opts.on_failure_rollback {
@@ -227,7 +232,7 @@ impl Runner {
         if !self.prompter.interactive() || self.loaded.rollback.is_empty() {
             return Ok(false);
         }
-        let yes = tokio::task::block_in_place(|| self.prompter.confirm("The step failed. Run the rollback plan now?", false))?;
+        let yes = self.ask(|p| p.confirm("The step failed. Run the rollback plan now?", false)).await?;
         self.journal.record(Event::RollbackDecision { accepted: yes, by: self.opts.operator.clone(), how: self.prompter.how().into() })?;
         Ok(yes)
     }

@@ -113,7 +113,8 @@ fn lost(e: std::io::Error) -> Error {
 }
 
 fn ctrl_c() -> Error {
-    Error::Stopped { message: "stopped at the prompt (Ctrl-C)".into() }
+    // The same stop as the signal Ctrl-C sends when no prompt holds the terminal.
+    Error::Interrupted { signal: "Ctrl-C".into() }
 }
 
 const STEP_KEYS: &str = "r run · s skip · a abort · c run the rest · ? help";

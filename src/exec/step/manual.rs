@@ -34,7 +34,8 @@ pub async fn confirm_items(r: &mut Runner, step: &Step, checklist: &[String]) ->
         let asked = std::time::Instant::now();
         let mut waited = false;
         let answer = loop {
-            match tokio::task::block_in_place(|| r.prompter.checklist_item(&item))? {
+            let asked_item = item.clone();
+            match r.ask(move |p| p.checklist_item(&asked_item)).await? {
                 ItemAnswer::NotYet => {
                     // Still in progress: the prompt comes back, and the wait goes on record.
                     waited = true;
@@ -62,7 +63,7 @@ pub async fn confirm_items(r: &mut Runner, step: &Step, checklist: &[String]) ->
             how: r.prompter.how().into(),
         })?;
     }
-    if let Some(note) = tokio::task::block_in_place(|| r.prompter.note("Note for the record (optional)"))? {
+    if let Some(note) = r.ask(|p| p.note("Note for the record (optional)")).await? {
         r.journal.record(Event::Note { step_id: step.id.clone(), by: r.opts.operator.clone(), text: note })?;
     }
     if unconfirmed.is_empty() {
