@@ -40,7 +40,6 @@ use super::localise::{Cells, KeyLayout};
 use super::schema::{Column, Index, Schema, Table, Trigger};
 use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
-use crate::sql::{classify, strip_comments, Effect};
 
 const HOLDER_TAG: &str = "runbook-holder:";
 
@@ -281,12 +280,9 @@ fn is_lock_timeout(e: &sqlx::Error) -> bool {
     error_number(e) == Some(1205)
 }
 
+/// DDL commits implicitly here; what is DDL is answered in one place, `sql::is_ddl`.
 fn is_ddl(stmt: &str) -> bool {
-    if !matches!(classify(stmt), Effect::Other | Effect::Delete { .. } | Effect::Update { .. }) {
-        return true;
-    }
-    let u = strip_comments(stmt).to_ascii_uppercase();
-    ["CREATE ", "ALTER ", "DROP ", "RENAME ", "TRUNCATE "].iter().any(|k| u.starts_with(k))
+    crate::sql::is_ddl(stmt, Engine::Mysql)
 }
 
 async fn timed(conn: &mut MySqlConnection, s: &Statement, limit: Duration) -> std::result::Result<StatementResult, sqlx::Error> {

@@ -35,6 +35,13 @@ pub fn strip_comments(s: &str) -> String {
     lex::strip_comments(s, Engine::Sqlite)
 }
 
+/// Whether `stmt` is DDL as `engine` reads it: a schema change, which MariaDB/MySQL commits
+/// implicitly. Fails closed: a statement with code hidden in a comment may be anything, so it
+/// counts as DDL (a step holding one is not claimed to run as one transaction).
+pub fn is_ddl(stmt: &str, engine: Engine) -> bool {
+    words::Words::new(stmt, engine).has_hidden_code() || count::counted(stmt, engine) == count::Counted::Ddl
+}
+
 /// What a statement does, as far as prechecks, the guard and the lint need to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -219,6 +226,24 @@ mod tests {
         assert!(!classify("UPDATE t SET a = 1 WHERE b = 2").is_destructive());
         assert!(classify("TRUNCATE TABLE t").is_destructive());
         assert_eq!(classify("SELECT 1"), Effect::Other);
+    }
+
+    #[test]
+    fn ddl_is_answered_here_and_fails_closed() {
+        for s in [
+            "CREATE INDEX ix ON t (a)",
+            "ALTER TABLE t ADD c int",
+            "drop table t",
+            "TRUNCATE t",
+            "RENAME TABLE a TO b",
+            "GRANT SELECT ON t TO u",
+        ] {
+            assert!(is_ddl(s, Engine::Mysql), "{s}");
+        }
+        for s in ["UPDATE t SET a = 1", "INSERT INTO t VALUES (1)", "SELECT 1", "-- create\nDELETE FROM t WHERE a = 1"] {
+            assert!(!is_ddl(s, Engine::Mysql), "{s}");
+        }
+        assert!(is_ddl("SELECT 1 /*!50000 , 2 */", Engine::Mysql), "hidden code may be anything");
     }
 
     /// Regression: these destroyed data with no backup, because the guard did not know them.
