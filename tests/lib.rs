@@ -24,6 +24,7 @@ mod partial_rollback;
 mod redmine;
 mod rehearse_policy;
 mod resume;
+mod schema;
 mod server_faults;
 mod servers;
 mod sqlite;

@@ -127,7 +127,8 @@ pub trait Database: Send {
     /// Server or library version, for the journal.
     async fn version(&mut self) -> Result<String>;
 
-    /// Tables, columns, indexes, views and triggers.
+    /// The whole schema: tables, columns, indexes, views and triggers, and every object the
+    /// engine's own schema dump shows (see [`schema::objects`]).
     async fn schema(&mut self) -> Result<Schema>;
 
     /// Run statements as one step: in one transaction when asked and the engine allows it.

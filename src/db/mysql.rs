@@ -37,7 +37,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySq
 use sqlx::{Connection, Executor, Row, ValueRef};
 
 use super::localise::{Cells, KeyLayout};
-use super::schema::{Column, Index, Schema, Table, Trigger};
+use super::schema::Schema;
 use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
 
@@ -249,7 +249,7 @@ fn sql_lit(s: &str) -> String {
 }
 
 /// Every row of `sql` with every value as text, over the text protocol.
-async fn text_rows(conn: &mut MySqlConnection, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+pub(crate) async fn text_rows(conn: &mut MySqlConnection, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
     let mut out = Vec::new();
     let mut rows = sqlx::raw_sql(sql).fetch(conn);
     while let Some(row) = rows.try_next().await? {
@@ -382,65 +382,7 @@ impl Database for MysqlDb {
     }
 
     async fn schema(&mut self) -> Result<Schema> {
-        let mut s = Schema::default();
-        let cols = self
-            .rows(
-                "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_DEFAULT \
-                 FROM information_schema.COLUMNS c \
-                 JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
-                 WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
-                 ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
-            )
-            .await?;
-        for r in cols {
-            let nullable = r[3].as_deref() == Some("YES");
-            // MariaDB reports "no default" on a nullable column as the expression NULL.
-            let default = r[4].clone().filter(|d| !(d == "NULL" && self.mariadb));
-            s.tables.entry(r[0].clone().unwrap_or_default()).or_insert_with(Table::default).columns.push(Column {
-                name: r[1].clone().unwrap_or_default(),
-                type_: r[2].clone().unwrap_or_default(),
-                nullable,
-                default,
-            });
-        }
-        let stats = self
-            .rows(
-                "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS \
-                 WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
-            )
-            .await?;
-        // Index names are unique per table only; PRIMARY is on every table. Those get the table's name.
-        let mut keys: Vec<((String, String), String)> = Vec::new();
-        for r in stats {
-            let table = r[0].clone().unwrap_or_default();
-            let name = r[1].clone().unwrap_or_default();
-            let column = r[3].clone().unwrap_or_else(|| "<expr>".into());
-            let key = match keys.iter().find(|(k, _)| k.0 == table && k.1 == name) {
-                Some((_, key)) => key.clone(),
-                None => {
-                    let key = if name == "PRIMARY" || s.indexes.contains_key(&name) { format!("{table}.{name}") } else { name.clone() };
-                    keys.push(((table.clone(), name.clone()), key.clone()));
-                    key
-                }
-            };
-            s.indexes
-                .entry(key)
-                .or_insert_with(|| Index { table, columns: Vec::new(), unique: r[2].as_deref() == Some("0") })
-                .columns
-                .push(column);
-        }
-        for r in
-            self.rows("SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1").await?
-        {
-            s.views.insert(r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default());
-        }
-        for r in self
-            .rows("SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1")
-            .await?
-        {
-            s.triggers.insert(r[0].clone().unwrap_or_default(), Trigger { table: r[1].clone().unwrap_or_default() });
-        }
-        Ok(s)
+        super::schema::mysql::snapshot(&mut self.conn, self.mariadb).await
     }
 
     async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {

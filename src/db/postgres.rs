@@ -28,7 +28,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
 use super::localise::{Cells, KeyLayout};
-use super::schema::{Column, Index, Schema, Table, Trigger};
+use super::schema::Schema;
 use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
 use crate::sql::{classify, Effect};
@@ -138,7 +138,7 @@ impl PostgresDb {
 }
 
 /// Every row of `sql` with every value as text, over the simple-query protocol.
-async fn text_rows(conn: &mut PgConnection, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+pub(crate) async fn text_rows(conn: &mut PgConnection, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
     let mut out = Vec::new();
     let mut rows = sqlx::raw_sql(sql).fetch(conn);
     while let Some(row) = rows.try_next().await? {
@@ -320,63 +320,7 @@ impl Database for PostgresDb {
     }
 
     async fn schema(&mut self) -> Result<Schema> {
-        let mut s = Schema::default();
-        let cols = self
-            .rows(
-                "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
-                        (NOT a.attnotnull)::text, pg_get_expr(d.adbin, d.adrelid) \
-                 FROM pg_class c \
-                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-                 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
-                 WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind IN ('r', 'p') \
-                 ORDER BY c.relname, a.attnum",
-            )
-            .await?;
-        for r in cols {
-            let table = r[0].clone().unwrap_or_default();
-            s.tables.entry(table).or_insert_with(Table::default).columns.push(Column {
-                name: r[1].clone().unwrap_or_default(),
-                type_: r[2].clone().unwrap_or_default(),
-                nullable: r[3].as_deref() == Some("true"),
-                default: r[4].clone(),
-            });
-        }
-        let indexes = self
-            .rows(
-                "SELECT ic.relname::text, tc.relname::text, i.indisunique::text, \
-                        (SELECT string_agg(coalesce(a.attname::text, '<expr>'), ',' ORDER BY k.ord) \
-                         FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
-                         LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) \
-                 FROM pg_index i \
-                 JOIN pg_class ic ON ic.oid = i.indexrelid \
-                 JOIN pg_class tc ON tc.oid = i.indrelid \
-                 WHERE tc.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) \
-                 ORDER BY 1",
-            )
-            .await?;
-        for r in indexes {
-            s.indexes.insert(
-                r[0].clone().unwrap_or_default(),
-                Index {
-                    table: r[1].clone().unwrap_or_default(),
-                    columns: r[3].clone().unwrap_or_default().split(',').filter(|c| !c.is_empty()).map(String::from).collect(),
-                    unique: r[2].as_deref() == Some("true"),
-                },
-            );
-        }
-        for r in self.rows("SELECT viewname::text, definition FROM pg_views WHERE schemaname = current_schema() ORDER BY 1").await? {
-            s.views.insert(r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default());
-        }
-        for r in self
-            .rows(
-                "SELECT t.tgname::text, c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-                 WHERE NOT t.tgisinternal AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) ORDER BY 1",
-            )
-            .await?
-        {
-            s.triggers.insert(r[0].clone().unwrap_or_default(), Trigger { table: r[1].clone().unwrap_or_default() });
-        }
-        Ok(s)
+        super::schema::postgres::snapshot(&mut self.conn).await
     }
 
     async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {

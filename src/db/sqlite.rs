@@ -18,7 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
 use super::localise::{cell_hash, Cells, KeyLayout};
-use super::schema::{Column, Index, Schema, Table, Trigger};
+use super::schema::Schema;
 use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
 
@@ -133,60 +133,7 @@ impl Database for SqliteDb {
     }
 
     async fn schema(&mut self) -> Result<Schema> {
-        let mut s = Schema::default();
-        let objects: Vec<(String, String, String, Option<String>)> =
-            sqlx::query_as("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
-                .fetch_all(&mut self.conn)
-                .await?;
-        for (ty, name, tbl, sql) in &objects {
-            match ty.as_str() {
-                "table" => {
-                    let cols: Vec<(String, String, i64, Option<String>, i64)> =
-                        sqlx::query_as("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid")
-                            .bind(name)
-                            .fetch_all(&mut self.conn)
-                            .await?;
-                    // An INTEGER PRIMARY KEY is the rowid: it can never hold NULL although
-                    // SQLite reports no NOT NULL on it. The servers report their primary keys
-                    // as NOT NULL, and `{nullable: false}` must mean the same on every engine.
-                    let pk_columns = cols.iter().filter(|c| c.4 > 0).count();
-                    let columns = cols
-                        .into_iter()
-                        .map(|(n, t, nn, d, pk)| {
-                            let rowid = pk > 0 && pk_columns == 1 && t.eq_ignore_ascii_case("INTEGER");
-                            Column { name: n, type_: t, nullable: nn == 0 && !rowid, default: d }
-                        })
-                        .collect();
-                    s.tables.insert(name.clone(), Table { columns });
-                }
-                "view" => {
-                    s.views.insert(name.clone(), sql.clone().unwrap_or_default());
-                }
-                "trigger" => {
-                    s.triggers.insert(name.clone(), Trigger { table: tbl.clone() });
-                }
-                _ => {}
-            }
-        }
-        // Indexes, including the implicit ones behind UNIQUE constraints.
-        let tables: Vec<String> = s.tables.keys().cloned().collect();
-        for t in tables {
-            let list: Vec<(String, i64)> =
-                sqlx::query_as("SELECT name, \"unique\" FROM pragma_index_list(?1)").bind(&t).fetch_all(&mut self.conn).await?;
-            for (name, unique) in list {
-                let cols: Vec<(Option<String>,)> =
-                    sqlx::query_as("SELECT name FROM pragma_index_info(?1) ORDER BY seqno").bind(&name).fetch_all(&mut self.conn).await?;
-                s.indexes.insert(
-                    name,
-                    Index {
-                        table: t.clone(),
-                        columns: cols.into_iter().map(|(c,)| c.unwrap_or_else(|| "<expr>".into())).collect(),
-                        unique: unique != 0,
-                    },
-                );
-            }
-        }
-        Ok(s)
+        super::schema::sqlite::snapshot(&mut self.conn).await
     }
 
     async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {

@@ -491,29 +491,51 @@ fn check_duration(c: &mut Checker, d: &Sp<String>, what: &str) {
 }
 
 fn check_schema_check(c: &mut Checker, raw: &RawStep, s: &SchemaCheck) {
-    let objects = [s.index.is_some(), s.view.is_some(), s.trigger.is_some(), s.column.is_some()];
+    let objects =
+        [s.index.is_some(), s.view.is_some(), s.trigger.is_some(), s.column.is_some(), s.function.is_some(), s.constraint.is_some()];
     let n = objects.iter().filter(|b| **b).count();
     let pos = c.key_pos(raw.id.pos, "schema");
+    let id = &*raw.id;
+    let mut bad = |why: String| c.push(pos, format!("{why} (step `{id}`)"), None);
     if n > 1 {
-        c.push(pos, format!("a schema check names one object: column, index, view or trigger (step `{}`)", *raw.id), None);
+        bad("a schema check names one object: column, index, view, trigger, function or constraint".into());
     } else if n == 0 && s.table.is_none() {
-        c.push(
-            pos,
-            format!("a schema check needs `table`, `column` (with `table`), `index`, `view` or `trigger` (step `{}`)", *raw.id),
-            None,
-        );
+        bad("a schema check needs `table`, `column` (with `table`), `index`, `view`, `trigger`, `function` or `constraint`".into());
     }
     if s.column.is_some() && s.table.is_none() {
-        c.push(pos, format!("a column check needs its `table` (step `{}`)", *raw.id), None);
+        bad("a column check needs its `table`".into());
     }
-    if (s.type_.is_some() || s.nullable.is_some()) && s.column.is_none() {
-        c.push(pos, format!("`type` and `nullable` apply to a column check (step `{}`)", *raw.id), None);
+    if s.type_.is_some() && s.column.is_none() && s.constraint.is_none() {
+        bad("`type` applies to a column or constraint check".into());
+    }
+    if s.nullable.is_some() && s.column.is_none() {
+        bad("`nullable` applies to a column check".into());
     }
     if s.no_dependents_except.is_some() && (s.column.is_none() || s.table.is_none()) {
-        c.push(pos, format!("`no_dependents_except` applies to a column check with `table` (step `{}`)", *raw.id), None);
+        bad("`no_dependents_except` applies to a column check with `table`".into());
     }
     if s.unique.is_some() && s.index.is_none() {
-        c.push(pos, format!("`unique` applies to an index check (step `{}`)", *raw.id), None);
+        bad("`unique` applies to an index check".into());
+    }
+    if (s.timing.is_some() || s.events.is_some()) && s.trigger.is_none() {
+        bad("`timing` and `events` apply to a trigger check".into());
+    }
+    if let Some(t) = &s.timing {
+        let t = t.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase();
+        if !["BEFORE", "AFTER", "INSTEAD OF"].contains(&t.as_str()) {
+            bad(format!("`timing` is BEFORE, AFTER or INSTEAD OF, not `{t}`"));
+        }
+    }
+    if s.contains.is_some()
+        && ![s.index.is_some(), s.view.is_some(), s.trigger.is_some(), s.function.is_some(), s.constraint.is_some()].contains(&true)
+    {
+        bad("`contains` applies to an index, view, trigger, function or constraint check".into());
+    }
+    let on_object = s.column.is_none() && (s.table.is_some() || s.view.is_some() || s.function.is_some());
+    match (&s.grantee, &s.privileges) {
+        (Some(_), Some(p)) if !p.is_empty() && on_object && s.index.is_none() && s.trigger.is_none() && s.constraint.is_none() => {}
+        (None, None) => {}
+        _ => bad("`grantee` and `privileges` go together, on a `table`, `view` or `function` check".into()),
     }
 }
 

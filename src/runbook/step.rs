@@ -179,19 +179,38 @@ pub struct SchemaCheck {
     pub index: Option<String>,
     /// A view.
     pub view: Option<String>,
-    /// A trigger.
+    /// A trigger (optionally on `table`).
     pub trigger: Option<String>,
-    /// Whether the object must exist (default true).
+    /// A function or procedure: `name`, or `name(argument types)` for one overload.
+    pub function: Option<String>,
+    /// A constraint (optionally on `table`): CHECK, FOREIGN KEY, UNIQUE, PRIMARY KEY, ….
+    pub constraint: Option<String>,
+    /// Whether the object must exist (default true). With `grantee`: whether the grantee holds
+    /// the `privileges` (false: holds none of them).
     pub exists: Option<bool>,
-    /// Column type, compared case-insensitively with common aliases (varchar = character varying).
+    /// Column type, compared case-insensitively with common aliases (varchar = character
+    /// varying); for a constraint, its kind: `check`, `foreign key`, `unique`, `primary key`.
     #[serde(rename = "type")]
     pub type_: Option<String>,
+    /// Trigger timing: `BEFORE`, `AFTER` or `INSTEAD OF`.
+    pub timing: Option<String>,
+    /// Trigger events, all of which must fire it: `[INSERT, UPDATE]`.
+    pub events: Option<Vec<String>>,
+    /// Text the object's definition must contain (case and spacing ignored), as the engine
+    /// renders it: an index's expression or `WHERE` predicate, a function's body, a
+    /// constraint's condition, a view's query.
+    pub contains: Option<String>,
+    /// With `table`, `view` or `function`: a role (PostgreSQL; `PUBLIC` for everyone) or
+    /// account (MariaDB/MySQL: `'user'@'host'`, or the user name alone) that holds `privileges`.
+    pub grantee: Option<String>,
+    /// The privileges `grantee` must hold (with `exists: false`: must not hold), e.g. `[SELECT]`.
+    pub privileges: Option<Vec<String>>,
     /// Column nullability.
     pub nullable: Option<bool>,
     /// Index uniqueness.
     pub unique: Option<bool>,
-    /// With `table` and `column`: nothing (index, view, trigger) may use the column except the
-    /// objects listed here.
+    /// With `table` and `column`: nothing (index, view, trigger, CHECK or FOREIGN KEY
+    /// constraint, generated column, policy) may use the column except the objects listed here.
     pub no_dependents_except: Option<Vec<String>>,
 }
 

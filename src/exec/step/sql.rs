@@ -206,6 +206,7 @@ fn expect_line(schema: &Schema, ch: &Change, n: usize) -> Option<String> {
         (Verb::Drop, Object::Column { table, column }) => match schema.column(table, column) {
             Some(_) => {
                 let deps = schema.dependents(table, column);
+                let deps = deps.iter().map(ToString::to_string).collect::<Vec<_>>();
                 let deps = if deps.is_empty() { String::new() } else { format!(" (used by {})", deps.join(", ")) };
                 format!("✔ column {table}.{column} is present{deps}: step {n} will drop it")
             }

@@ -1,9 +1,25 @@
-//! A schema snapshot: tables, columns, indexes, views and triggers, in one engine-neutral
-//! shape that can be stored in the journal and compared.
+//! A schema snapshot, stored in the journal and in approvals and compared by `rehearse`,
+//! `schema_unchanged_since` and the approval drift check.
+//!
+//! Two parts: an engine-neutral model of tables, columns, indexes, views and triggers, which
+//! assertions and `plan`'s simulation read; and [`objects`], every object the engine's own
+//! schema dump shows (functions, trigger timing and bodies, constraints, index definitions,
+//! grants, comments, …) in the engine's rendering. The per-engine catalog queries live in
+//! [`postgres`], [`mysql`] and [`sqlite`].
+//!
+//! Snapshots stored before the second part existed have no `objects`; comparing with one
+//! compares the first part only, as it was compared when it was stored.
+
+pub mod mysql;
+pub mod objects;
+pub mod postgres;
+pub mod sqlite;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use objects::Objects;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
@@ -11,6 +27,10 @@ pub struct Schema {
     pub indexes: BTreeMap<String, Index>,
     pub views: BTreeMap<String, String>,
     pub triggers: BTreeMap<String, Trigger>,
+    /// Every object of the engine's schema dump; `None` in a snapshot stored by an older
+    /// version, which is then compared on the fields above only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<Objects>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +60,37 @@ pub struct Trigger {
     pub table: String,
 }
 
+/// An object that uses a column, as `no_dependents_except` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependent {
+    pub kind: String,
+    pub name: String,
+}
+
+impl Dependent {
+    fn new(kind: &str, name: &str) -> Self {
+        Dependent { kind: kind.to_string(), name: name.to_string() }
+    }
+
+    /// Whether a runbook's `no_dependents_except` entry names this object: by its name (with
+    /// or without the table a constraint or trigger is on), or as `kind name`.
+    pub fn is(&self, want: &str) -> bool {
+        let want = want.trim();
+        if objects::name_matches(&self.name, want) {
+            return true;
+        }
+        want.len() > self.kind.len()
+            && want[..self.kind.len()].eq_ignore_ascii_case(&self.kind)
+            && objects::name_matches(&self.name, want[self.kind.len()..].trim())
+    }
+}
+
+impl std::fmt::Display for Dependent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.name)
+    }
+}
+
 impl Schema {
     pub fn column(&self, table: &str, column: &str) -> Option<&Column> {
         self.table(table)?.columns.iter().find(|c| c.name.eq_ignore_ascii_case(column))
@@ -54,26 +105,58 @@ impl Schema {
         self.indexes.get(name).or_else(|| self.indexes.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
     }
 
-    /// Objects that use `table.column`: indexes, views (by text) and triggers on the table.
-    pub fn dependents(&self, table: &str, column: &str) -> Vec<String> {
+    /// Objects that use `table.column`: indexes on it, views that mention it, triggers on its
+    /// table, and CHECK and FOREIGN KEY constraints, generated columns and policies that read it.
+    pub fn dependents(&self, table: &str, column: &str) -> Vec<Dependent> {
         let mut out = Vec::new();
-        let col = column.to_ascii_lowercase();
         for (name, ix) in &self.indexes {
             if ix.table.eq_ignore_ascii_case(table) && ix.columns.iter().any(|c| c.eq_ignore_ascii_case(column)) {
-                out.push(format!("index {name}"));
+                out.push(Dependent::new("index", name));
             }
         }
+        let one = [column.to_string()];
         for (name, def) in &self.views {
-            if def.to_ascii_lowercase().contains(&col) {
-                out.push(format!("view {name}"));
+            if !objects::mentioned(def, table, &one, crate::db::Engine::Sqlite).is_empty() {
+                out.push(Dependent::new("view", name));
             }
         }
         for (name, t) in &self.triggers {
             if t.table.eq_ignore_ascii_case(table) {
-                out.push(format!("trigger {name}"));
+                out.push(Dependent::new("trigger", name));
+            }
+        }
+        let pair = format!("{table}.{column}");
+        for (kind, objs) in self.objects.iter().flatten() {
+            for (name, aspects) in objs {
+                let uses = aspects.get(objects::USES).map(String::as_str).unwrap_or("");
+                let dependent = Dependent::new(kind, name);
+                if uses.split(", ").any(|u| u.eq_ignore_ascii_case(&pair)) && !out.contains(&dependent) {
+                    out.push(dependent);
+                }
             }
         }
         out
+    }
+
+    /// Record, on each index object, the columns its definition reads (key columns,
+    /// expressions, the `WHERE` predicate), so that an expression or partial index counts as
+    /// a dependent of every column it mentions. Called by each engine's snapshot at its end.
+    pub fn index_uses(&mut self, engine: crate::db::Engine) {
+        let Some(o) = self.objects.as_mut() else { return };
+        for aspects in o.get_mut("index").into_iter().flat_map(|m| m.values_mut()) {
+            let (Some(table), Some(def)) = (aspects.get("table"), aspects.get(objects::DEFINITION)) else { continue };
+            let Some(t) = self.tables.iter().find(|(k, _)| k.eq_ignore_ascii_case(table)) else { continue };
+            let cols: Vec<String> = t.1.columns.iter().map(|c| c.name.clone()).collect();
+            // What follows the first parenthesis: the name and the table come before it.
+            let body = def.find('(').map(|i| &def[i..]).unwrap_or("");
+            let uses = objects::mentioned(body, t.0, &cols, engine);
+            aspects.insert(objects::USES.to_string(), uses.join(", "));
+        }
+    }
+
+    /// The objects of `kind` whose name matches `want` (see [`objects::name_matches`]).
+    pub fn objects_named<'a>(&'a self, kind: &'a str, want: &'a str) -> impl Iterator<Item = (&'a String, &'a objects::Aspects)> + 'a {
+        self.objects.iter().flat_map(move |o| o.get(kind)).flatten().filter(move |(n, _)| objects::name_matches(n, want))
     }
 
     /// Apply what a statement creates or drops, as `plan` simulates a run: a table created by
@@ -154,11 +237,30 @@ impl Schema {
         for name in after.tables.keys().filter(|n| !self.tables.contains_key(*n)) {
             out.push(format!("+ table {name} was added"));
         }
-        diff_map(&mut out, "index", &self.indexes, &after.indexes, |i| {
-            format!("{}on {}({})", if i.unique { "unique " } else { "" }, i.table, i.columns.join(", "))
+        let (Some(before), Some(now)) = (&self.objects, &after.objects) else {
+            // A snapshot from before whole-schema objects: compare what it holds.
+            diff_map(&mut out, "index", &self.indexes, &after.indexes, |i| {
+                format!("{}on {}({})", if i.unique { "unique " } else { "" }, i.table, i.columns.join(", "))
+            });
+            diff_map(&mut out, "view", &self.views, &after.views, |v| v.clone());
+            diff_map(&mut out, "trigger", &self.triggers, &after.triggers, |t| format!("on {}", t.table));
+            return out;
+        };
+        // Indexes, views and triggers are objects too, with more said about each; tables are
+        // reported above, column by column, so their own appearance and disappearance and
+        // SQLite's whole table text are only repeated when the columns say nothing.
+        let tables_named: Vec<String> = out.clone();
+        let said =
+            |table: &str| tables_named.iter().any(|l| l.contains(&format!(" table {table} ")) || l.contains(&format!(" column {table}.")));
+        let mut more = Vec::new();
+        objects::diff(before, now, &mut more, |kind, name| {
+            kind == "table"
+                && (!before.get(kind).is_some_and(|t| t.contains_key(name)) || !now.get(kind).is_some_and(|t| t.contains_key(name)))
         });
-        diff_map(&mut out, "view", &self.views, &after.views, |v| v.clone());
-        diff_map(&mut out, "trigger", &self.triggers, &after.triggers, |t| format!("on {}", t.table));
+        out.extend(more.into_iter().filter(|l| {
+            !l.split_once(": ")
+                .is_some_and(|(head, what)| head.strip_prefix("~ table ").is_some_and(&said) && what.starts_with(objects::DEFINITION))
+        }));
         out
     }
 }
@@ -267,5 +369,29 @@ mod tests {
         assert!(d[0].contains("t.x was added"));
         assert!(d[1].contains("index ix was added"));
         assert!(a.diff(&a).is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_stored_before_objects_compares_on_what_it_holds() {
+        // As journals and approvals of earlier versions stored it: no `objects`.
+        let old: Schema = serde_json::from_str(
+            r#"{"tables":{"t":{"columns":[{"name":"id","type":"integer","nullable":false,"default":null}]}},"indexes":{},"views":{},"triggers":{"tr":{"table":"t"}}}"#,
+        )
+        .unwrap();
+        assert!(old.objects.is_none());
+        let mut now = old.clone();
+        let mut o = Objects::new();
+        objects::set(&mut o, "trigger", "tr on t", "timing", Some("AFTER".into()));
+        objects::set(&mut o, "function", "f()", "body", Some("x".into()));
+        now.objects = Some(o.clone());
+        assert!(old.diff(&now).is_empty(), "{:?}", old.diff(&now));
+        assert!(now.diff(&old).is_empty());
+        // Both whole: the objects are compared.
+        let mut before = now.clone();
+        objects::set(before.objects.as_mut().unwrap(), "trigger", "tr on t", "timing", Some("BEFORE".into()));
+        assert_eq!(before.diff(&now), vec!["~ trigger tr on t: timing BEFORE → AFTER".to_string()]);
+        // And a new snapshot serialises its objects, an old one nothing new.
+        assert!(!serde_json::to_string(&old).unwrap().contains("objects"));
+        assert!(serde_json::to_string(&now).unwrap().contains("\"objects\""));
     }
 }
