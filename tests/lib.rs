@@ -12,6 +12,7 @@ mod audit;
 mod browser;
 mod cli;
 mod demo;
+mod example;
 mod faults;
 mod fleet;
 mod format;
