@@ -593,3 +593,86 @@ fn redmine_gets_the_fleet_note_and_its_attachments_once() {
     assert_eq!(notes(&i).iter().filter(|n| n.contains(&root)).count(), 1);
     assert_eq!(attachment_names(&i).len(), 3);
 }
+
+/// MARKER with a monitor step after the fill: the marker table must hold at most one row.
+fn monitored() -> String {
+    MARKER.replace(
+        "rollback:\n",
+        "  - id: watch\n    name: Watch the marker\n    kind: monitor\n    interval: 100ms\n    duration: 200ms\n    checks:\n      - name: marker rows\n        query: SELECT count(*) FROM fleet_marker\n        max: 1\nrollback:\n",
+    )
+}
+
+fn bake_run(t: &Test) -> crate::support::Output {
+    t.exec([
+        "fleet",
+        "run",
+        "runbook.yaml",
+        "--targets",
+        "targets.yaml",
+        "--waves",
+        "1,100%",
+        "--pause-between-waves",
+        "2s",
+        "--yes",
+        "--runs-dir",
+        "runs",
+    ])
+}
+
+#[test]
+fn monitors_keep_sampling_during_the_bake_time_and_the_samples_are_evidence() {
+    let t = Test::new().runbook(&monitored());
+    let dbs = sqlite_fleet(&t, 2);
+    targets_file(&t, &named(&dbs));
+    let out = bake_run(&t);
+    out.code(0)
+        .stdout_has("Baking for 2.0s before the next wave: 1 monitor step(s) sampled on 1 target(s) every 100ms")
+        .stdout_has("bake after wave 1: ")
+        .stdout_has("all within thresholds");
+    let ev = fleet_events(&fleet_dir(&t));
+    let samples: Vec<_> = ev.iter().filter(|e| e["event"] == "bake_sample").collect();
+    assert!(samples.len() >= 10, "sampled every 100ms for 2s: {}", samples.len());
+    assert!(samples.iter().all(|s| s["target"] == "t01"
+        && s["wave"] == 1
+        && s["check"] == "marker rows"
+        && s["value"] == 1.0
+        && s["ok"] == true));
+    assert!(samples.last().unwrap()["elapsed_ms"].as_u64().unwrap() >= 2000, "until the end of the bake");
+    // The bake lies between the waves: after wave 1 ended, before wave 2 started.
+    let pos = |f: &dyn Fn(&serde_json::Value) -> bool| ev.iter().position(f).unwrap();
+    let first = pos(&|e| e["event"] == "bake_sample");
+    assert!(pos(&|e| e["event"] == "wave_finished" && e["wave"] == 1) < first);
+    assert!(first < pos(&|e| e["event"] == "wave_started" && e["wave"] == 2));
+}
+
+#[test]
+fn a_monitor_crossing_its_threshold_during_the_bake_stops_the_fleet_before_the_next_wave() {
+    let t = Test::new().runbook(&monitored());
+    let dbs = sqlite_fleet(&t, 2);
+    targets_file(&t, &named(&dbs));
+    // Once wave 1 has ended, a second row appears on the canary: the bake must notice.
+    let canary = SqliteFile { path: dbs[0].path.clone() };
+    let runs = t.dir.join("runs");
+    let spoiler = std::thread::spawn(move || {
+        for _ in 0..600 {
+            let ended = std::fs::read_dir(&runs)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .any(|e| std::fs::read_to_string(e.path().join("fleet.jsonl")).is_ok_and(|s| s.contains("\"wave_finished\"")));
+            if ended {
+                canary.exec("INSERT INTO fleet_marker VALUES (2)");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let out = bake_run(&t);
+    spoiler.join().unwrap();
+    out.code(1).stdout_has("bake after wave 1: t01 · watch `marker rows` crossed its threshold at t+").lacks("Wave 2 of 2");
+    assert_eq!(marks(&dbs[1]), "no table", "wave 2 never started");
+    let ev = fleet_events(&fleet_dir(&t));
+    let last = ev.iter().rfind(|e| e["event"] == "bake_sample").unwrap();
+    assert_eq!(last["ok"], false);
+    assert_eq!(last["value"], 2.0);
+}

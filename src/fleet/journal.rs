@@ -135,6 +135,18 @@ pub enum FleetEvent {
         log: Option<String>,
         duration_ms: u64,
     },
+    /// A monitor check sampled on a target of the wave during the bake time before the next.
+    BakeSample {
+        wave: usize,
+        target: String,
+        step_id: String,
+        check: String,
+        value: Option<f64>,
+        ok: bool,
+        elapsed_ms: u64,
+        #[serde(default)]
+        detail: Option<String>,
+    },
     /// More targets failed than `--max-failures` allows: no new target starts.
     BudgetExceeded {
         failures: usize,

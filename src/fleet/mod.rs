@@ -5,6 +5,7 @@
 //! and one target's crash cannot take the others with it. The fleet itself keeps only its own
 //! hash-chained record (`fleet.jsonl`) and a Merkle root over the targets' journal seals.
 
+pub mod bake;
 pub mod collect;
 pub mod journal;
 pub mod merkle;

@@ -129,7 +129,7 @@ pub async fn drive(
     loop {
         let next = fleet_steps.iter().find(|s| state.fleet_step_done(&s.id).is_none()).copied();
         let pass = Pass::new(loaded, &fleet_steps, &state, next);
-        end = run_waves(dir, &exe, &mut journal, &mut state, settings, &outlines, prompter, &pass, pass_start).await?;
+        end = run_waves(dir, &exe, &mut journal, &mut state, settings, &outlines, prompter, loaded, &pass, pass_start).await?;
         if end != End::Done || state.budget_exceeded {
             break;
         }
@@ -176,6 +176,8 @@ enum End {
     /// The operator said no to a wave, a checklist or a fleet step.
     Stopped,
     FleetStepFailed,
+    /// A monitor sampled during the bake time crossed its threshold.
+    BakeFailed,
 }
 
 /// One pass over the waves: the steps up to the next fleet step (or to the end).
@@ -186,6 +188,8 @@ struct Pass<'a> {
     label: String,
     /// The manual steps of this pass, whose checklists are asked once per wave.
     manual: Vec<&'a crate::runbook::Step>,
+    /// The monitor steps of this pass, which keep sampling during the bake time.
+    monitors: Vec<&'a crate::runbook::Step>,
     /// `--fleet-step` values for the targets' runs.
     fleet_step_args: Vec<(String, Option<String>)>,
 }
@@ -201,14 +205,15 @@ impl<'a> Pass<'a> {
         // The pass covers the plan after the last fleet step done and before `until`.
         let from = fleet_steps.iter().filter(|s| state.fleet_step_done(&s.id).is_some()).filter_map(|s| pos(&s.id)).max();
         let to = until.and_then(|s| pos(&s.id)).unwrap_or(loaded.plan.len());
-        let manual = loaded
+        let in_pass: Vec<&crate::runbook::Step> = loaded
             .plan
             .iter()
             .enumerate()
             .filter(|(i, s)| from.is_none_or(|f| *i > f) && *i < to && s.scope == crate::runbook::Scope::Target)
-            .filter(|(_, s)| matches!(s.action, Action::Manual(_)))
             .map(|(_, s)| s)
             .collect();
+        let manual = in_pass.iter().copied().filter(|s| matches!(s.action, Action::Manual(_))).collect();
+        let monitors = in_pass.iter().copied().filter(|s| matches!(s.action, Action::Monitor(_))).collect();
         let label = match (fleet_steps.is_empty(), until, from) {
             (true, _, _) => String::new(),
             (false, Some(u), _) => format!(" — steps before fleet step `{}`", u.id),
@@ -216,7 +221,7 @@ impl<'a> Pass<'a> {
             (false, None, None) => String::new(),
         };
         let fleet_step_args = fleet_steps.iter().map(|s| (s.id.clone(), state.fleet_step_done(&s.id).map(str::to_string))).collect();
-        Pass { until, label, manual, fleet_step_args }
+        Pass { until, label, manual, monitors, fleet_step_args }
     }
 }
 
@@ -230,6 +235,7 @@ async fn run_waves(
     settings: &Settings,
     outlines: &BTreeMap<String, TargetOutline>,
     prompter: &mut dyn Prompter,
+    loaded: &Loaded,
     pass: &Pass<'_>,
     pass_start: usize,
 ) -> Result<End> {
@@ -323,8 +329,21 @@ async fn run_waves(
         let last = w == total && pass.until.is_none();
         if let Some(pause) = settings.pause {
             if !last {
-                ui::out(format!("Baking for {} s before the next wave", pause.as_secs()));
-                tokio::time::sleep(pause).await;
+                // The wave's targets that came through: those that failed are not watched.
+                let baked: Vec<String> = names
+                    .iter()
+                    .filter(|n| matches!(state.status.get(*n), Some(Status::Finished { exit_code: 0, .. } | Status::Awaiting { .. })))
+                    .cloned()
+                    .collect();
+                let monitors: Vec<&crate::runbook::Step> = pass
+                    .monitors
+                    .iter()
+                    .copied()
+                    .filter(|s| !settings.skips.iter().any(|k| k.split('=').next() == Some(s.id.as_str())))
+                    .collect();
+                if !super::bake::bake(journal, loaded, &settings.vars, outlines, &monitors, w, &baked, pause).await? {
+                    return Ok(End::BakeFailed);
+                }
             }
         }
     }
@@ -563,7 +582,7 @@ fn finish(journal: &mut Journal, state: &FleetState, started: Instant, end: End)
     let failed = state.failures();
     let awaiting = state.status.values().filter(|s| matches!(s, Status::Awaiting { .. })).count();
     let not_started = state.status.len() - succeeded - failed - awaiting;
-    let (outcome, code) = if failed > 0 || end == End::FleetStepFailed {
+    let (outcome, code) = if failed > 0 || end == End::FleetStepFailed || end == End::BakeFailed {
         ("failed", EXIT_FAILED)
     } else if end == End::Stopped {
         ("stopped by the operator", EXIT_STOPPED)

@@ -189,7 +189,7 @@ impl FleetState {
                     self.prompts += 1;
                 }
             }
-            FleetEvent::FleetStepFinished { .. } => {}
+            FleetEvent::FleetStepFinished { .. } | FleetEvent::BakeSample { .. } => {}
             FleetEvent::BudgetExceeded { .. } => self.budget_exceeded = true,
             FleetEvent::WaveFinished { wave, .. } => {
                 if let Some(w) = self.waves.get_mut(*wave - 1) {
