@@ -67,7 +67,7 @@ fn round_trip(url: &str, dump: &dyn Fn() -> String, scalar: &dyn Fn(&str) -> Str
         .code(0)
         .stdout_has("# Runbook report: Split customers.full\\_name into first and last name")
         .stdout_has("**Outcome: succeeded**");
-    crate::support::assert_no_leak(TOKEN, &run, &[report.stdout.clone()]);
+    crate::support::assert_no_leak(TOKEN, &run, std::slice::from_ref(&report.stdout));
 
     t.exec(with(&["rollback", EXAMPLE, "--db", url, "--yes", "--runs-dir", "runs"])).code(0);
     assert_eq!(dump(), before, "the rollback did not bring the schema back");
