@@ -322,7 +322,7 @@ async fn lock_alive(lock: &mut Option<RunLock>, target: &str) -> Result<()> {
     let why = match text_rows(&mut l.conn, &sql).await {
         Ok(r) if r.first().and_then(|r| r[0].as_deref()) == Some("1") => return Ok(()),
         Ok(_) => "its session no longer holds GET_LOCK".to_string(),
-        Err(e) => format!("its session is gone: {e}"),
+        Err(e) => format!("its session is gone: {}", super::explain_failure(&e.to_string())),
     };
     // A dead session is not a lock any more; the announcer goes with it.
     if let Some(l) = lock.take() {

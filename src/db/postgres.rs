@@ -241,7 +241,7 @@ async fn lock_alive(lock: &mut Option<PgConnection>, target: &str) -> Result<()>
     let why = match text_rows(c, &sql).await {
         Ok(r) if r.first().and_then(|r| r[0].as_deref()) == Some("1") => return Ok(()),
         Ok(_) => "its session no longer holds the advisory lock".to_string(),
-        Err(e) => format!("its session is gone: {e}"),
+        Err(e) => format!("its session is gone: {}", super::explain_failure(&e.to_string())),
     };
     // A dead session is not a lock any more: dropping it keeps `unlock` from pretending.
     *lock = None;
