@@ -160,3 +160,40 @@ fn a_rehearsal_alternate_must_fit_the_step() {
         Test::new().runbook("version: 1\nid: x\nplan:\n  - id: q\n    name: Q\n    kind: manual\n    instructions: x\n    rehearse: run\n");
     t.exec(["validate", "runbook.yaml"]).code(2).stderr_has("field `rehearse` does not belong to a `manual` step (step `q`)");
 }
+
+/// A rehearsal can be neither resumed (its scratch copy is gone) nor rolled back (the rollback
+/// would run against the dropped copy), so a failed one names the command that rehearses the
+/// same target again, with the same variables, and nothing else.
+#[test]
+fn a_failed_rehearsal_suggests_rehearsing_again_not_resume_or_rollback() {
+    let t = Test::new().runbook(
+        r#"version: 1
+id: failing-rollback
+vars:
+  note: {description: a note}
+plan:
+  - id: add
+    name: Add column
+    kind: sql
+    sql: ALTER TABLE all_users ADD COLUMN c2 text DEFAULT '${note}'
+rollback:
+  - id: check
+    name: Impossible check
+    kind: verify
+    queries:
+      - sql: SELECT count(*) FROM all_users
+        expect: -1
+"#,
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let out = t.exec(["rehearse", "runbook.yaml", "--db", &db.url(), "--runs-dir", "runs", "--var", "note=two words"]);
+    let run_dir = t.run_dirs("runs")[0].display().to_string();
+    let ending = format!(
+        "Journal           : {run_dir}/journal.jsonl\n\nNext:\n  runbook rehearse runbook.yaml --db {} --var 'note=two words'\n      rehearse again on a fresh scratch copy once the cause is fixed (the copy this rehearsal used is gone)\n",
+        db.url()
+    );
+    out.code(1).stdout_has(&ending).lacks("runbook resume").lacks("runbook rollback");
+    // The suggested command is one `runbook` accepts: it rehearses again (and fails the same way).
+    t.exec(["rehearse", "runbook.yaml", "--db", &db.url(), "--runs-dir", "runs", "--var", "note=two words"]).code(1);
+    assert_eq!(t.run_dirs("runs").len(), 2);
+}

@@ -57,7 +57,7 @@ pub async fn run(file: &Path, connect: &ConnectOpts, var_opts: &VarOpts, runs_di
         on_failure_rollback: false,
         allow_no_backup: false,
         baseline: None,
-        rehearsal: Some(Rehearsal { copy_method: scratch.method.clone() }),
+        rehearsal: Some(Rehearsal { copy_method: scratch.method.clone(), original: target.display() }),
         then_rollback: false,
         approval: Default::default(),
         secret_vars: exec::secret_sources(&loaded.doc, &var_opts.vars),

@@ -350,30 +350,33 @@ impl Runner {
         Ok(code)
     }
 
-    /// What to type after a run that did not end cleanly: finish it, or undo what it did.
+    /// What to type after a run that did not end cleanly: finish it, or undo what it did. A
+    /// rehearsal can be neither resumed nor rolled back (its scratch copy is dropped as it
+    /// ends): the next step is another rehearsal of the same target.
     fn next_commands(&self, outcome: Outcome) -> Vec<(String, &'static str)> {
         use ui::ending::shell_word;
         if matches!(outcome, Outcome::Succeeded | Outcome::RolledBack) {
             return Vec::new();
+        }
+        let (vars, secret) = self.given_vars();
+        if let Some(rehearsal) = &self.opts.rehearsal {
+            return vec![(
+                format!("runbook rehearse {} --db {}{vars}", shell_word(&self.loaded.path), shell_word(&rehearsal.original)),
+                if secret {
+                    "rehearse again on a fresh scratch copy once the cause is fixed; set the $-named shell variables to the secrets first"
+                } else {
+                    "rehearse again on a fresh scratch copy once the cause is fixed (the copy this rehearsal used is gone)"
+                },
+            )];
         }
         let mut next = vec![(
             format!("runbook resume {}", shell_word(&self.run_dir.display().to_string())),
             "continue this same run from where it stopped (steps already done are not run again)",
         )];
         if self.opts.plan == PlanKind::Plan && !self.loaded.rollback.is_empty() {
-            // The rollback is a new run: it needs the variables this run was given. A secret
-            // one is passed by reference to a shell variable the operator sets, never by value.
-            let mut vars = String::new();
-            for name in self.vars.given() {
-                if self.vars.is_secret(name) {
-                    vars.push_str(&format!(" --var {name}=\"${}\"", secret_reference(name)));
-                } else if let Some(v) = self.vars.get(name) {
-                    vars.push_str(&format!(" --var {}", shell_word(&format!("{name}={v}"))));
-                }
-            }
             next.push((
                 format!("runbook rollback {} --db {}{vars}", shell_word(&self.loaded.path), shell_word(&self.target.display())),
-                if vars.contains("=\"$") {
+                if secret {
                     "or undo the change with the rollback plan (a new run, with its own backup); set the $-named shell variables to the secrets first"
                 } else {
                     "or undo the change with the rollback plan (a new run, with its own backup)"
@@ -381,6 +384,24 @@ impl Runner {
             ));
         }
         next
+    }
+
+    /// The `--var` options a new run needs to do what this one did, and whether any of them
+    /// names a secret. A secret is passed by reference to a shell variable the operator sets,
+    /// never by value.
+    fn given_vars(&self) -> (String, bool) {
+        use ui::ending::shell_word;
+        let mut vars = String::new();
+        let mut secret = false;
+        for name in self.vars.given() {
+            if self.vars.is_secret(name) {
+                secret = true;
+                vars.push_str(&format!(" --var {name}=\"${}\"", secret_reference(name)));
+            } else if let Some(v) = self.vars.get(name) {
+                vars.push_str(&format!(" --var {}", shell_word(&format!("{name}={v}"))));
+            }
+        }
+        (vars, secret)
     }
 
     pub(crate) fn outline(&self, plan: PlanKind) -> Vec<StepOutline> {

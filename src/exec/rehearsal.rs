@@ -13,6 +13,9 @@ use super::Runner;
 pub struct Rehearsal {
     /// How the scratch copy was made, for the report.
     pub copy_method: String,
+    /// The rehearsed target as shown (password masked): a failed rehearsal's next command
+    /// names it, since the scratch copy the run used is dropped when it ends.
+    pub original: String,
 }
 
 /// Fingerprint every column of every table at the start, so that "all its data" is compared.
