@@ -366,3 +366,39 @@ fn a_lone_literal_variable_is_bound_on_mariadb() {
     db.users(3);
     check_binding(&db.url(), |q| db.scalar(q));
 }
+
+/// Regression: on SQLite a query (here a validate step's report query) ran every statement of
+/// its text, so a plain variable spliced into a quoted literal, `x'; DELETE FROM all_users;
+/// SELECT 1, '1`, emptied the table from a step that only reads: no backup guard, nothing in
+/// `plan`, and the run "succeeded". A query is one statement, as on the servers.
+#[test]
+fn a_query_that_a_value_turns_into_several_statements_runs_none_of_them() {
+    let t = Test::new().runbook(
+        "version: 1\nid: report-on-user\nvars:\n  who: {description: the user to report on}\nplan:\n  - id: report\n    name: Report on the user\n    kind: validate\n    tables: [all_users]\n    report_queries:\n      - name: the user's rows\n        sql: SELECT id, email FROM all_users WHERE email = '${who}'\n  - id: check\n    name: Check the user\n    kind: verify\n    queries:\n      - name: the user is there\n        sql: SELECT count(*) FROM all_users WHERE email = '${who}' AND 0 GROUP BY id\n        expect: null\n",
+    );
+    let db = SqliteFile::users(t.dir.path(), 5);
+    let evil = "x'; DELETE FROM all_users; SELECT 1, '1";
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--var", &format!("who={evil}")]);
+    out.code(1)
+        .stdout_has("  ✘ report query \"the user's rows\" runs: expected runs, got error: a query must be one statement, and this one is 3; nothing was run\n");
+    assert_eq!(db.scalar("SELECT count(*) FROM all_users"), "5", "a report query wrote to the database");
+    // The same through a verify query, whose first statement returns no row.
+    let evil = "x' AND 0 GROUP BY id; DELETE FROM all_users; SELECT NULL WHERE '1";
+    let out = t.exec([
+        "run",
+        "runbook.yaml",
+        "--db",
+        &db.url(),
+        "--yes",
+        "--runs-dir",
+        "runs",
+        "--skip",
+        "report=not this time",
+        "--var",
+        &format!("who={evil}"),
+    ]);
+    out.code(1).stdout_has(
+        "  ✘ the user is there: expected = NULL, got query error: a query must be one statement, and this one is 3; nothing was run\n",
+    );
+    assert_eq!(db.scalar("SELECT count(*) FROM all_users"), "5", "a verify query wrote to the database");
+}

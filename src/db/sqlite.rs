@@ -93,6 +93,18 @@ async fn open_conn(path: &Path, read_only: bool) -> Result<SqliteConnection> {
     SqliteConnection::connect_with(&opts).await.map_err(|e| Error::db(format!("cannot open SQLite database {}: {e}", path.display())))
 }
 
+/// A query (an assertion, a monitor check, a report query) is one statement, as on the
+/// servers, which prepare it and refuse a second. SQLite's driver would run every statement of
+/// the text in turn, so a value spliced into a quoted literal (`'x'; DELETE FROM t; SELECT '`)
+/// could make a read write, past the backup guard and with nothing in the plan.
+fn one_statement(sql: &str) -> Result<()> {
+    let n = crate::sql::split(sql, Engine::Sqlite).len();
+    if n > 1 {
+        return Err(Error::failed(format!("a query must be one statement, and this one is {n}; nothing was run")));
+    }
+    Ok(())
+}
+
 /// Decode any SQLite value as text, the way assertions compare it.
 pub(crate) fn cell_text(row: &SqliteRow, i: usize) -> Result<Option<String>> {
     let raw = row.try_get_raw(i)?;
@@ -145,6 +157,7 @@ impl Database for SqliteDb {
         result
     }
     async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>> {
+        one_statement(sql)?;
         let row = sqlx::query(sql).fetch_optional(&mut self.conn).await?;
         match row {
             Some(r) if r.len() > 0 => cell_text(&r, 0),
@@ -153,6 +166,7 @@ impl Database for SqliteDb {
     }
 
     async fn query_count(&mut self, sql: &str) -> Result<u64> {
+        one_statement(sql)?;
         let mut rows = sqlx::query(sql).fetch(&mut self.conn);
         let mut n = 0u64;
         while rows.try_next().await?.is_some() {
@@ -162,6 +176,7 @@ impl Database for SqliteDb {
     }
 
     async fn query_rows(&mut self, sql: &str) -> Result<super::QueryRows> {
+        one_statement(sql)?;
         let mut rows = sqlx::query(sql).fetch(&mut self.conn);
         let mut out = super::QueryRows::default();
         while let Some(row) = rows.try_next().await? {
