@@ -440,6 +440,11 @@ fn ctrl_c_at_each_prompt_exits_3_with_the_cursor_visible() {
         assert_eq!(code, 3, "{out}");
         assert!(!cursor_left_hidden(&out), "cursor left hidden\n{out}");
         assert!(out.contains("] ^C"), "the prompt shows the key\n{out}");
+        if at_item {
+            // A checklist has no statement to cancel: the operator is told what was stopped.
+            assert!(out.contains("! interrupted by Ctrl-C: the checklist was left unanswered; the step is not done"), "{out}");
+            assert!(!out.contains("statement in progress"), "{out}");
+        }
         // The ending names the run folder, every report and the journal, and what to type next.
         let run = &t.run_dirs("runs")[0];
         for line in [

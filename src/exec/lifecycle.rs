@@ -172,7 +172,7 @@ impl Runner {
                 if let Some(i) = &self.interrupts {
                     i.acknowledge();
                 }
-                panel::warn(format!("interrupted by {signal}: the statement in progress was cancelled"));
+                panel::warn(format!("interrupted by {signal}: {}", what_stopped(&step.action)));
                 (StepStatus::Interrupted, Some(format!("interrupted by {signal}")))
             }
             Err(interrupt::Outcome::Error(e @ Error::Stopped { .. })) => (StepStatus::Aborted, Some(e.to_string())),
@@ -201,5 +201,18 @@ impl Runner {
             _ => {}
         }
         self.journal.record(Event::StepFinished { step_id: step.id.clone(), status, error, duration_ms: ms })
+    }
+}
+
+/// What an interruption stopped, in the step's own terms: a checklist or a monitor between two
+/// samples has no statement in progress, and the operator should not be told one was cancelled.
+fn what_stopped(action: &Action) -> &'static str {
+    match action {
+        Action::Sql(_) | Action::Verify(_) | Action::Validate(_) => "the statement in progress was cancelled",
+        Action::Backup => "the backup in progress was cancelled",
+        Action::Command(_) => "the command's process group was ended",
+        Action::Http(_) => "the request in progress was abandoned",
+        Action::Manual(_) => "the checklist was left unanswered; the step is not done",
+        Action::Monitor(_) => "monitoring stopped; no further samples were taken",
     }
 }
