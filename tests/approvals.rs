@@ -617,20 +617,18 @@ fn manifests_hold_no_secret_encrypted_keys_need_their_passphrase_and_namespaces_
     // An encrypted key: refused without its passphrase, used with it.
     let st = Command::new("ssh-keygen")
         .current_dir(f.t.dir.path())
-        .args(["-q", "-t", "ed25519", "-N", "open sesame", "-C", "dave", "-f", "dave"])
+        .args(["-q", "-t", "ed25519", "-N", PASSPHRASE, "-C", "dave", "-f", "dave"])
         .status()
         .unwrap();
     assert!(st.success());
     let url = f.db.url();
     let args = ["approve", "runbook.yaml", "--db", &url, "--key", "dave", "--principal", "dave", "-o", "dave.approval"];
-    f.t.exec_env(&args, &[("APP_TOKEN", secret)])
-        .code(2)
-        .stderr_has("dave: the key is encrypted: load it into ssh-agent (`ssh-add dave`) or set RUNBOOK_KEY_PASSPHRASE");
-    f.t.exec_env(&args, &[("APP_TOKEN", secret), ("RUNBOOK_KEY_PASSPHRASE", "wrong")])
-        .code(2)
-        .stderr_has("dave: wrong passphrase in RUNBOOK_KEY_PASSPHRASE");
-    let out = f.t.exec_env(&args, &[("APP_TOKEN", secret), ("RUNBOOK_KEY_PASSPHRASE", "open sesame")]);
-    out.code(0).lacks(secret).lacks("open sesame");
+    let locked = f.t.exec_env(&args, &[("APP_TOKEN", secret)]);
+    locked.code(2).stderr_has("dave: the key is encrypted: load it into ssh-agent (`ssh-add dave`) or set RUNBOOK_KEY_PASSPHRASE");
+    let wrong = f.t.exec_env(&args, &[("APP_TOKEN", secret), ("RUNBOOK_KEY_PASSPHRASE", "wrong")]);
+    wrong.code(2).stderr_has("dave: wrong passphrase in RUNBOOK_KEY_PASSPHRASE");
+    let dave = f.t.exec_env(&args, &[("APP_TOKEN", secret), ("RUNBOOK_KEY_PASSPHRASE", PASSPHRASE)]);
+    dave.code(0).lacks(secret).lacks(PASSPHRASE);
     let text = std::fs::read_to_string(f.t.dir.join("dave.approval")).unwrap();
     assert!(!text.contains(secret), "the manifest holds the secret: {text}");
     let m: Value = serde_json::from_str(&text).unwrap();
@@ -641,12 +639,13 @@ fn manifests_hold_no_secret_encrypted_keys_need_their_passphrase_and_namespaces_
     let public = std::fs::read_to_string(f.t.dir.join("dave.pub")).unwrap();
     let allowed = std::fs::read_to_string(f.t.dir.join("allowed_signers")).unwrap();
     f.t.dir.write("allowed_signers", &format!("{allowed}dave namespaces=\"runbook-seal\" {public}"));
-    f.approve("bob", "bob.approval", &[]).code(2).stderr_has("step `tell` uses variable `token`, which has no value");
-    let out = f.t.exec_env(
+    let unset = f.approve("bob", "bob.approval", &[]);
+    unset.code(2).stderr_has("step `tell` uses variable `token`, which has no value");
+    let bob = f.t.exec_env(
         &["approve", "runbook.yaml", "--db", &url, "--key", "bob", "--principal", "bob", "-o", "bob.approval"],
         &[("APP_TOKEN", secret)],
     );
-    out.code(0);
+    bob.code(0);
     let before = f.schema();
     let run = f.t.exec_env(
         &[
@@ -673,7 +672,14 @@ fn manifests_hold_no_secret_encrypted_keys_need_their_passphrase_and_namespaces_
         "approval dave.approval (by dave): unknown signer: key {fp} is not in the allowed signers for principal `dave`; nothing was run"
     ));
     assert_eq!(f.schema(), before);
+    // Neither the variable's value nor the key's passphrase is in any file of the folder (the
+    // manifests, the state) or in anything printed.
+    let outputs = [&locked, &wrong, &dave, &unset, &bob, &run];
+    crate::support::assert_secret_nowhere(&f.t, secret, &[f.t.dir.path().to_path_buf()], &outputs);
+    crate::support::assert_secret_nowhere(&f.t, PASSPHRASE, &[f.t.dir.path().to_path_buf()], &outputs);
 }
+
+const PASSPHRASE: &str = "open sesame-4k9q";
 
 /// Approvals on PostgreSQL and MariaDB: the manifest names the server without its password,
 /// a column added out of band refuses the run with the schema difference, and once the schema
@@ -681,12 +687,14 @@ fn manifests_hold_no_secret_encrypted_keys_need_their_passphrase_and_namespaces_
 fn approvals_on_a_server(db: crate::support::servers::ServerDb, url: String, password: Option<&str>) {
     let f = Fixture::new();
     db.users(20);
+    let mut outputs = Vec::new();
     for who in ["bob", "carol"] {
         let out = f.t.exec(["approve", "runbook.yaml", "--db", &url, "--key", who, "--principal", who, "-o", &format!("{who}.approval")]);
         out.code(0);
         if let Some(p) = password {
             out.lacks(p);
         }
+        outputs.push(out);
     }
     let text = std::fs::read_to_string(f.t.dir.join("bob.approval")).unwrap();
     if let Some(p) = password {
@@ -719,9 +727,17 @@ fn approvals_on_a_server(db: crate::support::servers::ServerDb, url: String, pas
         .stderr_has("the target's schema changed since approval bob.approval (by bob) was signed:\n  + column all_users.note was added (");
     assert!(!db.has_column("all_users", "nickname"));
     assert!(f.t.run_dirs("runs").is_empty());
+    outputs.push(out);
     db.exec("ALTER TABLE all_users DROP COLUMN note");
-    run(&["--approval", "bob.approval", "--approval", "carol.approval"]).code(0).stdout_has("approved by bob, carol");
+    let out = run(&["--approval", "bob.approval", "--approval", "carol.approval"]);
+    out.code(0).stdout_has("approved by bob, carol");
     assert!(db.has_column("all_users", "nickname"));
+    outputs.push(out);
+    if let Some(p) = password {
+        // Every file of the folder: manifests, the run folder, the state.
+        assert_eq!(f.t.run_dirs("runs").len(), 1);
+        crate::support::assert_secret_nowhere(&f.t, p, &[f.t.dir.path().to_path_buf()], &outputs.iter().collect::<Vec<_>>());
+    }
 }
 
 #[test]

@@ -218,8 +218,12 @@ fn mixed_fleet_across_sqlite_postgres_and_mariadb() {
     let (Some(pg), Some(my)) = (ServerDb::postgres(), ServerDb::mysql()) else { return };
     let t = Test::new().runbook(MARKER);
     let lite = sqlite_fleet(&t, 1);
-    targets_file(&t, &[("lite".into(), lite[0].url()), ("pg".into(), pg.url()), ("maria".into(), my.url_as("mariadb"))]);
-    let out = t.exec([
+    // The PostgreSQL target names its password from the environment, as a real fleet would;
+    // the test server trusts local connections, so any password is accepted.
+    let pg_url = pg.url().replacen("postgres@", "postgres:${FLEET_PG_PASSWORD}@", 1);
+    assert!(pg_url.contains("${FLEET_PG_PASSWORD}"), "{pg_url}");
+    targets_file(&t, &[("lite".into(), lite[0].url()), ("pg".into(), pg_url), ("maria".into(), my.url_as("mariadb"))]);
+    let args = [
         "fleet",
         "run",
         "runbook.yaml",
@@ -232,8 +236,10 @@ fn mixed_fleet_across_sqlite_postgres_and_mariadb() {
         "--yes",
         "--runs-dir",
         "runs",
-    ]);
+    ];
+    let out = t.exec_env(&args, &[("FLEET_PG_PASSWORD", FLEET_PASSWORD)]);
     out.code(0).stdout_has("succeeded — 3 succeeded, 0 failed, 0 not started");
+    let first = out;
     assert_eq!(marks(&lite[0]), "1");
     assert_eq!(pg.scalar("SELECT count(*) FROM fleet_marker"), "1");
     assert_eq!(my.scalar("SELECT count(*) FROM fleet_marker"), "1");
@@ -243,7 +249,10 @@ fn mixed_fleet_across_sqlite_postgres_and_mariadb() {
     let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let engines: Vec<&str> = r["targets"].as_array().unwrap().iter().map(|x| x["target"].as_str().unwrap()).collect();
     assert!(engines[1].starts_with("postgres://") && engines[2].starts_with("mariadb://"), "{engines:?}");
+    crate::support::assert_secret_nowhere(&t, FLEET_PASSWORD, &[t.dir.path().to_path_buf()], &[&first, &out]);
 }
+
+const FLEET_PASSWORD: &str = "fleet-pw-canary-3z8q";
 
 #[test]
 fn tampered_target_journal_fails_audit_verify_and_collect() {
@@ -295,6 +304,7 @@ fn a_literal_password_in_the_targets_file_is_refused_and_never_printed() {
     let out = t.exec(["fleet", "run", "runbook.yaml", "--targets", "targets.yaml", "--yes", "--runs-dir", "runs"]);
     out.code(2).stderr_has("the db URL holds a password; write it as ${ENV_NAME}").lacks("hunter22");
     assert!(!t.dir.join("runs").exists());
+    crate::support::assert_secret_nowhere(&t, "hunter22", &[t.dir.join("runs"), t.dir.join(".state")], &[&out]);
 }
 
 #[test]

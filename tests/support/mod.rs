@@ -381,6 +381,43 @@ pub fn lower_hex(pct: &str) -> String {
     out
 }
 
+/// The canary check for a whole test: fail if any form of `secret` is in any file under each of
+/// `roots` (run folders, fleet folders, or the folders that hold them), in any report of any run
+/// found there rendered in every format, or in anything the binary printed (`outputs`).
+#[track_caller]
+pub fn assert_secret_nowhere(t: &Test, secret: &str, roots: &[PathBuf], outputs: &[&Output]) {
+    let mut texts: Vec<String> = outputs.iter().flat_map(|o| [o.stdout.clone(), o.stderr.clone()]).collect();
+    for run in roots.iter().flat_map(|r| evidence_folders(r)) {
+        for format in ["markdown", "textile", "html", "json"] {
+            let out = t.exec(["report", &run.display().to_string(), "--format", format]);
+            out.code(0);
+            texts.push(out.stdout);
+            texts.push(out.stderr);
+        }
+    }
+    for root in roots {
+        assert_no_leak(secret, root, &[]);
+    }
+    assert_no_leak(secret, Path::new("/nonexistent-no-folder"), &texts);
+}
+
+/// Every run folder (holds `journal.jsonl`) and fleet folder (holds `fleet.jsonl`) at or under
+/// `dir`: each is something `runbook report` renders. A fleet's own target runs are inside it.
+pub fn evidence_folders(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if dir.join("journal.jsonl").is_file() || dir.join("fleet.jsonl").is_file() {
+        out.push(dir.to_path_buf());
+    }
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        let mut subs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        subs.sort();
+        for p in subs {
+            out.extend(evidence_folders(&p));
+        }
+    }
+    out
+}
+
 /// Fail if any form of `secret` is in any file under `dir` or in any of `texts`.
 pub fn assert_no_leak(secret: &str, dir: &Path, texts: &[String]) {
     let forms = leak_forms(secret);
