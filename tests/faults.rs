@@ -606,3 +606,32 @@ fn sigterm_and_sighup_during_each_step_kind_end_the_run_within_a_second() {
         }
     }
 }
+
+/// Regression: a step the run was killed in (confirmed, started, never ended) was listed as
+/// "not run" in every report, although its command had already done its work. The reports
+/// call it cut off, and a step never reached stays "not run".
+#[test]
+fn a_step_killed_while_it_ran_is_reported_cut_off_not_not_run() {
+    let t = Test::new().runbook(
+        "version: 1\nid: cut-off\nplan:\n  - id: job\n    name: Long job\n    kind: command\n    command: [sh, -c, 'touch started; sleep 30']\n  - id: after\n    name: After\n    kind: sql\n    sql: CREATE TABLE after_t(x INTEGER)\n",
+    );
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let mut c = t.command();
+    c.args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).process_group(0);
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !t.dir.join("started").exists() {
+        assert!(std::time::Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // kill -9 the whole group: the runbook and the command's shell.
+    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+    child.wait().unwrap();
+    let run = t.run_dirs("runs")[0].display().to_string();
+    let md = t.exec(["report", &run]);
+    md.code(0).stdout_has("| 1 | Long job | command | ⛔ cut off while running | ").stdout_has("| 2 | After | sql | not run | – | – | – |");
+    let html = t.exec(["report", &run, "--format", "html"]);
+    html.code(0)
+        .stdout_has(r#"<span class="pill interrupted">cut off while running</span>"#)
+        .stdout_has(r#"<span class="pill notrun">not run</span>"#);
+}

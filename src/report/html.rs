@@ -25,12 +25,17 @@ fn v(s: &str) -> String {
     block(s)
 }
 
-fn status_class(s: Option<StepStatus>) -> &'static str {
-    s.map(|x| x.as_str()).unwrap_or("notrun")
+/// A step killed while it ran is drawn like an interrupted one: it started and never ended.
+fn status_class(s: &StepRecord) -> &'static str {
+    match s.status {
+        Some(x) => x.as_str(),
+        None if s.cut_off() => "interrupted",
+        None => "notrun",
+    }
 }
 
-fn status_label(s: Option<StepStatus>) -> &'static str {
-    s.map(|x| x.as_str()).unwrap_or("not run")
+fn status_label(s: &StepRecord) -> &'static str {
+    s.state()
 }
 
 fn dur(ms: Option<u64>) -> String {
@@ -299,7 +304,7 @@ fn timeline_row(
         @match span {
             Some((a, b)) => {
                 @let w = (x(b) - x(a)).max(3.0);
-                @let label = format!("{} · {}", status_label(s.status), dur(s.duration_ms));
+                @let label = format!("{} · {}", status_label(s), dur(s.duration_ms));
                 // The label goes after the bar, or inside it near the end of the axis.
                 @let (lx, anchor, fill) = if x(a) + w + 150.0 < width {
                     (x(a) + w + 5.0, "start", "#59636e")
@@ -353,7 +358,7 @@ fn summary(r: &RunRecord) -> Markup {
                         a href=(format!("#step-{}", i + 1)) { (v(&s.name)) }
                     }
                     td { span.kind { (s.kind) } }
-                    td { span class=(format!("pill {}", status_class(s.status))) { (status_label(s.status)) } }
+                    td { span class=(format!("pill {}", status_class(s))) { (status_label(s)) } }
                     td { (v(s.started.as_deref().map(short_time).unwrap_or("–"))) }
                     td { (dur(s.duration_ms)) }
                     td { (v(s.confirmed_by.as_deref().unwrap_or("–"))) }
@@ -386,12 +391,12 @@ fn step(n: usize, s: &StepRecord) -> Markup {
     }
     let samples: Vec<&Evidence> = s.evidence.iter().filter(|e| matches!(e, Evidence::Sample { .. })).collect();
     html! {
-        section class=(format!("step {}", status_class(s.status))) id=(format!("step-{n}")) {
+        section class=(format!("step {}", status_class(s))) id=(format!("step-{n}")) {
             "\n"
             h3 {
                 span { (n) ". " (v(&s.name)) } " "
                 span.kind { (s.kind) } " "
-                span class=(format!("pill {}", status_class(s.status))) { (status_label(s.status)) }
+                span class=(format!("pill {}", status_class(s))) { (status_label(s)) }
                 @if s.plan == PlanKind::Rollback { " " span.rollback-tag { "rollback plan" } }
                 " " code { (v(&s.id)) }
             } "\n"

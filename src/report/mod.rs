@@ -168,6 +168,9 @@ impl ChainStatus {
     }
 }
 
+/// The state of a step the run was killed in: it started and never ended.
+pub const CUT_OFF: &str = "cut off while running";
+
 /// One step of the run.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct StepRecord {
@@ -214,6 +217,22 @@ pub struct StepRun {
 }
 
 impl StepRecord {
+    /// Confirmed to run, and the journal ends without its outcome: the process was killed
+    /// while the step ran. It did start (a command may have done its work), so the reports
+    /// must not call it "not run".
+    pub fn cut_off(&self) -> bool {
+        self.status.is_none() && self.evidence.iter().any(|e| matches!(e, Evidence::Decision { decision: Decision::Run, .. }))
+    }
+
+    /// The step's state in words, for the summaries: its status, `cut off` or `not run`.
+    pub fn state(&self) -> &'static str {
+        match self.status {
+            Some(s) => s.as_str(),
+            None if self.cut_off() => CUT_OFF,
+            None => "not run",
+        }
+    }
+
     fn new(s: &crate::journal::StepOutline) -> StepRecord {
         StepRecord {
             id: s.id.clone(),

@@ -182,7 +182,11 @@ fn summary(r: &RunRecord) -> Block {
                 vec![t((i + 1).to_string())],
                 vec![t(format!("{plan}{}", s.name))],
                 vec![t(s.kind.to_string())],
-                vec![t(s.status.map(|x| status_mark(x.as_str())).unwrap_or_else(|| "not run".into()))],
+                vec![t(match s.status {
+                    Some(x) => status_mark(x.as_str()),
+                    None if s.cut_off() => format!("⛔ {}", super::CUT_OFF),
+                    None => "not run".into(),
+                })],
                 vec![t(s.started.as_deref().map(short_time).unwrap_or("–"))],
                 vec![t(dur(s.duration_ms))],
                 vec![t(s.confirmed_by.as_deref().unwrap_or("–"))],
