@@ -564,6 +564,9 @@ fn signal_in_a_pty(yaml: &str, answers: usize, ready: Option<&str>, signal: Opti
     };
     assert_eq!(code, 3, "{name}");
     assert!(took < Duration::from_secs(1), "{name} took {took:?} to end the run");
+    // A key prompt waits in raw mode; the run's end puts the terminal's modes back, so the
+    // operator's shell echoes again.
+    assert!(line_editing(&s), "{name}: the terminal was left in raw mode");
     let run = t.run_dirs("runs")[0].clone();
     let j = journal(&run);
     let i = events(&j, "interrupted");
@@ -578,6 +581,17 @@ fn signal_in_a_pty(yaml: &str, answers: usize, ready: Option<&str>, signal: Opti
     assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'after_interrupt'"), "0", "{name}: a later step ran");
     t.exec(["audit", "verify", &run.display().to_string()]).code(0);
     (t, db)
+}
+
+/// Whether the pty is in canonical (line-editing) mode, as it was spawned: a key prompt turns
+/// it off while it waits. (Echo cannot tell: the test harness spawns with echo off.)
+fn line_editing(s: &expectrl::Session) -> bool {
+    use std::os::fd::AsRawFd;
+    let master = s.get_process().get_raw_handle().expect("the pty's master side");
+    let mut modes = std::mem::MaybeUninit::<libc::termios>::uninit();
+    // SAFETY: tcgetattr fills the struct on success; the fd is open for the call.
+    assert_eq!(unsafe { libc::tcgetattr(master.as_raw_fd(), modes.as_mut_ptr()) }, 0, "tcgetattr on the pty");
+    unsafe { modes.assume_init() }.c_lflag & libc::ICANON != 0
 }
 
 #[test]

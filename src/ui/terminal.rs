@@ -15,9 +15,46 @@ use std::sync::{Mutex, OnceLock};
 /// The controlling terminal, when run lines are mirrored to it (standard output redirected).
 static TTY: OnceLock<Option<Mutex<File>>> = OnceLock::new();
 
+/// The controlling terminal's modes as they were before the first prompt. A key prompt puts the
+/// terminal in raw mode while it waits; a signal that ends the run during that wait exits the
+/// process without the prompt putting them back, and raw mode outlives the process (the shell
+/// would then echo nothing). [`restore_terminal`] writes these back.
+static MODES: OnceLock<Option<libc::termios>> = OnceLock::new();
+
+/// The controlling terminal, opened afresh: a prompt reads keys from it, so its modes are the
+/// ones a prompt changes.
+fn controlling_terminal() -> Option<File> {
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
+    tty.is_terminal().then_some(tty)
+}
+
+/// Remember the terminal's modes before any prompt changes them. Called once, when an
+/// interactive prompter is made; later calls keep the first reading.
+pub fn remember_modes() {
+    use std::os::fd::AsRawFd;
+    MODES.get_or_init(|| {
+        let tty = controlling_terminal()?;
+        let mut modes = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: tcgetattr fills the struct on success and the fd is open for the call.
+        (unsafe { libc::tcgetattr(tty.as_raw_fd(), modes.as_mut_ptr()) } == 0).then(|| unsafe { modes.assume_init() })
+    });
+}
+
+/// Put back the modes [`remember_modes`] read, if any.
+fn restore_modes() {
+    use std::os::fd::AsRawFd;
+    if let (Some(Some(modes)), Some(tty)) = (MODES.get(), controlling_terminal()) {
+        // SAFETY: `modes` came from tcgetattr on the same terminal; the fd is open for the call.
+        unsafe {
+            libc::tcsetattr(tty.as_raw_fd(), libc::TCSANOW, modes);
+        }
+    }
+}
+
 /// Draw run lines on the controlling terminal as well as standard output, when standard output
 /// is not a terminal and a prompt can appear. Called once, when an interactive prompter is made.
 pub fn attach_tty() {
+    remember_modes();
     TTY.get_or_init(|| {
         if std::io::stdout().is_terminal() {
             return None;
@@ -86,10 +123,13 @@ pub fn layout_width() -> usize {
     width().or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|c| *c >= 20)).unwrap_or(120)
 }
 
-/// Put the terminal back as it was found: the cursor visible (a menu or spinner hides it).
+/// Put the terminal back as it was found: its modes as before the first prompt (echo and line
+/// editing, which a key prompt turns off while it waits), and the cursor visible (a menu or
+/// spinner hides it).
 /// Nothing is sent to a terminal that cannot take control sequences (`TERM=dumb`) or to one
 /// that is not a terminal. Safe to call at any time, any number of times.
 pub fn restore_terminal() {
+    restore_modes();
     if dumb() {
         return;
     }
