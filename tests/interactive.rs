@@ -235,9 +235,15 @@ fn time_spent_at_the_prompt_is_not_the_steps_duration() {
     let finished = events(&j, "step_finished").into_iter().find(|e| e["step_id"] == "change").unwrap().clone();
     let ms = finished["duration_ms"].as_u64().unwrap();
     assert!(ms < 1000, "the step's duration counts the 1.5 s wait at the prompt: {ms} ms");
-    let shown = events(&j, "step_started").into_iter().find(|e| e["step_id"] == "change").unwrap()["ts"].as_str().unwrap().to_string();
-    let confirmed = events(&j, "step_decision").into_iter().find(|e| e["step_id"] == "change").unwrap()["ts"].as_str().unwrap().to_string();
-    assert!(confirmed > shown, "decision {confirmed} after showing {shown}");
+    // The prompt's wait lies before the step: nothing is `step_started` until the operator has
+    // decided, so the step starts (and its decision follows) about 1.5 s after the event before.
+    let at = |kind: &str| j.iter().position(|e| e["event"] == kind && e["step_id"] == "change").unwrap();
+    let ts = |i: usize| chrono::DateTime::parse_from_rfc3339(j[i]["ts"].as_str().unwrap()).unwrap();
+    let (started, decided) = (at("step_started"), at("step_decision"));
+    let waited = ts(started) - ts(started - 1);
+    assert!(waited >= chrono::Duration::milliseconds(1400), "the step starts when decided, {waited} after the event before it: {j:?}");
+    assert!(decided > started && ts(decided) >= ts(started), "the decision follows the start: {j:?}");
+    let confirmed = j[decided]["ts"].as_str().unwrap().to_string();
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
     let step = report["steps"].as_array().unwrap().iter().find(|s| s["id"] == "change").unwrap();
     assert_eq!(step["started"], confirmed.as_str(), "the report's start is the confirmation");
