@@ -649,3 +649,27 @@ fn a_step_killed_while_it_ran_is_reported_cut_off_not_not_run() {
         .stdout_has(r#"<span class="pill interrupted">cut off while running</span>"#)
         .stdout_has(r#"<span class="pill notrun">not run</span>"#);
 }
+
+/// Regression: a signal at a step prompt printed its message on the prompt's own line (the
+/// prompt waits for a key after its question), where it wrapped mid-word. The abandoned
+/// prompt's line is ended first.
+#[test]
+fn a_signal_at_a_prompt_is_reported_on_a_line_of_its_own() {
+    use expectrl::{Eof, Session};
+    for (sig, name) in [(libc::SIGHUP, "SIGHUP"), (libc::SIGTERM, "SIGTERM")] {
+        let t = Test::new().runbook(&slow_step("command"));
+        let db = SqliteFile::users(t.dir.path(), 3);
+        let mut c = t.command();
+        c.args(["run", "runbook.yaml", "--db", &db.url(), "--runs-dir", "runs"]).env("TERM", "xterm").env("COLUMNS", "120");
+        let mut s = Session::spawn(c).expect("spawn in a pty");
+        s.set_expect_timeout(Some(Duration::from_secs(20)));
+        s.expect("? help]").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        unsafe { libc::kill(s.get_process().pid().as_raw(), sig) };
+        let rest = String::from_utf8_lossy(s.expect(Eof).unwrap().as_bytes()).into_owned();
+        let at = rest
+            .find(&format!("! interrupted by {name} at the prompt: nothing more was started"))
+            .unwrap_or_else(|| panic!("{name}: {rest:?}"));
+        assert!(rest[..at].contains('\n'), "{name}: the message is on the prompt's line: {rest:?}");
+    }
+}

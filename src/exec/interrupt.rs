@@ -167,6 +167,7 @@ where
                 }
                 if let Some(signal) = interrupts.pending() {
                     crate::ui::restore_terminal();
+                    crate::ui::end_abandoned_prompt();
                     return Err(Error::Interrupted { signal: signal.into() });
                 }
             }

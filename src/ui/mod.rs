@@ -15,7 +15,7 @@ use std::io::IsTerminal;
 
 pub use panel::{out, Panel, UndoView};
 pub use prompt::{AutoPrompter, Decision, InteractivePrompter, ItemAnswer, Prompter};
-pub use terminal::{attach_tty, restore_terminal};
+pub use terminal::{attach_tty, end_abandoned_prompt, restore_terminal};
 
 use crate::error::Error;
 

@@ -147,6 +147,18 @@ pub fn restore_terminal() {
     }
 }
 
+/// End the line of a prompt that nobody will answer (a signal came first): the prompt waits
+/// for a key after its question, on the same line, so what is printed next would otherwise be
+/// glued to it and wrapped mid-word.
+pub fn end_abandoned_prompt() {
+    let err = std::io::stderr();
+    if err.is_terminal() {
+        let mut e = err.lock();
+        let _ = e.write_all(b"\n");
+        let _ = e.flush();
+    }
+}
+
 /// Restores the terminal when dropped: held around each prompt, so that an error or a panic
 /// in the middle of a menu does not leave the cursor hidden.
 pub struct Guard;
