@@ -128,10 +128,7 @@ impl Runner {
     /// Run a confirmed step under its timeout, racing interruptions. Returns its status and
     /// the error to journal with it.
     async fn execute(&mut self, step: &Step) -> Result<(StepStatus, Option<String>)> {
-        let limit = match &step.timeout {
-            Some(t) => Some(crate::runbook::duration::parse(&self.vars.render(t)?).map_err(Error::usage)?),
-            None => None,
-        };
+        let limit = super::timeout::limit(step, &self.vars)?;
         let canceller = self.db.canceller();
         // A command's group is ended when its step is dropped; waiting for it first would only
         // delay that past the second a signal allows.
@@ -140,15 +137,7 @@ impl Runner {
             _ => interrupt::CANCEL_GRACE,
         };
         let mut interrupts = self.interrupts.clone();
-        let fut = async {
-            match limit {
-                Some(l) => match tokio::time::timeout(l, step::run(self, step)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(Error::failed(format!("the step timed out after {}", crate::runbook::duration::human(l)))),
-                },
-                None => step::run(self, step).await,
-            }
-        };
+        let fut = super::timeout::within(limit, step::run(self, step));
         let res = match interrupts.as_mut() {
             Some(i) => interrupt::race(fut, i, canceller, grace).await,
             None => fut.await.map_err(interrupt::Outcome::Error),

@@ -17,6 +17,7 @@ pub mod reach;
 pub mod rehearsal;
 pub mod resume;
 pub mod step;
+pub mod timeout;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -8,11 +8,11 @@
 //! `fleet.jsonl` line of its outcome.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Instant;
 
 use super::journal::FleetEvent;
 use crate::error::{Error, Result, EXIT_FAILED, EXIT_OK, EXIT_STOPPED};
+use crate::exec::step::command::run_in_group;
 use crate::journal::Journal;
 use crate::load::vars::Vars;
 use crate::redact::Redactor;
@@ -111,7 +111,7 @@ async fn command(dir: &Path, loaded: &Loaded, vars: &Vars, step: &Step, a: &Comm
         CommandLine::Line(l) => ("sh".into(), vec!["-c".into(), vars.render(l)?]),
     };
     let mut cmd = tokio::process::Command::new(&program);
-    cmd.args(&args).stdin(Stdio::null()).kill_on_drop(true);
+    cmd.args(&args);
     cmd.current_dir(match &a.workdir {
         Some(w) => loaded.dir.join(vars.render(w)?),
         None => loaded.dir.clone(),
@@ -123,9 +123,17 @@ async fn command(dir: &Path, loaded: &Loaded, vars: &Vars, step: &Step, a: &Comm
     }
     let shown = crate::exec::step::command::describe(a, vars);
     ui::out(format!("  {shown}"));
-    let out = cmd.output().await.map_err(|e| Error::failed(format!("cannot start `{program}`: {e}")))?;
+    // The same runner and the same limit as a command step in a target's run: a timeout drops
+    // the command, which ends its whole process group.
+    let limit = crate::exec::timeout::limit(step, vars)?;
+    let out = match crate::exec::timeout::within(limit, run_in_group(cmd, &program)).await {
+        Ok(out) => out,
+        // A command that cannot start or runs out of time fails the step, as in a target's run.
+        Err(Error::Failed { message }) => return Ok((false, format!("{shown}: {message}"), None)),
+        Err(e) => return Err(e),
+    };
     let redactor = Redactor::new(vars.secret_values());
-    let text = redactor.text(&format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    let text = redactor.text(&format!("{}{}", out.stdout, out.stderr));
     for l in text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev() {
         panel::info(l);
     }

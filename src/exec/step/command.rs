@@ -74,15 +74,12 @@ pub async fn run(r: &mut Runner, step: &Step, a: &CommandAction) -> Result<()> {
         CommandLine::Line(l) => ("sh".into(), vec!["-c".into(), r.vars.render(l)?]),
     };
     let mut cmd = tokio::process::Command::new(&program);
-    // A process group of its own: a Ctrl-C at the terminal (or the hangup of a closed one)
-    // reaches runbook alone, which records the interruption and ends the whole group itself.
-    cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
     // A relative `workdir` is taken from the runbook's folder, like the default.
     let workdir = match &a.workdir {
         Some(w) => r.loaded.dir.join(r.vars.render(w)?),
         None => r.loaded.dir.clone(),
     };
-    cmd.current_dir(&workdir);
+    cmd.args(&args).current_dir(&workdir);
     // RUNBOOK_DB_URL lets a job act on whatever the run targets: during a rehearsal that is the
     // scratch copy, never the real database.
     cmd.env("RUNBOOK_RUN_ID", &r.run_id)
@@ -94,15 +91,8 @@ pub async fn run(r: &mut Runner, step: &Step, a: &CommandAction) -> Result<()> {
     }
     let shown = command_line(a, &r.vars);
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| Error::failed(format!("cannot start `{program}`: {e}")))?;
-    let group = GroupGuard(child.id());
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let (o, e, status) = tokio::join!(read_capped(&mut out), read_capped(&mut err), child.wait());
-    group.disarm();
-    let status = status.map_err(|e| Error::failed(format!("waiting for `{program}`: {e}")))?;
+    let Finished { stdout, stdout_cut: t1, stderr, stderr_cut: t2, status } = run_in_group(cmd, &program).await?;
     // Redacted before it is cut to the cap, so the cut cannot leave part of a secret.
-    let ((stdout, t1), (stderr, t2)) = (o, e);
     let ((stdout, c1), (stderr, c2)) =
         (r.journal.redactor().excerpt(&stdout, OUTPUT_CAP), r.journal.redactor().excerpt(&stderr, OUTPUT_CAP));
     let (t1, t2) = (t1 || c1, t2 || c2);
@@ -132,6 +122,32 @@ pub async fn run(r: &mut Runner, step: &Step, a: &CommandAction) -> Result<()> {
             if tail.is_empty() { String::new() } else { format!(": {}", r.journal.redactor().text(&tail)) }
         )))
     }
+}
+
+/// What a finished command left: its (capped) output and how it ended.
+pub(crate) struct Finished {
+    pub stdout: String,
+    pub stdout_cut: bool,
+    pub stderr: String,
+    pub stderr_cut: bool,
+    pub status: std::process::ExitStatus,
+}
+
+/// Run `cmd` in a process group of its own and wait for it, reading its output. Dropping the
+/// returned future (a timeout, a signal) ends the whole group: every caller that runs a
+/// command — a target's step or a fleet step — goes through here, so none can leave one behind.
+pub(crate) async fn run_in_group(mut cmd: tokio::process::Command, program: &str) -> Result<Finished> {
+    // A process group of its own: a Ctrl-C at the terminal (or the hangup of a closed one)
+    // reaches runbook alone, which records the interruption and ends the whole group itself.
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
+    let mut child = cmd.spawn().map_err(|e| Error::failed(format!("cannot start `{program}`: {e}")))?;
+    let group = GroupGuard(child.id());
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let (o, e, status) = tokio::join!(read_capped(&mut out), read_capped(&mut err), child.wait());
+    group.disarm();
+    let status = status.map_err(|e| Error::failed(format!("waiting for `{program}`: {e}")))?;
+    Ok(Finished { stdout: o.0, stdout_cut: o.1, stderr: e.0, stderr_cut: e.1, status })
 }
 
 /// Read a stream to its end, keeping the first [`OUTPUT_CAP`] bytes and a margin, so that a
