@@ -681,8 +681,67 @@ fn a_monitor_crossing_its_threshold_during_the_bake_stops_the_fleet_before_the_n
     spoiler.join().unwrap();
     out.code(1).stdout_has("bake after wave 1: t01 · watch `marker rows` crossed its threshold at t+").lacks("Wave 2 of 2");
     assert_eq!(marks(&dbs[1]), "no table", "wave 2 never started");
-    let ev = fleet_events(&fleet_dir(&t));
+    let fd = fleet_dir(&t);
+    let ev = fleet_events(&fd);
     let last = ev.iter().rfind(|e| e["event"] == "bake_sample").unwrap();
     assert_eq!(last["ok"], false);
     assert_eq!(last["value"], 2.0);
+    // No target failed, so the closing line itself says why the fleet stopped.
+    let why = "stopped after wave 1: bake check `marker rows` of `watch` on t01 over its threshold";
+    let end = ev.iter().find(|e| e["event"] == "fleet_finished").unwrap();
+    assert_eq!(end["reason"], why);
+    out.stdout_has(&format!(
+        "\n  ✘ Fleet {}: failed, {why} — 1 succeeded, 0 failed, 1 not started; root {}\n",
+        fd.file_name().unwrap().to_str().unwrap(),
+        end["root"].as_str().unwrap()
+    ));
+}
+
+/// A fleet step's `timeout:` holds as in a target's run: the command is stopped when it runs
+/// out, with everything it started (a background job that would write later never does), and
+/// the fleet stops, its targets waiting for the step.
+#[test]
+fn a_fleet_step_that_runs_past_its_timeout_is_stopped_with_its_process_group() {
+    let t = Test::new();
+    let late = t.dir.join("late.log");
+    t.dir.write(
+        "runbook.yaml",
+        &format!(
+            r#"
+version: 1
+id: fleet-timeout
+plan:
+  - id: add
+    name: Add the marker table
+    kind: sql
+    sql: CREATE TABLE fleet_marker (x INTEGER)
+  - id: deploy
+    name: Deploy the application
+    kind: command
+    scope: fleet
+    shell: true
+    timeout: 1s
+    command: (sleep 2; echo late >> {}) & sleep 30
+"#,
+            late.display()
+        ),
+    );
+    let dbs = sqlite_fleet(&t, 2);
+    targets_file(&t, &named(&dbs));
+    let started = std::time::Instant::now();
+    let out = t.exec(["fleet", "run", "runbook.yaml", "--targets", "targets.yaml", "--yes", "--runs-dir", "runs"]);
+    let took = started.elapsed();
+    out.code(1).stdout_has(&format!(
+        "  ✘ fleet step `deploy` failed: sh -c '(sleep 2; echo late >> {}) & sleep 30': the step timed out after 1.0s\n",
+        late.display()
+    ));
+    assert!(took < Duration::from_secs(10), "the fleet did not wait for the command: {took:?}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!late.exists(), "the command's background job outlived the timeout");
+    let ev = fleet_events(&fleet_dir(&t));
+    let done = ev.iter().find(|e| e["event"] == "fleet_step_finished").unwrap();
+    assert_eq!(done["status"], "failed");
+    assert!(done["detail"].as_str().unwrap().ends_with(": the step timed out after 1.0s"), "{done}");
+    let end = ev.iter().find(|e| e["event"] == "fleet_finished").unwrap();
+    assert_eq!(end["reason"], "stopped at fleet step `deploy`, which failed");
 }

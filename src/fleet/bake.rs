@@ -30,8 +30,8 @@ struct Watched {
     db: std::result::Result<Box<dyn Database>, String>,
 }
 
-/// Sample the monitors of `steps` on `targets` for `pause`; false when a sample crossed its
-/// threshold (the bake then ends at once).
+/// Sample the monitors of `steps` on `targets` for `pause`. Returns why the bake failed when a
+/// sample crossed its threshold (the bake then ends at once), for the fleet's closing line.
 #[allow(clippy::too_many_arguments)]
 pub async fn bake(
     journal: &mut Journal,
@@ -42,7 +42,7 @@ pub async fn bake(
     wave: usize,
     targets: &[String],
     pause: Duration,
-) -> Result<bool> {
+) -> Result<Option<String>> {
     let monitors: Vec<(&Step, &crate::runbook::MonitorAction)> = steps
         .iter()
         .filter_map(|s| match &s.action {
@@ -52,7 +52,7 @@ pub async fn bake(
         .collect();
     if monitors.is_empty() || targets.is_empty() {
         tokio::time::sleep(pause).await;
-        return Ok(true);
+        return Ok(None);
     }
     let mut watched = Vec::new();
     for name in targets {
@@ -116,6 +116,10 @@ pub async fn bake(
                     })?;
                     samples += 1;
                     if !ok {
+                        let why = match value {
+                            Some(_) => format!("bake check `{}` of `{}` on {} over its threshold", c.name, s.id, w.name),
+                            None => format!("bake check `{}` of `{}` on {} could not be read", c.name, s.id, w.name),
+                        };
                         panel::fail(format!(
                             "bake after wave {wave}: {} · {} `{}` crossed its threshold at t+{:.1}s: {}{}",
                             w.name,
@@ -125,7 +129,7 @@ pub async fn bake(
                             value.map(|v| v.to_string()).unwrap_or_else(|| "error".into()),
                             detail.map(|d| format!(" ({d})")).unwrap_or_default()
                         ));
-                        return Ok(false);
+                        return Ok(Some(why));
                     }
                 }
             }
@@ -137,7 +141,7 @@ pub async fn bake(
         tokio::time::sleep(next.saturating_sub(started.elapsed())).await;
     }
     panel::ok(format!("bake after wave {wave}: {samples} sample(s) over {}, all within thresholds", duration::human(pause)));
-    Ok(true)
+    Ok(None)
 }
 
 async fn sample(w: &mut Watched, c: &MonitorCheck, client: &reqwest::Client) -> (Option<f64>, Option<String>) {

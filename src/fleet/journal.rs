@@ -170,6 +170,10 @@ pub enum FleetEvent {
         /// Targets stopped before a fleet step that has not run.
         #[serde(default)]
         awaiting: usize,
+        /// Why the fleet stopped short when the counts do not say it (a bake breach, a failed
+        /// fleet step); absent otherwise, so older records read unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
         duration_ms: u64,
     },
 }

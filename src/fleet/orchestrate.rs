@@ -160,7 +160,7 @@ pub async fn drive(
                 break;
             }
             _ => {
-                end = End::FleetStepFailed;
+                end = End::FleetStepFailed(step.id.clone());
                 break;
             }
         }
@@ -169,15 +169,16 @@ pub async fn drive(
 }
 
 /// Why a drive ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum End {
     /// Every wave of every pass ran (targets may still have failed).
     Done,
     /// The operator said no to a wave, a checklist or a fleet step.
     Stopped,
-    FleetStepFailed,
-    /// A monitor sampled during the bake time crossed its threshold.
-    BakeFailed,
+    /// The fleet step of this id failed.
+    FleetStepFailed(String),
+    /// A monitor sampled during the bake time crossed its threshold: after this wave, why.
+    BakeFailed { wave: usize, why: String },
 }
 
 /// One pass over the waves: the steps up to the next fleet step (or to the end).
@@ -341,8 +342,8 @@ async fn run_waves(
                     .copied()
                     .filter(|s| !settings.skips.iter().any(|k| k.split('=').next() == Some(s.id.as_str())))
                     .collect();
-                if !super::bake::bake(journal, loaded, &settings.vars, outlines, &monitors, w, &baked, pause).await? {
-                    return Ok(End::BakeFailed);
+                if let Some(why) = super::bake::bake(journal, loaded, &settings.vars, outlines, &monitors, w, &baked, pause).await? {
+                    return Ok(End::BakeFailed { wave: w, why });
                 }
             }
         }
@@ -582,7 +583,14 @@ fn finish(journal: &mut Journal, state: &FleetState, started: Instant, end: End)
     let failed = state.failures();
     let awaiting = state.status.values().filter(|s| matches!(s, Status::Awaiting { .. })).count();
     let not_started = state.status.len() - succeeded - failed - awaiting;
-    let (outcome, code) = if failed > 0 || end == End::FleetStepFailed || end == End::BakeFailed {
+    // Why the fleet stopped short, when that is not told by the counts that follow: a target
+    // failure is, a failed fleet step or bake is not.
+    let reason = match &end {
+        End::FleetStepFailed(id) => Some(format!("stopped at fleet step `{id}`, which failed")),
+        End::BakeFailed { wave, why } => Some(format!("stopped after wave {wave}: {why}")),
+        End::Done | End::Stopped => None,
+    };
+    let (outcome, code) = if failed > 0 || reason.is_some() {
         ("failed", EXIT_FAILED)
     } else if end == End::Stopped {
         ("stopped by the operator", EXIT_STOPPED)
@@ -600,12 +608,14 @@ fn finish(journal: &mut Journal, state: &FleetState, started: Instant, end: End)
         failed,
         not_started,
         awaiting,
+        reason: reason.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
     })?;
     let waiting = if awaiting > 0 { format!(", {awaiting} waiting for a fleet step") } else { String::new() };
     let line = format!(
-        "Fleet {}: {outcome} — {succeeded} succeeded, {failed} failed, {not_started} not started{waiting}; root {root}",
-        state.fleet_id
+        "Fleet {}: {outcome}{} — {succeeded} succeeded, {failed} failed, {not_started} not started{waiting}; root {root}",
+        state.fleet_id,
+        reason.map(|r| format!(", {r}")).unwrap_or_default()
     );
     if code == EXIT_OK {
         ui::panel::ok(line);
