@@ -22,6 +22,10 @@ use crate::load::vars::MASK;
 /// Below this many characters a secret cannot be told from ordinary text.
 pub const MIN_SECRET_LEN: usize = 6;
 
+/// The shortest piece of a secret that [`Redactor::pieces`] hides: shorter ones are as likely
+/// ordinary SQL (`' `, `; `) as part of the value.
+const MIN_PIECE_LEN: usize = 4;
+
 /// Shorter forms are not masked at all: masking them would garble all text.
 const MIN_FORM_LEN: usize = 3;
 
@@ -146,6 +150,40 @@ impl Redactor {
         }
         out.push_str(&s[last..]);
         Some(out)
+    }
+
+    /// Redact, and also hide every piece of a secret of at least [`MIN_PIECE_LEN`] characters,
+    /// not only whole ones. For text made by cutting a value apart, which a whole-value match
+    /// cannot see: a `sql: true` value split into statements, or a name read out of one. Only
+    /// for such text: in prose, short pieces of a secret would hide ordinary words. A `s` that
+    /// is all one piece of a secret is hidden whatever its length.
+    pub fn pieces(&self, s: &str) -> String {
+        let s = self.text(s);
+        let trimmed = s.trim();
+        if !trimmed.is_empty() && self.raw.iter().any(|r| r.contains(trimmed)) {
+            return MASK.to_string();
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s.as_str();
+        while let Some(c) = rest.chars().next() {
+            // The longest start of `rest` that occurs in a secret.
+            let longest = rest
+                .char_indices()
+                .map(|(i, c)| i + c.len_utf8())
+                .take_while(|&end| self.raw.iter().any(|r| r.contains(&rest[..end])))
+                .last()
+                .unwrap_or(0);
+            if rest[..longest].chars().count() >= MIN_PIECE_LEN {
+                if !out.ends_with(MASK) {
+                    out.push_str(MASK);
+                }
+                rest = &rest[longest..];
+            } else {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        out
     }
 
     /// Redact, then cut to at most `max_chars` characters: the cut can never leave part of a
@@ -285,6 +323,17 @@ mod tests {
         let s = v.to_string();
         assert!(!s.contains("hunter22"));
         assert!(s.contains("x marks"), "short values are left alone");
+    }
+
+    #[test]
+    fn hides_the_pieces_of_a_value_cut_apart() {
+        let r = Redactor::new(["x' WHERE 1=0; dRoP  tAbLe zq_canary_7f3e; --".to_string()]);
+        assert_eq!(r.pieces("dRoP  tAbLe zq_canary_7f3e"), MASK);
+        assert_eq!(r.pieces("zq"), MASK, "a name that is all a piece of the value");
+        assert_eq!(r.pieces("UPDATE t SET e = 'tok:x' WHERE 1=0"), format!("UPDATE t SET e = 'tok:{MASK}"));
+        assert_eq!(r.pieces("SELECT 1"), "SELECT 1", "text with no piece of the value is kept");
+        // Prose keeps short pieces: `text` alone sees only whole values.
+        assert_eq!(r.text("table zq_canary_7f3e"), "table zq_canary_7f3e");
     }
 
     #[test]

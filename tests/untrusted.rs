@@ -34,6 +34,7 @@ fn a_secret_that_changes_the_statement_is_refused_before_anything_runs() {
     let ok = t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", "plain token")]);
     ok.code(0);
     assert_eq!(db.scalar("SELECT email FROM all_users WHERE id = 1"), "tok:plain token");
+    crate::support::assert_secret_nowhere(&t, EVIL, &[t.dir.join("runs"), t.dir.join(".state")], &[&plan, &run, &ok]);
 }
 
 /// A value that would change the statement's shape, written so that every 10-character piece
@@ -46,10 +47,26 @@ const EVIL: &str = "x' WHERE 1=0; dRoP  tAbLe zq_canary_7f3e; --";
 fn a_sql_secret_is_judged_by_the_guard_with_its_value_filled_in() {
     let t = Test::new().runbook(&secret_runbook(true));
     let db = SqliteFile::users(t.dir.path(), 5);
-    let evil = "x' WHERE 1=0; DROP TABLE all_users; --";
-    let run = t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", evil)]);
-    run.code(1).stdout_has("backup guard: `DROP TABLE all_users` is destructive");
+    let run = t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", EVIL)]);
+    // The statement the value adds is named, and every piece of the value in it hidden.
+    run.code(1).stdout_has("backup guard: `********` is destructive");
     assert_eq!(db.scalar("SELECT count(*) FROM all_users"), "5");
+    let plan = t.exec_env(&["plan", "runbook.yaml", "--db", &db.url()], &[("TOK", EVIL)]);
+    plan.code(0).stdout_has("precheck: ✘ table ******** is absent: step 1 will fail");
+    crate::support::assert_secret_nowhere(&t, EVIL, &[t.dir.join("runs"), t.dir.join(".state")], &[&run, &plan]);
+    // With the guard overridden the statements run, and each is journaled with the value's
+    // pieces hidden.
+    let evil = EVIL.replace("tAbLe ", "tAbLe iF eXiStS ");
+    let args = ["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs2", "--allow-no-backup"];
+    let backed = t.exec_env(&args, &[("TOK", &evil)]);
+    backed.code(0);
+    let dir = t.run_dirs("runs2").pop().unwrap();
+    let stmts: Vec<String> = crate::support::events(&crate::support::journal(&dir), "statement")
+        .iter()
+        .map(|e| e["sql"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stmts, ["UPDATE all_users SET email = 'tok:********", "********"]);
+    crate::support::assert_secret_nowhere(&t, &evil, &[t.dir.join("runs2")], &[&backed]);
 }
 
 /// Fails closed: a statement the classifier cannot read needs a backup.

@@ -29,6 +29,23 @@ pub enum Object {
     },
 }
 
+impl Object {
+    /// Every name the object is known by (a column's table too).
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Object::Column { table, column } => vec![table, column],
+            Object::Table(n)
+            | Object::Index(n)
+            | Object::Constraint(n)
+            | Object::View(n)
+            | Object::Trigger(n)
+            | Object::Function(n)
+            | Object::Sequence(n)
+            | Object::Other { name: n, .. } => vec![n],
+        }
+    }
+}
+
 impl std::fmt::Display for Object {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -125,8 +125,17 @@ pub fn to_send(src: &SqlSource, engine: Engine, vars: &Vars) -> Result<(Vec<crat
         let shown = raw.iter().map(|s| vars.mask(s)).collect();
         return Ok((bound, shown));
     }
-    let sent = statements(src, engine, vars, false)?.into_iter().map(crate::sql::bind::Statement::text).collect();
-    Ok((sent, statements(src, engine, vars, true)?))
+    let sent: Vec<_> = statements(src, engine, vars, false)?.into_iter().map(crate::sql::bind::Statement::text).collect();
+    let shown = statements(src, engine, vars, true)?;
+    if shown.len() == sent.len() {
+        return Ok((sent, shown));
+    }
+    // A `sql: true` value holds statement boundaries of its own, so the masked text splits
+    // differently and no shown statement stands for a sent one: each is shown as sent, with
+    // every piece of a secret hidden (a whole-value match cannot see a value cut apart).
+    let hide = crate::redact::Redactor::new(vars.secret_values());
+    let shown = sent.iter().map(|s| hide.pieces(&s.sql)).collect();
+    Ok((sent, shown))
 }
 
 /// Statements of `src` for `engine`, rendered with real values (`masked` false) or for display.

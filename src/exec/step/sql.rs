@@ -166,14 +166,23 @@ pub fn precheck(schema: &mut Schema, a: &SqlAction, index: usize, vars: &Vars, e
     }
     // Judged on the statements as they will run; names shown with every secret hidden.
     // Bound values are not part of a statement's text: the statements are read as sent.
+    let shown_text = shown.join("\n");
     let stmts = match super::to_send(&a.sql, engine, vars) {
         Ok((sent, _)) => sent.into_iter().map(|s| s.sql).collect(),
         Err(_) => shown,
     };
-    let hide = crate::redact::Redactor::new(vars.secret_values());
+    let mut hide = crate::redact::Redactor::new(vars.secret_values());
     let start = out.len();
     for s in stmts {
         let changes = changes(&s);
+        // A name read out of a statement as sent may be a piece of a `sql: true` secret value,
+        // which no whole-value match finds: a name that is such a piece and is not in the
+        // statements as shown is hidden too.
+        for name in changes.iter().flat_map(|c| c.object.names().into_iter().chain(c.on_table.as_deref())) {
+            if !shown_text.contains(name) && hide.pieces(name) != name {
+                hide.add(name);
+            }
+        }
         // CREATE TABLE also creates its columns and inline indexes: one line says it all.
         let shown = match changes.first() {
             Some(Change { verb: Verb::Create, object: Object::Table(_), .. }) => &changes[..1],
