@@ -197,3 +197,22 @@ rollback:
     t.exec(["rehearse", "runbook.yaml", "--db", &db.url(), "--runs-dir", "runs", "--var", "note=two words"]).code(1);
     assert_eq!(t.run_dirs("runs").len(), 2);
 }
+
+/// Regression: the preflight of a rehearsal asked the real endpoints of steps the rehearsal
+/// skips or sends to a stand-in, and warned that they did not answer: a production service
+/// the rehearsal host cannot (and must not) reach. It asks the stand-in instead.
+#[test]
+fn a_rehearsal_preflight_asks_the_stand_in_not_the_real_service() {
+    let (url, seen) = recording_server();
+    let real = "http://127.0.0.1:9";
+    let t = Test::new().runbook(&format!(
+        "version: 1\nid: stand-in\nplan:\n  - id: create\n    name: Create the ticket\n    kind: http\n    method: POST\n    url: {real}/tickets\n    rehearse: {url}/sandbox/tickets\n  - id: purge\n    name: Purge the cache\n    kind: http\n    method: DELETE\n    url: {real}/cache\nrollback:\n  - id: check\n    name: Check\n    kind: verify\n    queries:\n      - sql: SELECT count(*) FROM all_users\n        expect: 3\n"
+    ));
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let out = t.exec(["rehearse", "runbook.yaml", "--db", &db.url(), "--runs-dir", "runs"]);
+    out.code(0).lacks("does not answer").lacks("preflight found");
+    assert_eq!(seen.lock().unwrap().clone(), vec!["POST /sandbox/tickets"]);
+    // A real run still asks the real endpoints first.
+    let plan = t.exec(["plan", "runbook.yaml", "--db", &db.url()]);
+    plan.stdout_has(&format!("step 1 `create`: {real}/tickets does not answer"));
+}

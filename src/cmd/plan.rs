@@ -70,7 +70,7 @@ pub async fn run(file: &Path, rollback: bool, connect: &ConnectOpts, var_opts: &
     // The inputs a run would refuse to start without, and the endpoints it will call: a wrong
     // log path or a dead URL shows here, not at step 8.
     let mut inputs = crate::exec::inputs::problems(steps, &vars, &[]);
-    inputs.extend(crate::exec::reach::problems(steps, &vars, &[]).await);
+    inputs.extend(crate::exec::reach::problems(steps, &vars, &[], false).await);
     if !inputs.is_empty() {
         ui::out("");
         for p in &inputs {

@@ -137,7 +137,7 @@ pub async fn environment(loaded: &Loaded, vars: &Vars, opts: &RunOptions, db: &m
     if let Ok(schema) = db.schema().await {
         out.extend(missing_tables(steps, vars, &schema, db.engine(), &skipped));
     }
-    out.extend(super::reach::problems(steps, vars, &skipped).await);
+    out.extend(super::reach::problems(steps, vars, &skipped, opts.rehearsal.is_some()).await);
     out
 }
 

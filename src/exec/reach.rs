@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::load::vars::Vars;
+use crate::runbook::rehearse::Rehearse;
 use crate::runbook::{Action, Step};
 
 /// How long an endpoint may take to answer the preflight: long enough for a slow service,
@@ -13,7 +14,10 @@ use crate::runbook::{Action, Step};
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Every endpoint of `steps` (those not in `skipped`) that does not answer, each naming its step.
-pub async fn problems(steps: &[Step], vars: &Vars, skipped: &[String]) -> Vec<String> {
+/// In a rehearsal (`rehearsal`) the endpoint is the one the rehearsal calls: a step its policy
+/// skips is not asked, and one with a stand-in URL has the stand-in asked, never the real
+/// service the rehearsal keeps away from.
+pub async fn problems(steps: &[Step], vars: &Vars, skipped: &[String], rehearsal: bool) -> Vec<String> {
     let Ok(client) = super::step::http::client(TIMEOUT) else { return Vec::new() };
     let mut out = Vec::new();
     for (i, s) in steps.iter().enumerate() {
@@ -21,9 +25,14 @@ pub async fn problems(steps: &[Step], vars: &Vars, skipped: &[String]) -> Vec<St
         if skipped.contains(&s.id) {
             continue;
         }
+        let called: &str = match (&s.rehearse, rehearsal) {
+            (Some(Rehearse::Skip { .. }), true) => continue,
+            (Some(Rehearse::Url(u)), true) => u,
+            _ => &a.url,
+        };
         // A URL with a variable that has no value yet is reported by the variable check.
-        let Ok(url) = vars.render(&a.url) else { continue };
-        let shown = vars.mask(&a.url);
+        let Ok(url) = vars.render(called) else { continue };
+        let shown = vars.mask(called);
         let at = format!("step {} `{}`", i + 1, s.id);
         let Ok(parsed) = url::Url::parse(&url) else {
             out.push(format!("{at}: `{shown}` is not a URL"));
