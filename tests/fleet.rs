@@ -653,6 +653,24 @@ fn monitors_keep_sampling_during_the_bake_time_and_the_samples_are_evidence() {
     let first = pos(&|e| e["event"] == "bake_sample");
     assert!(pos(&|e| e["event"] == "wave_finished" && e["wave"] == 1) < first);
     assert!(first < pos(&|e| e["event"] == "wave_started" && e["wave"] == 2));
+    // The report sums the bake up per wave and per target and check, in every format.
+    let fd = fleet_dir(&t);
+    let row = format!("| t01 | watch · marker rows | {} | 1 | 1 | none |\n", samples.len());
+    t.exec(["report", fd.to_str().unwrap(), "--format", "markdown"])
+        .code(0)
+        .stdout_has("\n## Bake\n\nBake after wave 1: ")
+        .stdout_has(&format!("\n| Target | Check | Samples | Min | Max | Breach |\n|---|---|---|---|---|---|\n{row}"));
+    t.exec(["report", fd.to_str().unwrap(), "--format", "textile"]).code(0).stdout_has("\nh2. Bake\n\n").stdout_has(&row);
+    t.exec(["report", fd.to_str().unwrap(), "--format", "html"]).code(0).stdout_has(&format!(
+        "<tr><td>t01</td><td>watch · marker rows</td><td>{}</td><td>1</td><td>1</td><td class=\"passed\">none</td></tr>\n",
+        samples.len()
+    ));
+    let json = t.exec(["report", fd.to_str().unwrap(), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.code(0).stdout).unwrap();
+    let want = serde_json::json!([{"wave": 1, "duration_ms": samples.last().unwrap()["elapsed_ms"], "checks": [{
+        "target": "t01", "step_id": "watch", "check": "marker rows", "samples": samples.len(), "min": 1.0, "max": 1.0, "breach": null
+    }]}]);
+    assert_eq!(json["bake"], want);
 }
 
 #[test]
@@ -690,6 +708,13 @@ fn a_monitor_crossing_its_threshold_during_the_bake_stops_the_fleet_before_the_n
     let why = "stopped after wave 1: bake check `marker rows` of `watch` on t01 over its threshold";
     let end = ev.iter().find(|e| e["event"] == "fleet_finished").unwrap();
     assert_eq!(end["reason"], why);
+    // The report names the breach: the first sample over the threshold.
+    let json = t.exec(["report", fd.to_str().unwrap(), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.code(0).stdout).unwrap();
+    let check = &json["bake"][0]["checks"][0];
+    assert_eq!((check["min"].as_f64(), check["max"].as_f64()), (Some(1.0), Some(2.0)));
+    let breach = check["breach"].as_str().unwrap();
+    assert!(breach.starts_with("2 at t+") && breach.ends_with('s'), "{breach}");
     out.stdout_has(&format!(
         "\n  ✘ Fleet {}: failed, {why} — 1 succeeded, 0 failed, 1 not started; root {}\n",
         fd.file_name().unwrap().to_str().unwrap(),

@@ -32,6 +32,80 @@ pub struct FleetReport {
     pub fleet_steps: Vec<FleetStepRow>,
     pub targets: Vec<TargetRow>,
     pub totals: Totals,
+    /// The bake after each wave that had one, from the `bake_sample` lines; absent when no
+    /// wave was baked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bake: Vec<BakeWave>,
+}
+
+/// What the bake after one wave sampled.
+#[derive(Debug, Serialize)]
+pub struct BakeWave {
+    pub wave: usize,
+    /// Time from the bake's start to its last sample.
+    pub duration_ms: u64,
+    pub checks: Vec<BakeCheck>,
+}
+
+/// One check of one monitor step on one target, over the bake.
+#[derive(Debug, Serialize)]
+pub struct BakeCheck {
+    pub target: String,
+    pub step_id: String,
+    pub check: String,
+    pub samples: usize,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// The first sample outside its thresholds (or unreadable), if any.
+    pub breach: Option<String>,
+}
+
+/// Summarise the `bake_sample` lines per wave, and per target and check within a wave, in the
+/// order they were first sampled.
+fn bake(entries: &[super::journal::FleetEntry]) -> Vec<BakeWave> {
+    let mut waves: Vec<BakeWave> = Vec::new();
+    for e in entries {
+        let super::journal::FleetEvent::BakeSample { wave, target, step_id, check, value, ok, elapsed_ms, detail } = &e.event else {
+            continue;
+        };
+        if waves.last().is_none_or(|w| w.wave != *wave) {
+            waves.push(BakeWave { wave: *wave, duration_ms: 0, checks: Vec::new() });
+        }
+        let w = waves.last_mut().expect("pushed above");
+        w.duration_ms = w.duration_ms.max(*elapsed_ms);
+        let at = match w.checks.iter().position(|c| c.target == *target && c.step_id == *step_id && c.check == *check) {
+            Some(i) => i,
+            None => {
+                w.checks.push(BakeCheck {
+                    target: target.clone(),
+                    step_id: step_id.clone(),
+                    check: check.clone(),
+                    samples: 0,
+                    min: None,
+                    max: None,
+                    breach: None,
+                });
+                w.checks.len() - 1
+            }
+        };
+        let c = &mut w.checks[at];
+        c.samples += 1;
+        if let Some(v) = value {
+            c.min = Some(c.min.map_or(*v, |m| m.min(*v)));
+            c.max = Some(c.max.map_or(*v, |m| m.max(*v)));
+        }
+        if !ok && c.breach.is_none() {
+            let read = value.map(|v| v.to_string()).unwrap_or_else(|| "error".into());
+            let why = detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
+            c.breach = Some(format!("{read} at t+{:.1}s{why}", *elapsed_ms as f64 / 1000.0));
+        }
+    }
+    waves
+}
+
+/// A sampled value as the bake table shows it.
+fn value(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "–".into())
 }
 
 #[derive(Debug, Serialize)]
@@ -182,6 +256,7 @@ pub fn build(dir: &Path) -> Result<FleetReport> {
             prompts: state.prompts,
         },
         targets: rows,
+        bake: bake(&entries),
     })
 }
 
@@ -277,6 +352,27 @@ fn text(r: &FleetReport, m: &dyn Markup) -> String {
         let rows: Vec<Vec<String>> =
             r.fleet_steps.iter().map(|s| vec![m.text(&s.step_id), m.text(&s.status), m.text(&s.detail), ms(s.duration_ms)]).collect();
         blocks.push(m.table(&strs(&["Step", "Status", "Detail", "Duration"]), &rows));
+    }
+    if !r.bake.is_empty() {
+        blocks.push(m.heading(2, "Bake"));
+        for w in &r.bake {
+            blocks.push(format!("Bake after wave {}: {} sampled.", w.wave, ms(w.duration_ms)));
+            let rows: Vec<Vec<String>> = w
+                .checks
+                .iter()
+                .map(|c| {
+                    vec![
+                        m.text(&c.target),
+                        m.text(&format!("{} · {}", c.step_id, c.check)),
+                        c.samples.to_string(),
+                        value(c.min),
+                        value(c.max),
+                        m.text(c.breach.as_deref().unwrap_or("none")),
+                    ]
+                })
+                .collect();
+            blocks.push(m.table(&strs(&["Target", "Check", "Samples", "Min", "Max", "Breach"]), &rows));
+        }
     }
     blocks.push(m.heading(2, "Targets × steps"));
     let mut head = strs(&["Target", "Wave", "Outcome", "Attempts"]);
@@ -386,6 +482,31 @@ fn html(r: &FleetReport) -> String {
                 esc(&s.detail),
                 ms(s.duration_ms)
             ));
+        }
+    }
+    if !r.bake.is_empty() {
+        o.push_str("</table>\n<h2>Bake</h2>\n");
+        for (i, w) in r.bake.iter().enumerate() {
+            if i > 0 {
+                o.push_str("</table>\n");
+            }
+            o.push_str(&format!(
+                "<p>Bake after wave {}: {} sampled.</p><table><tr><th>Target</th><th>Check</th><th>Samples</th><th>Min</th><th>Max</th><th>Breach</th></tr>\n",
+                w.wave,
+                ms(w.duration_ms)
+            ));
+            for c in &w.checks {
+                o.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>\n",
+                    esc(&c.target),
+                    esc(&format!("{} · {}", c.step_id, c.check)),
+                    c.samples,
+                    value(c.min),
+                    value(c.max),
+                    if c.breach.is_some() { "failed" } else { "passed" },
+                    esc(c.breach.as_deref().unwrap_or("none"))
+                ));
+            }
         }
     }
     o.push_str("</table>\n<h2>Targets × steps</h2><table><tr><th>Target</th><th>Wave</th><th>Outcome</th>");
