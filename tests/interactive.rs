@@ -650,3 +650,247 @@ fn strip_escapes(b: &[u8]) -> Vec<u8> {
     let re = regex::bytes::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]").unwrap();
     re.replace_all(b, &b""[..]).into_owned()
 }
+
+/// Two steps; the run is killed right after it decided to run the second one, so `resume`
+/// finds that step in flight with nothing of it journaled and must ask about it.
+const IN_FLIGHT_RUNBOOK: &str = r#"
+version: 1
+id: inflight
+plan:
+  - id: one
+    name: First table
+    kind: sql
+    sql: CREATE TABLE one_t(x INTEGER)
+  - id: two
+    name: Second table
+    kind: sql
+    sql: CREATE TABLE two_t(x INTEGER)
+rollback:
+  - id: undo
+    name: Drop them
+    kind: sql
+    sql: DROP TABLE IF EXISTS one_t
+"#;
+
+const IN_FLIGHT_KEYS: &str = "[r run again · d mark done · s skip · a abort · ? help]";
+
+fn killed_with_step_in_flight(t: &Test) -> (SqliteFile, String) {
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let mut c = t.command();
+    c.env("RUNBOOK_FAULT", "kill-after=step_decision:two")
+        .args(["run", "runbook.yaml", "--db", &db.url(), "--runs-dir", "runs", "--yes", "--allow-no-backup", "--operator", "erin"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    c.status().unwrap();
+    let run = t.run_dirs("runs").pop().expect("a run folder").display().to_string();
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'one_t'"), "1");
+    (db, run)
+}
+
+/// The terminal output as the rows a terminal `columns` wide would show at the end: text
+/// wraps at the width, and the cursor movements and erasures dialoguer and the prompts send
+/// are applied, so a row left behind by a redraw (a ghost line) is still there to be seen.
+fn screen(out: &str, columns: usize) -> Vec<String> {
+    let mut rows: Vec<Vec<char>> = vec![Vec::new()];
+    let (mut row, mut col, mut pending) = (0usize, 0usize, false);
+    let mut chars = out.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                if chars.peek() != Some(&'[') {
+                    chars.next();
+                    continue;
+                }
+                chars.next();
+                let mut arg = String::new();
+                let mut end = ' ';
+                for c in chars.by_ref() {
+                    if c.is_ascii_digit() || c == ';' || c == '?' {
+                        arg.push(c);
+                    } else {
+                        end = c;
+                        break;
+                    }
+                }
+                let n = arg.parse::<usize>().unwrap_or(1).max(1);
+                pending = false;
+                match end {
+                    'A' => row = row.saturating_sub(n),
+                    'B' => row += n,
+                    'C' => col = (col + n).min(columns - 1),
+                    'D' => col = col.saturating_sub(n),
+                    'G' => col = n - 1,
+                    'K' if arg == "2" => rows[row].clear(),
+                    'K' => rows[row].truncate(col),
+                    _ => {}
+                }
+                while rows.len() <= row {
+                    rows.push(Vec::new());
+                }
+            }
+            '\r' => {
+                col = 0;
+                pending = false;
+            }
+            '\n' => {
+                row += 1;
+                pending = false;
+                while rows.len() <= row {
+                    rows.push(Vec::new());
+                }
+            }
+            '\x07' | '\x08' => {}
+            c => {
+                if pending {
+                    row += 1;
+                    col = 0;
+                    pending = false;
+                    while rows.len() <= row {
+                        rows.push(Vec::new());
+                    }
+                }
+                let line = &mut rows[row];
+                while line.len() < col {
+                    line.push(' ');
+                }
+                if col < line.len() {
+                    line[col] = c;
+                } else {
+                    line.push(c);
+                }
+                if col + 1 == columns {
+                    pending = true;
+                } else {
+                    col += 1;
+                }
+            }
+        }
+    }
+    rows.into_iter().map(|r| r.into_iter().collect::<String>().trim_end().to_string()).collect()
+}
+
+/// At resume's prompt: an arrow key answers nothing (there is no menu to wrap from the first
+/// item to Abort), `a` and Esc ask before aborting and "no" returns to the prompt, `?` helps,
+/// and `r` runs the step again.
+#[test]
+fn resume_prompt_keys_do_not_wrap_into_abort_and_abort_asks_first() {
+    let t = Test::new().runbook(IN_FLIGHT_RUNBOOK);
+    let (db, run) = killed_with_step_in_flight(&t);
+    let mut p = Pty::spawn(&t, &["resume", &run], 80, "xterm");
+    p.expect("Step `two` (sql) was in flight when run");
+    p.expect(IN_FLIGHT_KEYS);
+    p.send("\x1b[A");
+    p.expect(IN_FLIGHT_KEYS);
+    p.send("?");
+    p.expect("mark it done: you checked the database and its work is there");
+    p.expect(IN_FLIGHT_KEYS);
+    p.send("a");
+    p.expect("Abort the run here?");
+    p.send("n");
+    p.expect(IN_FLIGHT_KEYS);
+    p.send("\x1b");
+    p.expect("Abort the run here?");
+    p.send("n");
+    p.expect(IN_FLIGHT_KEYS);
+    p.send("r");
+    p.expect("Resuming run");
+    // The step is run again as a step: its own prompt comes next.
+    p.expect("Run this statement?");
+    p.send("r");
+    let (code, out) = p.finish();
+    assert_eq!(code, 0, "{out}");
+    assert!(!cursor_left_hidden(&out), "cursor left hidden\n{out}");
+    let rows = screen(&out, 80);
+    for line in [
+        "? What about step `two`?",
+        &format!("  {IN_FLIGHT_KEYS}"),
+        &format!("  {IN_FLIGHT_KEYS} help"),
+        "  r          run the step again from its start",
+        &format!("  {IN_FLIGHT_KEYS} abort?"),
+        "✔ Abort the run here? Nothing more is run · no",
+        &format!("  {IN_FLIGHT_KEYS} run it again"),
+    ] {
+        assert!(rows.iter().any(|r| r == line), "no whole line {line:?}\n{}", rows.join("\n"));
+    }
+    assert!(!rows.iter().any(|r| r.contains("aborted")), "{}", rows.join("\n"));
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "1", "the step ran again");
+    let j = journal(std::path::Path::new(&run));
+    let resumed = events(&j, "run_resumed");
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0]["in_flight"], "two");
+    assert_eq!(resumed[0]["decision"], "run again (interactive)");
+    assert_eq!(j.last().unwrap()["outcome"], "succeeded");
+}
+
+/// Ctrl-C at resume's prompt ends like an interruption: exit 3, the attempt journaled as
+/// interrupted, the cursor shown again, nothing run, and the run still resumable.
+#[test]
+fn ctrl_c_at_the_resume_prompt_exits_3_journaled_as_interrupted() {
+    let t = Test::new().runbook(IN_FLIGHT_RUNBOOK);
+    let (db, run) = killed_with_step_in_flight(&t);
+    let mut p = Pty::spawn(&t, &["resume", &run], 80, "xterm");
+    p.expect(IN_FLIGHT_KEYS);
+    p.send("\x03");
+    let (code, out) = p.finish();
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("\x1b[?25h"), "the cursor-visible sequence is sent\n{out:?}");
+    assert!(!cursor_left_hidden(&out), "{out:?}");
+    let text = String::from_utf8(strip_escapes(out.as_bytes())).unwrap();
+    let line = format!("error: interrupted (Ctrl-C) at the in-flight step `two`: nothing was run; `runbook resume {run}` asks again");
+    assert!(text.split("\r\n").any(|l| l == line), "lacks {line:?}\n{text}");
+    assert!(text.split("\r\n").any(|l| l.ends_with("] ^C")), "the prompt shows the key\n{text}");
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "0", "nothing ran");
+    let j = journal(std::path::Path::new(&run));
+    let tail: Vec<&str> = j.iter().rev().take(3).map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(tail, ["run_finished", "interrupted", "run_resumed"]);
+    assert_eq!(events(&j, "interrupted")[0]["signal"], "Ctrl-C");
+    assert_eq!(j.last().unwrap()["outcome"], "interrupted");
+    assert_eq!(j.last().unwrap()["exit_code"], 3);
+    // The journal still verifies and the run can be finished.
+    t.exec(["audit", "verify", &run]).code(0);
+    t.exec(["resume", &run, "--yes", "--rerun-in-flight"]).code(0);
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "1");
+}
+
+/// `s` at resume's prompt asks why; a reason longer than the 80-column terminal is typed
+/// across rows, and what stays on the screen is the question and the answer wrapped at
+/// spaces, with no half-erased row of the typing left behind.
+#[test]
+fn skip_at_the_resume_prompt_with_a_long_reason_leaves_no_ghost_lines_at_80_columns() {
+    let reason = "the replica lag alarm fired twice during the window, so the second table waits for the next maintenance night with the DBA on call";
+    let t = Test::new().runbook(IN_FLIGHT_RUNBOOK);
+    let (db, run) = killed_with_step_in_flight(&t);
+    let mut p = Pty::spawn(&t, &["resume", &run], 80, "xterm");
+    p.expect(IN_FLIGHT_KEYS);
+    p.send("s");
+    p.expect("Why is this step skipped?");
+    p.expect("Enter keeps: skipped by the operator at the prompt");
+    p.send(reason);
+    p.expect("with the DBA on call");
+    p.send("\r");
+    p.expect("Resuming run");
+    let (code, out) = p.finish();
+    assert_eq!(code, 0, "{out}");
+    let rows = screen(&out, 80);
+    let at = rows.iter().position(|r| r == "? Why is this step skipped?").unwrap_or_else(|| panic!("{}", rows.join("\n")));
+    assert_eq!(
+        rows[at..at + 4],
+        [
+            "? Why is this step skipped?",
+            "  Enter keeps: skipped by the operator at the prompt",
+            "✔ the replica lag alarm fired twice during the window, so the second table waits",
+            "  for the next maintenance night with the DBA on call",
+        ],
+        "{}",
+        rows.join("\n")
+    );
+    assert!(rows[at + 4].starts_with("Resuming run"), "a ghost row after the answer: {:?}\n{}", rows[at + 4], rows.join("\n"));
+    assert!(rows.iter().all(|r| r.chars().count() <= 80));
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "0", "the step was skipped");
+    let j = journal(std::path::Path::new(&run));
+    assert_eq!(events(&j, "run_resumed")[0]["decision"], format!("skipped: {reason}"));
+    let two: Vec<_> = events(&j, "step_finished").into_iter().filter(|e| e["step_id"] == "two").collect();
+    assert_eq!(two.len(), 1);
+    assert_eq!(two[0]["status"], "skipped");
+    assert_eq!(two[0]["error"], format!("skipped by erin at resume: {reason}"));
+}

@@ -205,7 +205,7 @@ impl Prompter for Gone {
     fn confirm(&mut self, _: &str, _: bool) -> RunResult<bool> {
         gone()
     }
-    fn choose(&mut self, _: &str, _: &[&str]) -> RunResult<usize> {
+    fn in_flight(&mut self, _: &str) -> RunResult<crate::ui::InFlight> {
         gone()
     }
 }

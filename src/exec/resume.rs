@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::journal::{self, Decision, Entry, Event, Journal, Mode, Outcome, RollbackCause, RunHeader, SecretSource, StepStatus};
 use crate::load::vars::{Vars, MASK};
 use crate::runbook::{Kind, Loaded, PlanKind};
-use crate::ui::{self, panel, Prompter};
+use crate::ui::{self, panel, InFlight, Prompter};
 
 use super::{RunOptions, Runner};
 
@@ -187,6 +187,8 @@ enum Close {
     Committed,
     /// The operator checked the database and says it is done.
     MarkedDone,
+    /// The operator skips it at resume's prompt, for this reason.
+    SkippedNow(String),
 }
 
 /// Continue the run in `opts.run_dir`.
@@ -299,20 +301,47 @@ pub async fn resume(
                         "step `{id}` was in flight when the run stopped; --yes will not decide about it: check the database, then pass --rerun-in-flight to run it again, or resume interactively"
                     )));
                 }
-                0
+                InFlight::RunAgain
             } else {
                 let p = &mut prompter;
-                tokio::task::block_in_place(|| {
-                    p.choose("What about this step?", &["Run it again", "Mark it done (I checked the database)", "Abort"])
-                })?
+                tokio::task::block_in_place(|| p.in_flight(id))?
             };
-            decision = Some(match choice {
-                0 => format!("run again ({})", if opts.yes { "--rerun-in-flight" } else { "interactive" }),
-                1 => "marked done after checking".to_string(),
-                _ => return Err(Error::Stopped { message: format!("resume aborted at the in-flight step `{id}`") }),
+            decision = Some(match &choice {
+                InFlight::RunAgain => format!("run again ({})", if opts.yes { "--rerun-in-flight" } else { "interactive" }),
+                InFlight::MarkDone => "marked done after checking".to_string(),
+                InFlight::Skip(reason) => format!("skipped: {reason}"),
+                InFlight::Abort => return Err(Error::Stopped { message: format!("resume aborted at the in-flight step `{id}`") }),
+                InFlight::Interrupted => {
+                    // Ctrl-C at this prompt is the operator stopping, as a signal would be: the
+                    // attempt is journaled as interrupted, and the run stays resumable.
+                    let mut journal = Journal::append_to(&opts.run_dir, super::redactor(&vars, &target))?;
+                    journal.record(Event::RunResumed {
+                        by: opts.operator.clone(),
+                        how: prompter.how().to_string(),
+                        in_flight: Some(id.clone()),
+                        decision: None,
+                    })?;
+                    journal.record(Event::Interrupted { step_id: None, signal: "Ctrl-C".into() })?;
+                    journal.record(Event::RunFinished {
+                        outcome: Outcome::Interrupted,
+                        exit_code: crate::error::EXIT_STOPPED,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                    })?;
+                    ui::restore_terminal();
+                    return Err(Error::Stopped {
+                        message: format!(
+                            "interrupted (Ctrl-C) at the in-flight step `{id}`: nothing was run; `runbook resume {}` asks again",
+                            opts.run_dir.display()
+                        ),
+                    });
+                }
             });
-            if choice == 1 {
-                close_in_flight = Some(Close::MarkedDone);
+            match choice {
+                InFlight::MarkDone => close_in_flight = Some(Close::MarkedDone),
+                InFlight::Skip(reason) => close_in_flight = Some(Close::SkippedNow(reason)),
+                _ => {}
+            }
+            if close_in_flight.is_some() {
                 rebuilt.done.insert(id.clone());
             }
         }
@@ -354,6 +383,12 @@ pub async fn resume(
                 step_id: id.clone(),
                 status: StepStatus::Passed,
                 error: Some("finished by resume: the journal shows its statements committed".into()),
+                duration_ms: 0,
+            })?,
+            Some(Close::SkippedNow(reason)) => journal.record(Event::StepFinished {
+                step_id: id.clone(),
+                status: StepStatus::Skipped,
+                error: Some(format!("skipped by {} at resume: {reason}", opts.operator)),
                 duration_ms: 0,
             })?,
             Some(Close::Skipped) => {

@@ -4,6 +4,7 @@
 pub mod columns;
 pub mod diagnostic;
 pub mod ending;
+pub mod line_prompt;
 pub mod panel;
 pub mod progress;
 pub mod prompt;
@@ -14,7 +15,7 @@ pub mod visible;
 use std::io::IsTerminal;
 
 pub use panel::{out, Panel, UndoView};
-pub use prompt::{AutoPrompter, Decision, InteractivePrompter, ItemAnswer, Prompter};
+pub use prompt::{AutoPrompter, Decision, InFlight, InteractivePrompter, ItemAnswer, Prompter};
 pub use terminal::{attach_tty, end_abandoned_prompt, restore_terminal};
 
 use crate::error::Error;

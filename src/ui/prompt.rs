@@ -8,8 +8,9 @@
 
 use console::{style, Key, Term};
 use dialoguer::theme::ColorfulTheme;
-use dialoguer::{Confirm, Input, Select};
+use dialoguer::Confirm;
 
+use super::line_prompt::{ask_line, short_prompt};
 use super::visible::one_line;
 use crate::error::{Error, Result};
 
@@ -23,6 +24,19 @@ pub enum ItemAnswer {
     /// Not done yet: wait, then ask again.
     NotYet,
     No,
+}
+
+/// The answer about a step that was in flight when its run stopped (`runbook resume`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InFlight {
+    RunAgain,
+    /// The operator checked the database: the step's work is there.
+    MarkDone,
+    /// Leave it undone, for this reason.
+    Skip(String),
+    Abort,
+    /// Ctrl-C at the prompt: the caller journals the interruption, as for a signal.
+    Interrupted,
 }
 
 /// The journal records the decision as it is: one type from the prompt to the report.
@@ -42,8 +56,8 @@ pub trait Prompter: Send {
     fn note(&mut self, prompt: &str) -> Result<Option<String>>;
     /// A yes/no question.
     fn confirm(&mut self, question: &str, default: bool) -> Result<bool>;
-    /// Ask which way to handle a step that was in flight when a run died.
-    fn choose(&mut self, question: &str, items: &[&str]) -> Result<usize>;
+    /// What to do with step `step_id`, which was in flight when its run stopped.
+    fn in_flight(&mut self, step_id: &str) -> Result<InFlight>;
     /// A secret value typed without echo; `None` where nobody can type one.
     fn secret(&mut self, _prompt: &str) -> Result<Option<String>> {
         Ok(None)
@@ -77,7 +91,7 @@ impl Prompter for AutoPrompter {
     fn confirm(&mut self, _: &str, default: bool) -> Result<bool> {
         Ok(default)
     }
-    fn choose(&mut self, _: &str, _: &[&str]) -> Result<usize> {
+    fn in_flight(&mut self, _: &str) -> Result<InFlight> {
         Err(Error::usage("a decision is needed that --yes cannot make"))
     }
 }
@@ -101,7 +115,7 @@ enum Continue {
     Continuing,
 }
 
-fn io(e: dialoguer::Error) -> Error {
+pub(super) fn dialoguer_error(e: dialoguer::Error) -> Error {
     // Losing the terminal mid-prompt (closed window, EOF, Ctrl-C in a menu) is treated as the
     // operator stopping; a menu that hid the cursor leaves it hidden, so it is shown again.
     super::restore_terminal();
@@ -119,19 +133,27 @@ fn ctrl_c() -> Error {
 
 const STEP_KEYS: &str = "r run · s skip · a abort · c run the rest · ? help";
 
-const STEP_HELP: &str = "\
-  r, Enter   run this step
+const STEP_HELP: &str = "  r, Enter   run this step
   s          skip it (you are asked why; Enter keeps a default reason)
   a, q, Esc  abort the run (asks to confirm first)
   c          run this step and every later one without asking (checklists are still asked)
   ?          this help
   Ctrl-C     stop at once (exit 3)";
 
+const IN_FLIGHT_KEYS: &str = "r run again · d mark done · s skip · a abort · ? help";
+
+const IN_FLIGHT_HELP: &str = "  r          run the step again from its start
+  d          mark it done: you checked the database and its work is there
+  s          skip it (you are asked why; Enter keeps a default reason)
+  a, q, Esc  abort the resume (asks to confirm first); the run stays resumable
+  ?          this help
+  Ctrl-C     stop at once (exit 3, journaled as interrupted)";
+
 const ITEM_KEYS: &str = "y yes · w not yet · n no";
 
 impl InteractivePrompter {
-    /// Show `question` with its keys on one line and read single keys until one is an answer.
-    fn ask_keys(&self, question: &str, keys: &str) -> Result<(Term, Key)> {
+    /// Show `question` with its keys on one line and read one key (Ctrl-C included).
+    fn show_keys(&self, question: &str, keys: &str) -> Result<(Term, Key)> {
         let term = Term::stderr();
         // Nothing is redrawn in place, so a narrow terminal gets the keys on their own line
         // rather than a prompt that wraps mid-word.
@@ -152,6 +174,14 @@ impl InteractivePrompter {
         let key = term.read_key_raw().map_err(lost)?;
         if matches!(key, Key::CtrlC) {
             let _ = term.write_line("^C");
+        }
+        Ok((term, key))
+    }
+
+    /// [`Self::show_keys`], with Ctrl-C ending the prompt as the operator stopping.
+    fn ask_keys(&self, question: &str, keys: &str) -> Result<(Term, Key)> {
+        let (term, key) = self.show_keys(question, keys)?;
+        if matches!(key, Key::CtrlC) {
             return Err(ctrl_c());
         }
         Ok((term, key))
@@ -159,12 +189,8 @@ impl InteractivePrompter {
 
     fn confirm_abort(&self) -> Result<bool> {
         let _restore = super::terminal::Guard;
-        Confirm::with_theme(&self.theme)
-            .with_prompt("Abort the run here? Nothing more is run")
-            .default(false)
-            .interact_opt()
-            .map_err(io)
-            .map(|a| a == Some(true))
+        let prompt = short_prompt(&Term::stderr(), "Abort the run here? Nothing more is run")?;
+        Confirm::with_theme(&self.theme).with_prompt(prompt).default(false).interact_opt().map_err(dialoguer_error).map(|a| a == Some(true))
     }
 }
 
@@ -232,13 +258,7 @@ impl Prompter for InteractivePrompter {
     }
     fn skip_reason(&mut self) -> Result<String> {
         let _restore = super::terminal::Guard;
-        let s: String = Input::with_theme(&self.theme)
-            .with_prompt("Why is this step skipped?")
-            .default(DEFAULT_SKIP_REASON.to_string())
-            .interact_text()
-            .map_err(io)?;
-        let s = s.trim();
-        Ok(if s.is_empty() { DEFAULT_SKIP_REASON.to_string() } else { s.to_string() })
+        ask_line(&self.theme, "Why is this step skipped?", Some(DEFAULT_SKIP_REASON))
     }
     fn checklist_item(&mut self, item: &str) -> Result<ItemAnswer> {
         let question = format!("Done: {}?", one_line(item));
@@ -260,21 +280,52 @@ impl Prompter for InteractivePrompter {
     }
     fn note(&mut self, prompt: &str) -> Result<Option<String>> {
         let _restore = super::terminal::Guard;
-        let s: String = Input::with_theme(&self.theme).with_prompt(prompt).allow_empty(true).interact_text().map_err(io)?;
-        let s = s.trim().to_string();
+        let s = ask_line(&self.theme, prompt, None)?;
         Ok(if s.is_empty() { None } else { Some(s) })
     }
     fn confirm(&mut self, question: &str, default: bool) -> Result<bool> {
         let _restore = super::terminal::Guard;
-        Confirm::with_theme(&self.theme).with_prompt(question).default(default).interact().map_err(io)
+        let prompt = short_prompt(&Term::stderr(), question)?;
+        Confirm::with_theme(&self.theme).with_prompt(prompt).default(default).interact().map_err(dialoguer_error)
     }
-    fn choose(&mut self, question: &str, items: &[&str]) -> Result<usize> {
-        let _restore = super::terminal::Guard;
-        Select::with_theme(&self.theme).with_prompt(question).items(items).default(0).interact().map_err(io)
+    fn in_flight(&mut self, step_id: &str) -> Result<InFlight> {
+        let question = format!("What about step `{step_id}`?");
+        loop {
+            let (term, key) = self.show_keys(&question, IN_FLIGHT_KEYS)?;
+            // Arrows and stray keys answer nothing: there is no menu to wrap around into Abort.
+            let (answer, word) = match key {
+                Key::CtrlC => return Ok(InFlight::Interrupted),
+                Key::Char('r') | Key::Char('R') => (InFlight::RunAgain, "run it again"),
+                Key::Char('d') | Key::Char('D') => (InFlight::MarkDone, "mark it done"),
+                Key::Char('s') | Key::Char('S') => {
+                    let _ = term.write_line(&style("skip").cyan().to_string());
+                    return Ok(InFlight::Skip(self.skip_reason()?));
+                }
+                Key::Char('a') | Key::Char('A') | Key::Char('q') | Key::Char('Q') | Key::Escape => {
+                    let _ = term.write_line("abort?");
+                    if self.confirm_abort()? {
+                        return Ok(InFlight::Abort);
+                    }
+                    continue;
+                }
+                Key::Char('?') | Key::Char('h') => {
+                    let _ = term.write_line("help");
+                    let _ = term.write_line(IN_FLIGHT_HELP);
+                    continue;
+                }
+                _ => {
+                    let _ = term.write_line("");
+                    continue;
+                }
+            };
+            let _ = term.write_line(&style(word).cyan().to_string());
+            return Ok(answer);
+        }
     }
     fn secret(&mut self, prompt: &str) -> Result<Option<String>> {
         let _restore = super::terminal::Guard;
-        let s = dialoguer::Password::with_theme(&self.theme).with_prompt(prompt).interact().map_err(io)?;
+        let prompt = short_prompt(&Term::stderr(), prompt)?;
+        let s = dialoguer::Password::with_theme(&self.theme).with_prompt(prompt).interact().map_err(dialoguer_error)?;
         Ok(Some(s))
     }
 }
