@@ -152,7 +152,7 @@ impl Redactor {
         Some(out)
     }
 
-    /// Redact, and also hide every piece of a secret of at least [`MIN_PIECE_LEN`] characters,
+    /// Redact, and also hide every piece of a secret of at least `MIN_PIECE_LEN` characters,
     /// not only whole ones. For text made by cutting a value apart, which a whole-value match
     /// cannot see: a `sql: true` value split into statements, or a name read out of one. Only
     /// for such text: in prose, short pieces of a secret would hide ordinary words. A `s` that

@@ -37,6 +37,29 @@ fn a_secret_that_changes_the_statement_is_refused_before_anything_runs() {
     crate::support::assert_secret_nowhere(&t, EVIL, &[t.dir.join("runs"), t.dir.join(".state")], &[&plan, &run, &ok]);
 }
 
+/// Regression: the shape check looked only at `sql` steps, so a secret in a verify query
+/// (`note = '${tok}'` with `zz' OR 'a'='a`) made the assertion count other rows while `plan`
+/// showed `note = '********'` and 0 warnings. Every query a step sends is judged the same way.
+#[test]
+fn a_secret_that_changes_a_query_is_refused_before_anything_runs() {
+    let t = Test::new().runbook(
+        "version: 1\nid: query-secret\nvars:\n  tok:\n    description: a token\n    secret: true\n    env: TOK\nplan:\n  - id: touch\n    name: Touch a row\n    kind: sql\n    sql: UPDATE all_users SET name = 'touched' WHERE id = 1\n  - id: check\n    name: The token's row is there\n    kind: verify\n    queries:\n      - name: token row\n        sql: SELECT count(*) FROM all_users WHERE email = '${tok}'\n        expect: 1\n",
+    );
+    let db = SqliteFile::users(t.dir.path(), 5);
+    let evil = "u1@x' OR 'a'='a";
+    let plan = t.exec_env(&["plan", "runbook.yaml", "--db", &db.url()], &[("TOK", evil)]);
+    plan.code(0)
+        .stdout_has("precheck: ✘ the value of secret variable `tok` changes the shape of a query: step 2 will be refused (mark it `sql: true` if it is meant to be SQL)")
+        .stdout_has("plan complete: 2 step(s), 1 warning(s); nothing was written");
+    let run = t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", evil)]);
+    run.code(2).stderr_has(
+        "step `check`: the value of secret variable `tok` changes the shape of the query `SELECT count(*) FROM all_users WHERE email = '********'` (it is not a single literal: a quote, a semicolon, a comment or a keyword), so what is shown masked is not what would run; nothing was run.",
+    );
+    assert_eq!(db.scalar("SELECT count(*) FROM all_users WHERE name = 'touched'"), "0", "step 1 ran before the refusal");
+    assert!(!t.dir.join("runs").exists() || t.run_dirs("runs").is_empty(), "nothing may start");
+    crate::support::assert_secret_nowhere(&t, evil, &[t.dir.join("runs"), t.dir.join(".state")], &[&plan, &run]);
+}
+
 /// A value that would change the statement's shape, written so that every 10-character piece
 /// of it is its own (the canary check looks for pieces): the keywords in odd case and spacing,
 /// the table a name no other text has.

@@ -83,13 +83,61 @@ pub async fn precheck(
     index: usize,
     vars: &Vars,
 ) -> Vec<String> {
-    match &step.action {
-        Action::Sql(a) => sql::precheck(simulated, a, index, vars, db.engine()),
+    let engine = db.engine();
+    // A query whose secret changes its shape is refused before step 1 (see
+    // [`render_query`]); plan says so, as it does for a `sql` step's statements.
+    let mut out: Vec<String> = queries(step)
+        .into_iter()
+        .filter_map(|q| sql_for(q, engine))
+        .filter_map(|text| match crate::sql::shape::reshaping_secrets(&text, vars, engine) {
+            Ok(names) if !names.is_empty() => Some(format!(
+                "✘ the value of secret variable `{}` changes the shape of a query: step {index} will be refused (mark it `sql: true` if it is meant to be SQL)",
+                names.join("`, `")
+            )),
+            _ => None,
+        })
+        .collect();
+    out.extend(match &step.action {
+        Action::Sql(a) => sql::precheck(simulated, a, index, vars, engine),
         Action::Verify(a) => verify::precheck(schema, a),
         Action::Validate(a) => validate::precheck(db, schema, a).await,
         Action::Backup => backup::precheck(db).await,
         _ => Vec::new(),
+    });
+    out
+}
+
+/// Every query a step sends to read the target (verify and command assertions, validate's
+/// report queries, monitor query checks), as written. A `sql` step's own statements are not
+/// here: they are judged, and bound, by [`sql`].
+pub fn queries(step: &Step) -> Vec<&SqlSource> {
+    match &step.action {
+        Action::Verify(a) => a.queries.iter().map(|q| &q.sql.value).collect(),
+        Action::Command(a) => a.queries.iter().map(|q| &q.sql.value).collect(),
+        Action::Validate(a) => a.report_queries.iter().map(|q| &q.sql.value).collect(),
+        Action::Monitor(a) => a.checks.iter().filter_map(|c| c.query.as_ref()).map(|q| &q.value).collect(),
+        _ => Vec::new(),
     }
+}
+
+/// The text of a query as it will be sent, refused when a secret value in it changes its shape
+/// (and is not marked `sql: true`): a query is shown masked too, so a secret that adds a
+/// condition would make it check something other than what `plan` and the reports show.
+pub fn render_query(vars: &Vars, sql: &str, engine: Engine) -> Result<String> {
+    let names = crate::sql::shape::reshaping_secrets(sql, vars, engine)?;
+    if !names.is_empty() {
+        return Err(query_reshaping_error(vars, sql, &names));
+    }
+    vars.render(sql)
+}
+
+/// The refusal of a query whose secret values (`names`) change its shape.
+pub fn query_reshaping_error(vars: &Vars, sql: &str, names: &[String]) -> Error {
+    Error::usage(format!(
+        "the value of secret variable `{}` changes the shape of the query `{}` (it is not a single literal: a quote, a semicolon, a comment or a keyword), so what is shown masked is not what would run; nothing was run. Mark the variable `sql: true` if its value is meant to be SQL",
+        names.join("`, `"),
+        vars.mask(sql).trim()
+    ))
 }
 
 /// The SQL text of `src` for `engine`.

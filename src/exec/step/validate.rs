@@ -169,7 +169,7 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
     }
     for q in &a.report_queries {
         let sql = super::sql_for(&q.sql, r.target.engine).ok_or_else(|| Error::failed(format!("no SQL for {}", r.target.engine)))?;
-        let rendered = r.vars.render(&sql)?;
+        let rendered = super::render_query(&r.vars, &sql, r.target.engine)?;
         match r.db.query_rows(&rendered).await {
             Ok(result) => {
                 let n = result.total;
