@@ -770,3 +770,38 @@ plan:
     let end = ev.iter().find(|e| e["event"] == "fleet_finished").unwrap();
     assert_eq!(end["reason"], "stopped at fleet step `deploy`, which failed");
 }
+
+/// Regression: the flags a fleet passes to its targets' runs were taken on trust, so a plain
+/// `runbook run --fleet-step deploy=…` recorded a fleet step that never ran as passed, in a
+/// journal whose chain verified. A reference is now checked against the fleet's own record.
+#[test]
+fn a_fleet_step_reference_without_a_fleet_record_is_refused_and_nothing_runs() {
+    let t = Test::new();
+    let yaml = fleet_step_runbook(&t);
+    t.dir.write("runbook.yaml", &yaml);
+    let db = SqliteFile::users(t.dir.path(), 3);
+    let out = t.exec([
+        "run",
+        "runbook.yaml",
+        "--db",
+        &db.url(),
+        "--yes",
+        "--fleet-decision",
+        "approved by CAB",
+        "--fleet-step",
+        "deploy=fleet 1234, fleet.jsonl line 17",
+        "--runs-dir",
+        "forged/t1",
+    ]);
+    out.code(2);
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!(
+            "error: step `deploy` is said to have been run by the fleet, but there is no fleet record at {}; nothing was run",
+            t.dir.join("forged").join("fleet.jsonl").display()
+        )
+    );
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'fleet_marker'"), "0", "a step ran");
+    assert!(!t.dir.join("order.log").exists(), "a command ran");
+    assert!(!t.dir.join("forged/t1").exists() || t.run_dirs("forged/t1").is_empty(), "a run started");
+}

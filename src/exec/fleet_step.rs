@@ -6,8 +6,12 @@
 //! flags); a run without them runs such a step itself, as a fleet of one.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::fleet::journal::FleetEntry;
+use crate::fleet::state::FleetState;
+use crate::journal::verify::{verify_chain, Verdict};
 use crate::journal::{Event, StepStatus};
 use crate::runbook::{PlanKind, Step};
 use crate::ui;
@@ -35,6 +39,33 @@ impl FleetSteps {
 
     pub fn get(&self, step_id: &str) -> Option<&Option<String>> {
         self.0.get(step_id)
+    }
+
+    /// Check every reference against the fleet's own record, before the run starts: the
+    /// hidden flag alone is a claim, and a run may record a step it did not run as passed only
+    /// when the fleet's record, its chain intact, shows that step passed at that very line.
+    /// `run_dir` is the run's folder, `<fleet>/<target>/<run-id>`.
+    pub fn check_references(&self, run_dir: &Path) -> Result<()> {
+        let claimed: Vec<(&String, &String)> = self.0.iter().filter_map(|(id, r)| r.as_ref().map(|r| (id, r))).collect();
+        let Some((first, _)) = claimed.first() else { return Ok(()) };
+        let fleet_dir = run_dir.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+        let path = fleet_dir.join(crate::fleet::FILE_NAME);
+        let refused =
+            |why: String| Error::usage(format!("step `{first}` is said to have been run by the fleet, but {why}; nothing was run"));
+        let bytes = std::fs::read(&path).map_err(|_| refused(format!("there is no fleet record at {}", path.display())))?;
+        if let Verdict::Broken { line, reason } = verify_chain::<FleetEntry>(&bytes, None) {
+            return Err(refused(format!("the fleet record {} is broken at line {line}: {reason}", path.display())));
+        }
+        let state = FleetState::from_entries(&crate::fleet::journal::read(fleet_dir)?)?;
+        for (id, reference) in claimed {
+            if state.fleet_step_done(id) != Some(reference.as_str()) {
+                return Err(Error::usage(format!(
+                    "step `{id}` is said to have been run by the fleet ({reference}), but the fleet record {} does not show it passed there; nothing was run",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -150,6 +150,7 @@ pub async fn run(loaded: Arc<Loaded>, target: Target, mut vars: Vars, opts: RunO
     vars.set("run_dir", run_dir.display().to_string());
     vars.set("operator", opts.operator.clone());
     preflight::check(&loaded, &vars, &opts)?;
+    opts.fleet_steps.check_references(&run_dir)?;
     step::sql::refuse_reshaping_secrets(
         loaded.plan.iter().chain(&loaded.rollback).filter(|s| !opts.is_skipped(&s.id)),
         &vars,

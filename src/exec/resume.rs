@@ -204,6 +204,7 @@ pub async fn resume(
     // A killed process leaves a dump tool's credential file (the password) in the run folder:
     // it goes first, whatever the resume then decides.
     let stale_credentials = crate::db::dump::remove_stale_credentials(&opts.run_dir);
+    opts.fleet_steps.check_references(&opts.run_dir)?;
     let header = &state.header;
     if loaded.sha256 != header.runbook_sha256 {
         return Err(Error::usage(format!(
