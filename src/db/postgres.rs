@@ -428,18 +428,7 @@ impl Database for PostgresDb {
     }
 
     async fn query_rows(&mut self, sql: &str) -> Result<super::QueryRows> {
-        let mut rows = sqlx::raw_sql(sql).fetch(&mut self.conn);
-        let mut out = super::QueryRows::default();
-        while let Some(row) = rows.try_next().await? {
-            if out.total == 0 {
-                out.columns = row.columns().iter().map(|c| sqlx::Column::name(c).to_string()).collect();
-            }
-            out.total += 1;
-            if out.rows.len() < super::rows::MAX_ROWS {
-                out.rows.push((0..row.len()).map(|i| cell_text(&row, i)).collect::<Result<_>>()?);
-            }
-        }
-        Ok(out)
+        super::rows::collect(sqlx::raw_sql(sql).fetch(&mut self.conn), cell_text).await
     }
 
     async fn backup_tool(&mut self) -> Result<String> {

@@ -20,6 +20,26 @@ pub struct QueryRows {
     pub total: u64,
 }
 
+/// Gather a query's result stream into a capped table: the one way every engine reads a report
+/// query, with `cell` turning a value into text in that engine's own terms.
+pub async fn collect<R: sqlx::Row>(
+    mut rows: impl futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+    cell: impl Fn(&R, usize) -> crate::error::Result<Option<String>>,
+) -> crate::error::Result<QueryRows> {
+    use futures_util::TryStreamExt;
+    let mut out = QueryRows::default();
+    while let Some(row) = rows.try_next().await? {
+        if out.total == 0 {
+            out.columns = row.columns().iter().map(|c| sqlx::Column::name(c).to_string()).collect();
+        }
+        out.total += 1;
+        if out.rows.len() < MAX_ROWS {
+            out.rows.push((0..row.len()).map(|i| cell(&row, i)).collect::<crate::error::Result<_>>()?);
+        }
+    }
+    Ok(out)
+}
+
 impl QueryRows {
     /// Whether rows were left out.
     pub fn truncated(&self) -> bool {
