@@ -29,5 +29,6 @@ mod schema;
 mod server_faults;
 mod servers;
 mod sqlite;
+mod statement_journal;
 mod steps;
 mod untrusted;

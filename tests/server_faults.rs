@@ -408,6 +408,11 @@ fn lock_session_killed_mid_run(db: &ServerDb) {
     assert_eq!(finished.len(), 1);
     assert_eq!(finished[0]["status"], "failed");
     assert!(finished[0]["error"].as_str().unwrap().contains("was lost"), "{}", finished[0]);
+    // The statement that committed before the loss is journaled, and the error names it.
+    let statements = events(&j, "statement");
+    assert_eq!(statements.len(), 1, "{j:?}");
+    assert_eq!((&statements[0]["sql"], &statements[0]["index"]), (&serde_json::json!(sleep), &serde_json::json!(0)));
+    assert!(all.contains("; statement(s) 1 of 2 had committed before it and are journaled)"), "{all}");
     assert!(events(&j, "lock_released").is_empty(), "the journal claims a release of a lock the run had lost");
     assert_eq!(j.last().unwrap()["outcome"], "failed");
     t.exec(["audit", "verify", &run.display().to_string()]).code(0);

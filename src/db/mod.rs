@@ -33,6 +33,10 @@ pub struct ExecOptions {
     pub lock_timeout: Duration,
     pub statement_timeout: Duration,
     pub lock_retries: u32,
+    /// Index of the first statement to run: the ones before it committed in an earlier attempt
+    /// at the step (a resumed run) and must not run again. Messages and [`OnCommit`] number
+    /// statements within the whole step, so "statement 3 of 4" means the same in every attempt.
+    pub first: usize,
 }
 
 impl Default for ExecOptions {
@@ -42,6 +46,7 @@ impl Default for ExecOptions {
             lock_timeout: crate::runbook::DEFAULT_LOCK_TIMEOUT,
             statement_timeout: crate::runbook::DEFAULT_STATEMENT_TIMEOUT,
             lock_retries: crate::runbook::DEFAULT_LOCK_RETRIES,
+            first: 0,
         }
     }
 }
@@ -69,6 +74,18 @@ impl StatementResult {
             duration_ms: started.elapsed().as_millis() as u64,
         }
     }
+}
+
+/// Told of each statement as the database commits it, with its index within the step: after
+/// the statement itself when it commits on its own (outside a transaction, or DDL on
+/// MariaDB/MySQL), or all together at `COMMIT`. The caller journals it there and then, so a
+/// failure, a signal or a kill later in the step cannot hide what is already committed. An
+/// error it returns (the journal could not be written) stops the step before its next statement.
+pub type OnCommit<'a> = dyn FnMut(usize, &StatementResult) -> Result<()> + Send + 'a;
+
+/// Tell `on_commit` of statements that committed together at `COMMIT`, numbered from `first`.
+pub fn committed_together(results: &[StatementResult], first: usize, on_commit: &mut OnCommit<'_>) -> Result<()> {
+    results.iter().enumerate().try_for_each(|(i, r)| on_commit(first + i, r))
 }
 
 /// The outcome of a whole `sql` step on the database.
@@ -131,9 +148,11 @@ pub trait Database: Send {
     /// engine's own schema dump shows (see [`schema::objects`]).
     async fn schema(&mut self) -> Result<Schema>;
 
-    /// Run statements as one step: in one transaction when asked and the engine allows it.
-    /// A statement's bound values ([`Statement::params`]) are sent apart from its text.
-    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport>;
+    /// Run statements as one step: in one transaction when asked and the engine allows it,
+    /// from `opts.first` on. A statement's bound values ([`Statement::params`]) are sent apart
+    /// from its text. `on_commit` hears of each statement once it has committed, before the
+    /// next one starts or the call returns, whether the step then succeeds or not.
+    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions, on_commit: &mut OnCommit<'_>) -> Result<ExecReport>;
 
     /// First column of the first row, as text (`None` for SQL NULL or no row).
     async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>>;

@@ -38,7 +38,7 @@ use sqlx::{Connection, Executor, Row, ValueRef};
 
 use super::localise::{Cells, KeyLayout};
 use super::schema::Schema;
-use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
+use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, OnCommit, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
 
 const HOLDER_TAG: &str = "runbook-holder:";
@@ -308,10 +308,11 @@ async fn timed(conn: &mut MySqlConnection, s: &Statement, limit: Duration) -> st
 }
 
 /// Why one attempt at a step stopped: the server's own error, or the run lock lost between
-/// two statements (never retried).
+/// two statements, or a committed statement the caller could not record (neither retried).
 enum Stop {
     Sql(sqlx::Error),
     LockLost(Error),
+    Journal(Error),
 }
 
 /// Whether the lock connection is there and still holds `GET_LOCK` (an administrator's `KILL`
@@ -336,11 +337,13 @@ async fn attempt_in_transaction(
     lock: &mut Option<RunLock>,
     target: &str,
     statements: &[Statement],
-    limit: Duration,
+    opts: &ExecOptions,
+    on_commit: &mut OnCommit<'_>,
 ) -> std::result::Result<Vec<StatementResult>, Stop> {
+    let limit = opts.statement_timeout;
     let mut tx = conn.begin().await.map_err(Stop::Sql)?;
     let mut out = Vec::new();
-    for s in statements {
+    for s in statements.get(opts.first..).unwrap_or_default() {
         if let Err(e) = lock_alive(lock, target).await {
             let _ = tx.rollback().await;
             return Err(Stop::LockLost(e));
@@ -359,6 +362,7 @@ async fn attempt_in_transaction(
         return Err(Stop::LockLost(e));
     }
     tx.commit().await.map_err(Stop::Sql)?;
+    super::committed_together(&out, opts.first, on_commit).map_err(Stop::Journal)?;
     Ok(out)
 }
 
@@ -385,7 +389,7 @@ impl Database for MysqlDb {
         super::schema::mysql::snapshot(&mut self.conn, self.mariadb).await
     }
 
-    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {
+    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions, on_commit: &mut OnCommit<'_>) -> Result<ExecReport> {
         let lock_secs = opts.lock_timeout.as_secs_f64().ceil().max(1.0) as u64;
         let saved = self
             .rows("SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout")
@@ -398,7 +402,7 @@ impl Database for MysqlDb {
             set.push_str(&format!(", max_statement_time = {:.3}", opts.statement_timeout.as_secs_f64()));
         }
         self.conn.execute(sqlx::raw_sql(&set)).await?;
-        let result = self.run_statements(statements, opts, lock_secs).await;
+        let result = self.run_statements(statements, opts, lock_secs, on_commit).await;
         let mut restore = format!(
             "SET SESSION lock_wait_timeout = {}, innodb_lock_wait_timeout = {}",
             saved.first().cloned().flatten().unwrap_or_else(|| "DEFAULT".into()),
@@ -703,15 +707,21 @@ impl Database for MysqlDb {
 }
 
 impl MysqlDb {
-    async fn run_statements(&mut self, statements: &[Statement], opts: &ExecOptions, lock_secs: u64) -> Result<ExecReport> {
+    async fn run_statements(
+        &mut self,
+        statements: &[Statement],
+        opts: &ExecOptions,
+        lock_secs: u64,
+        on_commit: &mut OnCommit<'_>,
+    ) -> Result<ExecReport> {
         let mut retries = 0u32;
         let limit = opts.statement_timeout;
         let target = self.target.display();
         if opts.transaction && !statements.iter().any(|s| is_ddl(&s.sql)) {
             loop {
-                match attempt_in_transaction(&mut self.conn, &mut self.lock, &target, statements, limit).await {
+                match attempt_in_transaction(&mut self.conn, &mut self.lock, &target, statements, opts, on_commit).await {
                     Ok(done) => return Ok(ExecReport { statements: done, lock_retries: retries, transactional: true }),
-                    Err(Stop::LockLost(e)) => return Err(e),
+                    Err(Stop::LockLost(e) | Stop::Journal(e)) => return Err(e),
                     Err(Stop::Sql(e)) if is_lock_timeout(&e) && retries < opts.lock_retries => {
                         retries += 1;
                         tokio::time::sleep(super::backoff(retries)).await;
@@ -725,15 +735,17 @@ impl MysqlDb {
                 }
             }
         }
-        // DDL commits implicitly: each statement stands alone, and only the one that met the
-        // lock timeout is retried.
+        // DDL commits implicitly, and the statements before it with it: each statement stands
+        // alone (autocommit), is recorded as it commits, and only the one that met the lock
+        // timeout is retried.
         let mut done = Vec::new();
-        for (n, s) in statements.iter().enumerate() {
+        for (n, s) in statements.iter().enumerate().skip(opts.first) {
             lock_alive(&mut self.lock, &target).await?;
             loop {
                 match timed(&mut self.conn, s, limit).await {
                     Ok(r) => {
                         done.push(r);
+                        on_commit(n, &done[done.len() - 1])?;
                         break;
                     }
                     Err(e) if is_lock_timeout(&e) && retries < opts.lock_retries => {
@@ -742,11 +754,10 @@ impl MysqlDb {
                     }
                     Err(e) => {
                         return Err(Error::db(format!(
-                            "statement {} of {} failed: {e}{}; MariaDB/MySQL commits DDL implicitly, so the {} statement(s) before it stay applied",
+                            "statement {} of {} failed: {e}{}; MariaDB/MySQL commits DDL implicitly, so the {n} statement(s) before it stay applied",
                             n + 1,
                             statements.len(),
                             retries_note(&e, retries, lock_secs),
-                            done.len()
                         )))
                     }
                 }

@@ -29,7 +29,7 @@ use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
 use super::localise::{Cells, KeyLayout};
 use super::schema::Schema;
-use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
+use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, OnCommit, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
 use crate::sql::{classify, Effect};
 
@@ -216,10 +216,11 @@ async fn bound(conn: &mut PgConnection, s: &Statement) -> std::result::Result<sq
 }
 
 /// Why one attempt at a step stopped: the database's own error, or the run lock lost between
-/// two statements (never retried).
+/// two statements, or a committed statement the caller could not record (neither retried).
 enum Stop {
     Sql(sqlx::Error),
     LockLost(Error),
+    Journal(Error),
 }
 
 impl From<sqlx::Error> for Stop {
@@ -255,6 +256,7 @@ async fn attempt_in_transaction(
     target: &str,
     statements: &[Statement],
     opts: &ExecOptions,
+    on_commit: &mut OnCommit<'_>,
 ) -> std::result::Result<Vec<StatementResult>, Stop> {
     let mut tx = conn.begin().await?;
     let body = async {
@@ -266,7 +268,7 @@ async fn attempt_in_transaction(
             )))
             .await?;
         let mut out = Vec::new();
-        for s in statements {
+        for s in statements.get(opts.first..).unwrap_or_default() {
             lock_alive(lock, target).await.map_err(Stop::LockLost)?;
             out.push(timed(&mut tx, s).await?);
         }
@@ -278,6 +280,7 @@ async fn attempt_in_transaction(
     match body {
         Ok(out) => {
             tx.commit().await?;
+            super::committed_together(&out, opts.first, on_commit).map_err(Stop::Journal)?;
             Ok(out)
         }
         Err(e) => {
@@ -323,14 +326,14 @@ impl Database for PostgresDb {
         super::schema::postgres::snapshot(&mut self.conn).await
     }
 
-    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {
+    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions, on_commit: &mut OnCommit<'_>) -> Result<ExecReport> {
         let mut retries = 0u32;
         let target = self.target.display();
         if opts.transaction {
             loop {
-                match attempt_in_transaction(&mut self.conn, &mut self.lock_conn, &target, statements, opts).await {
+                match attempt_in_transaction(&mut self.conn, &mut self.lock_conn, &target, statements, opts, on_commit).await {
                     Ok(done) => return Ok(ExecReport { statements: done, lock_retries: retries, transactional: true }),
-                    Err(Stop::LockLost(e)) => return Err(e),
+                    Err(Stop::LockLost(e) | Stop::Journal(e)) => return Err(e),
                     Err(Stop::Sql(e)) if is_lock_timeout(&e) && retries < opts.lock_retries => {
                         retries += 1;
                         tokio::time::sleep(super::backoff(retries)).await;
@@ -362,7 +365,7 @@ impl Database for PostgresDb {
             .await?;
         let mut done = Vec::new();
         let mut failure = None;
-        'stmts: for (n, s) in statements.iter().enumerate() {
+        'stmts: for (n, s) in statements.iter().enumerate().skip(opts.first) {
             if let Err(e) = lock_alive(&mut self.lock_conn, &target).await {
                 let _ = self.conn.execute("RESET lock_timeout; RESET statement_timeout").await;
                 return Err(e);
@@ -375,6 +378,10 @@ impl Database for PostgresDb {
                 match timed(&mut self.conn, s).await {
                     Ok(r) => {
                         done.push(r);
+                        if let Err(e) = on_commit(n, &done[done.len() - 1]) {
+                            let _ = self.conn.execute("RESET lock_timeout; RESET statement_timeout").await;
+                            return Err(e);
+                        }
                         break;
                     }
                     Err(e) => {
@@ -392,11 +399,10 @@ impl Database for PostgresDb {
                             String::new()
                         };
                         failure = Some(format!(
-                            "statement {} of {} failed: {}{note}; transaction: false, so the {} statement(s) before it stay applied",
+                            "statement {} of {} failed: {}{note}; transaction: false, so the {n} statement(s) before it stay applied",
                             n + 1,
                             statements.len(),
                             crate::error::sqlx_message(&e),
-                            done.len()
                         ));
                         break 'stmts;
                     }

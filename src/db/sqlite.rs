@@ -19,7 +19,7 @@ use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
 use super::localise::{cell_hash, Cells, KeyLayout};
 use super::schema::Schema;
-use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, Statement, StatementResult, Target};
+use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, OnCommit, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
 
 pub struct SqliteDb {
@@ -148,9 +148,9 @@ impl Database for SqliteDb {
         super::schema::sqlite::snapshot(&mut self.conn).await
     }
 
-    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {
+    async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions, on_commit: &mut OnCommit<'_>) -> Result<ExecReport> {
         sqlx::query(&format!("PRAGMA busy_timeout = {}", opts.lock_timeout.as_millis())).execute(&mut self.conn).await?;
-        let result = self.execute_with_retries(statements, opts).await;
+        let result = self.execute_with_retries(statements, opts, on_commit).await;
         // The step's lock timeout is for its own statements: the reads after it (verify,
         // validate, reports) wait for a live application's writes as long as they always do.
         let _ = sqlx::query(&format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis())).execute(&mut self.conn).await;
@@ -324,23 +324,28 @@ impl Database for SqliteDb {
 }
 
 impl SqliteDb {
-    async fn execute_with_retries(&mut self, statements: &[Statement], opts: &ExecOptions) -> Result<ExecReport> {
+    async fn execute_with_retries(
+        &mut self,
+        statements: &[Statement],
+        opts: &ExecOptions,
+        on_commit: &mut OnCommit<'_>,
+    ) -> Result<ExecReport> {
         let mut retries = 0;
         let mut done = Vec::new();
         loop {
-            match run_statements(&mut self.conn, statements, opts, &mut done).await {
+            match run_statements(&mut self.conn, statements, opts, &mut done, on_commit).await {
                 Ok(()) => return Ok(ExecReport { statements: done, lock_retries: retries, transactional: opts.transaction }),
-                Err(e) if is_lock_error(&e) && retries < opts.lock_retries => {
+                Err(Stop::Sql(e)) if is_lock_error(&e) && retries < opts.lock_retries => {
                     retries += 1;
                     tokio::time::sleep(super::backoff(retries)).await;
                 }
                 // The same words as the servers' lock timeout, so an operator reads one message
                 // whatever the engine, and the journal keeps how often it was tried.
-                Err(e) if is_lock_error(&e) => {
+                Err(Stop::Sql(e)) if is_lock_error(&e) => {
                     let undone = if opts.transaction {
                         "; the transaction was rolled back, nothing changed".to_string()
                     } else {
-                        format!("; transaction: false, so the {} statement(s) before it stay applied", done.len())
+                        format!("; transaction: false, so the {} statement(s) before it stay applied", opts.first + done.len())
                     };
                     return Err(Error::db(format!(
                         "{} (lock timeout {} ms; retries exhausted: {retries}{undone})",
@@ -348,33 +353,52 @@ impl SqliteDb {
                         opts.lock_timeout.as_millis()
                     )));
                 }
-                Err(e) => return Err(Error::db(e)),
+                Err(Stop::Sql(e)) => return Err(Error::db(e)),
+                Err(Stop::Journal(e)) => return Err(e),
             }
         }
     }
 }
 
-/// Run the step's statements, appending each one's result to `done`. In a transaction a failure
-/// rolls everything back, so `done` is cleared; without one, the statements in `done` stay
-/// applied and a retry starts after them, so none runs twice.
+/// Why one attempt at the step's statements stopped: SQLite's own error (a lock error may be
+/// retried), or the caller could not record a committed statement (never retried).
+enum Stop {
+    Sql(sqlx::Error),
+    Journal(Error),
+}
+
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Stop::Sql(e)
+    }
+}
+
+/// Run the step's statements from `opts.first`, appending each one's result to `done`. In a
+/// transaction a failure rolls everything back, so `done` is cleared; without one, the
+/// statements in `done` stay applied and a retry starts after them, so none runs twice.
+/// `on_commit` hears of each statement as it commits.
 async fn run_statements(
     conn: &mut SqliteConnection,
     statements: &[Statement],
     opts: &ExecOptions,
     done: &mut Vec<StatementResult>,
-) -> std::result::Result<(), sqlx::Error> {
+    on_commit: &mut OnCommit<'_>,
+) -> std::result::Result<(), Stop> {
+    let todo = statements.get(opts.first..).unwrap_or_default();
     if opts.transaction {
         done.clear();
         let mut tx = conn.begin().await?;
         let mut out = Vec::new();
-        for s in statements {
+        for s in todo {
             out.push(timed(&mut *tx, s, opts.statement_timeout).await?);
         }
         tx.commit().await?;
         *done = out;
+        super::committed_together(done, opts.first, on_commit).map_err(Stop::Journal)?;
     } else {
-        for s in &statements[done.len()..] {
+        for s in &todo[done.len()..] {
             done.push(timed(&mut *conn, s, opts.statement_timeout).await?);
+            on_commit(opts.first + done.len() - 1, &done[done.len() - 1]).map_err(Stop::Journal)?;
         }
     }
     Ok(())

@@ -19,7 +19,7 @@ pub mod resume;
 pub mod step;
 pub mod timeout;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -123,6 +123,10 @@ pub struct Runner {
     pub interrupts: Option<interrupt::Interrupts>,
     /// This run is recorded as the change-plan run a rollback compares with ([`baseline`]).
     pub baseline_remembered: bool,
+    /// `sql` steps of a resumed run that an earlier attempt left part-way, by id: the index of
+    /// the first statement the journal does not show committed. The step runs from there,
+    /// never running a committed statement again; taken by the step when it runs.
+    pub resume_from: HashMap<String, usize>,
 }
 
 /// Sortable to the millisecond, so that listing a runs folder gives the order of the runs.
@@ -240,6 +244,7 @@ impl Runner {
             rollback_scope: None,
             interrupts: None,
             baseline_remembered: false,
+            resume_from: HashMap::new(),
         }
     }
 

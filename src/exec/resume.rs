@@ -2,16 +2,16 @@
 //! about the step that was in flight, and continue in the same journal. Completed steps are
 //! never run again.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::db::{self, Target};
+use crate::db::{self, Engine, Target};
 use crate::error::{Error, Result};
 use crate::journal::{self, Decision, Entry, Event, Journal, Mode, Outcome, RollbackCause, RunHeader, SecretSource, StepStatus};
 use crate::load::vars::{Vars, MASK};
-use crate::runbook::{Kind, Loaded, PlanKind};
+use crate::runbook::{Action, Kind, Loaded, PlanKind};
 use crate::ui::{self, panel, InFlight, Prompter};
 
 use super::{RunOptions, Runner};
@@ -62,11 +62,21 @@ struct Rebuilt {
     rollback: Option<RollbackCause>,
     /// The step that started and did not finish: id, kind, when, and its journaled decision.
     open: Option<(String, Kind, String, Option<Decision>)>,
+    /// The index of every statement journaled, by step id, in every attempt at the step
+    /// (`None` in journals written before statements carried it).
+    statements: HashMap<String, Vec<Option<u32>>>,
 }
 
 fn rebuild(header: &RunHeader, entries: &[Entry]) -> Rebuilt {
-    let mut r =
-        Rebuilt { start_schema: None, baselines: BTreeMap::new(), backups: Vec::new(), done: HashSet::new(), rollback: None, open: None };
+    let mut r = Rebuilt {
+        start_schema: None,
+        baselines: BTreeMap::new(),
+        backups: Vec::new(),
+        done: HashSet::new(),
+        rollback: None,
+        open: None,
+        statements: HashMap::new(),
+    };
     let mut failed = false;
     let mut interrupted = false;
     for e in entries {
@@ -93,6 +103,7 @@ fn rebuild(header: &RunHeader, entries: &[Entry]) -> Rebuilt {
                 }));
             }
             Event::Interrupted { .. } => interrupted = true,
+            Event::Statement { step_id, index, .. } => r.statements.entry(step_id.clone()).or_default().push(*index),
             Event::StepStarted { step_id, kind, .. } => r.open = Some((step_id.clone(), *kind, e.ts.clone(), None)),
             Event::StepDecision { step_id, decision, .. } => {
                 if let Some(open) = r.open.as_mut().filter(|o| &o.0 == step_id) {
@@ -179,6 +190,53 @@ fn header_vars(header: &RunHeader, vars: &mut Vars, opts: &ResumeOptions, prompt
     Ok(overrides)
 }
 
+/// A `sql` step an earlier attempt left part-way.
+struct Partial {
+    /// Its statements, as shown (secrets masked).
+    shown: Vec<String>,
+    /// How many of them, from the first, the journal shows committed.
+    first: usize,
+    /// Whether they commit one by one ([`super::step::sql::commits_each`]).
+    commits_each: bool,
+}
+
+impl Partial {
+    /// How far the journal shows `sql` step `id` done, from the indexes of its journaled
+    /// statements. `None` for a journal written before statements carried their index: there a
+    /// step's statements were journaled together once all had committed.
+    fn of(loaded: &Loaded, id: &str, engine: Engine, vars: &Vars, indexes: &[Option<u32>]) -> Option<Partial> {
+        let committed = indexes.iter().map(|i| i.map(|i| i as usize)).collect::<Option<BTreeSet<usize>>>()?;
+        let first = (0..).find(|i| !committed.contains(i)).unwrap_or(0);
+        let step = loaded.plan.iter().chain(&loaded.rollback).find(|s| s.id == id)?;
+        let Action::Sql(a) = &step.action else { return None };
+        let (sent, shown) = super::step::to_send(&a.sql, engine, vars).ok()?;
+        let texts: Vec<String> = sent.into_iter().map(|s| s.sql).collect();
+        Some(Partial { commits_each: super::step::sql::commits_each(a, &texts, engine), shown, first })
+    }
+
+    fn all_committed(&self) -> bool {
+        self.first >= self.shown.len()
+    }
+
+    /// Each statement, committed or not, for the operator.
+    fn show(&self) {
+        for (i, sql) in self.shown.iter().enumerate() {
+            let mark = if i < self.first { "✔ committed    " } else { "✘ not committed" };
+            ui::out(format!("  {mark}  {}. {}", i + 1, sql.lines().next().unwrap_or("")));
+        }
+    }
+
+    /// Where the step starts again, as journaled in the resume's decision.
+    fn resumed(&self) -> String {
+        format!(
+            "resumed from statement {} of {}: the journal shows statement(s) 1–{} committed, and they are not run again",
+            self.first + 1,
+            self.shown.len(),
+            self.first
+        )
+    }
+}
+
 /// How resume closes the step that was in flight without running it.
 enum Close {
     /// Its journaled decision (or the header's `--skip`) was to skip it.
@@ -260,6 +318,7 @@ pub async fn resume(
     // Decide about the step in flight before touching the database.
     let mut decision = None;
     let mut close_in_flight = None;
+    let mut resume_from = HashMap::new();
     if let Some((id, kind, at, journaled)) = &rebuilt.open {
         let skipped = *journaled == Some(Decision::Skip) || run_opts.is_skipped(id);
         let committed: Vec<&str> = state
@@ -270,16 +329,33 @@ pub async fn resume(
                 _ => None,
             })
             .collect();
+        let partial = match rebuilt.statements.get(id) {
+            Some(indexes) if *kind == Kind::Sql => Partial::of(&loaded, id, target.engine, &vars, indexes),
+            _ => None,
+        };
         if skipped {
             // Its decision was to skip it: nothing of it ran, and nothing of it may run now.
             ui::out(format!("Step `{id}` was being skipped when run {} stopped: it stays skipped", header.run_id));
             decision = Some("skipped, as decided before the run stopped".to_string());
             close_in_flight = Some(Close::Skipped);
             rebuilt.done.insert(id.clone());
-        } else if *kind == Kind::Sql && !committed.is_empty() {
-            // A statement is journaled only once the database has committed it, and the
-            // step's statements together: the step's work is done, only its end was not
-            // recorded. Running it again would apply it twice.
+        } else if let Some(p) = partial.as_ref().filter(|p| p.first > 0 && !p.all_committed() && p.commits_each) {
+            // Its statements commit one by one and each is journaled as it commits: the
+            // journal proves which are applied, so the step goes on from the first that is not,
+            // and none runs twice.
+            ui::out(format!(
+                "Step `{id}` was in flight when run {} stopped, part-way; its statements commit one by one, and the journal shows:",
+                header.run_id
+            ));
+            p.show();
+            ui::out(format!("  it resumes from statement {} of {}", p.first + 1, p.shown.len()));
+            decision = Some(p.resumed());
+            resume_from.insert(id.clone(), p.first);
+        } else if *kind == Kind::Sql && !committed.is_empty() && partial.as_ref().is_none_or(Partial::all_committed) {
+            // Every statement of the step is journaled, so every one had committed (or, in a
+            // journal older than statement indexes, the step's statements were journaled
+            // together once all had): the step's work is done, only its end was not recorded.
+            // Running it again would apply it twice.
             ui::out(format!("Step `{id}` was in flight when run {} stopped, and its statements had committed:", header.run_id));
             for sql in &committed {
                 ui::out(format!("  ✔ {}", sql.lines().next().unwrap_or("")));
@@ -348,6 +424,20 @@ pub async fn resume(
         }
     }
 
+    // A step that failed or was interrupted part-way in an earlier attempt, with statements that
+    // commit one by one, runs again from its first statement the journal does not show
+    // committed.
+    for (id, indexes) in &rebuilt.statements {
+        if rebuilt.done.contains(id) || resume_from.contains_key(id) || rebuilt.open.as_ref().is_some_and(|o| &o.0 == id) {
+            continue;
+        }
+        if let Some(p) = Partial::of(&loaded, id, target.engine, &vars, indexes).filter(|p| p.first > 0) {
+            ui::out(format!("Step `{id}` stopped part-way in an earlier attempt; the journal shows:"));
+            p.show();
+            resume_from.insert(id.clone(), p.first);
+        }
+    }
+
     let mut db = db::connect(&target, false).await?;
     super::lock(db.as_mut(), &header.run_id, &opts.operator).await?;
     // A rehearsal killed on this target may have left its scratch copy (all the data) behind.
@@ -409,6 +499,7 @@ pub async fn resume(
     r.backups = rebuilt.backups;
     r.done = rebuilt.done;
     r.rollback = rebuilt.rollback;
+    r.resume_from = resume_from;
     r.ran_change_plan = plan == PlanKind::Plan;
     r.interrupts = Some(super::interrupt::listen());
     let finished = r.continue_run().await;

@@ -283,6 +283,11 @@ pub enum Event {
         #[serde(default)]
         kind: crate::sql::count::Counted,
         duration_ms: u64,
+        /// The statement's place in its step, from 0. Each statement is journaled as it
+        /// commits, so the indexes of a step say which of its statements are applied; journals
+        /// written before it was recorded hold a step's statements only once all had committed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u32>,
     },
     Assertion {
         step_id: String,

@@ -410,7 +410,7 @@ impl RunRecord {
                     s.evidence.push(Evidence::Decision { decision: *decision, by: by.clone(), how: how.clone(), reason: reason.clone() });
                 }
             }
-            Event::Statement { step_id, sql, rows_affected, kind, duration_ms } => self.push(
+            Event::Statement { step_id, sql, rows_affected, kind, duration_ms, .. } => self.push(
                 step_id,
                 Evidence::Statement { sql: sql.clone(), rows_affected: *rows_affected, kind: *kind, duration_ms: *duration_ms },
             ),

@@ -1,7 +1,7 @@
 //! `sql`: statements run as one step, in one transaction where the engine allows DDL in
 //! transactions, with lock and statement timeouts and the backup guard.
 
-use crate::db::{Engine, ExecOptions, Schema};
+use crate::db::{Engine, ExecOptions, Schema, StatementResult};
 use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::journal::Event;
@@ -16,7 +16,7 @@ pub fn describe(a: &SqlAction, vars: &Vars, engine: Engine) -> String {
     match super::statements(&a.sql, engine, vars, true) {
         Ok(stmts) => {
             let mut s: String = stmts.iter().map(|x| format!("{x};\n")).collect();
-            if engine == Engine::Mysql && stmts.iter().any(|x| counted(x, engine) == Counted::Ddl) {
+            if engine == Engine::Mysql && has_ddl(&stmts, engine) {
                 s.push_str("(MariaDB/MySQL commits DDL implicitly: this step cannot be rolled back as a transaction)\n");
             } else if !a.transaction.for_engine(engine) {
                 s.push_str("(runs outside a transaction: transaction: false)\n");
@@ -25,6 +25,17 @@ pub fn describe(a: &SqlAction, vars: &Vars, engine: Engine) -> String {
         }
         Err(e) => format!("<{e}>"),
     }
+}
+
+fn has_ddl(stmts: &[String], engine: Engine) -> bool {
+    stmts.iter().any(|x| counted(x, engine) == Counted::Ddl)
+}
+
+/// Whether the step's statements commit one by one as they run, so that a step stopped
+/// part-way leaves its first statements applied: `transaction: false`, or DDL on MariaDB/MySQL
+/// (which commits implicitly, so the engine runs the whole step without a transaction).
+pub fn commits_each(a: &SqlAction, stmts: &[String], engine: Engine) -> bool {
+    !a.transaction.for_engine(engine) || (engine == Engine::Mysql && has_ddl(stmts, engine))
 }
 
 fn options(a: &SqlAction, vars: &Vars, engine: Engine) -> Result<ExecOptions> {
@@ -39,6 +50,7 @@ fn options(a: &SqlAction, vars: &Vars, engine: Engine) -> Result<ExecOptions> {
         lock_timeout: d(&a.lock_timeout, crate::runbook::DEFAULT_LOCK_TIMEOUT)?,
         statement_timeout: d(&a.statement_timeout, crate::runbook::DEFAULT_STATEMENT_TIMEOUT)?,
         lock_retries: a.lock_retries,
+        first: 0,
     })
 }
 
@@ -117,8 +129,54 @@ pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
         })?;
         panel::warn("backup guard overridden (--allow-no-backup)");
     }
-    let opts = options(a, &r.vars, engine)?;
-    let report = r.db.execute(&stmts, &opts).await?;
+    let total = stmts.len();
+    // A resumed step whose first statements committed in an earlier attempt starts after them.
+    let first = r.resume_from.remove(&step.id).unwrap_or(0).min(total);
+    if first > 0 {
+        let message = if first == total {
+            format!("all {total} statement(s) committed in an earlier attempt: nothing left to run")
+        } else {
+            format!(
+                "resumed from statement {} of {total}: statement(s) {} committed in an earlier attempt and are not run again",
+                first + 1,
+                numbers(0..first)
+            )
+        };
+        panel::info(&message);
+        r.journal.record(Event::Info { step_id: Some(step.id.clone()), message })?;
+        if first == total {
+            return Ok(());
+        }
+    }
+    let opts = ExecOptions { first, ..options(a, &r.vars, engine)? };
+    // Each statement is journaled the moment the database reports it committed: whatever stops
+    // the step later (a failed statement, a signal, a lost lock, a kill), the journal shows
+    // exactly what is applied, and a resume starts after it.
+    let mut committed = Vec::new();
+    let result = {
+        let journal = &mut r.journal;
+        let shown = &shown;
+        let committed = &mut committed;
+        let mut on_commit = |i: usize, res: &StatementResult| -> Result<()> {
+            let sql = shown.get(i).cloned().unwrap_or_else(|| journal.redactor().text(&res.sql));
+            panel::ok(format!("{} — {}", first_line(&sql), res.kind.label(res.rows_affected)));
+            journal.record(Event::Statement {
+                step_id: step.id.clone(),
+                sql,
+                rows_affected: res.rows_affected,
+                kind: res.kind,
+                duration_ms: res.duration_ms,
+                index: Some(i as u32),
+            })?;
+            committed.push(i);
+            Ok(())
+        };
+        r.db.execute(&stmts, &opts, &mut on_commit).await
+    };
+    if !committed.is_empty() {
+        r.reached_change();
+    }
+    let report = result.map_err(|e| name_committed(e, &committed, total))?;
     if report.lock_retries > 0 {
         r.journal.record(Event::Info {
             step_id: Some(step.id.clone()),
@@ -129,21 +187,25 @@ pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
             ),
         })?;
     }
-    if !report.statements.is_empty() {
-        r.reached_change();
-    }
-    for (i, res) in report.statements.iter().enumerate() {
-        let sql = shown.get(i).cloned().unwrap_or_else(|| r.journal.redactor().text(&res.sql));
-        panel::ok(format!("{} — {}", first_line(&sql), res.kind.label(res.rows_affected)));
-        r.journal.record(Event::Statement {
-            step_id: step.id.clone(),
-            sql,
-            rows_affected: res.rows_affected,
-            kind: res.kind,
-            duration_ms: res.duration_ms,
-        })?;
-    }
     Ok(())
+}
+
+/// A lost run lock stops the step between two statements: the error names the statements that
+/// had committed before it (they are journaled), so the operator knows what is applied. The
+/// engines' own errors already say how many statements before the failing one stay applied.
+fn name_committed(e: Error, committed: &[usize], total: usize) -> Error {
+    match e {
+        Error::LockLost { target, why } if !committed.is_empty() => Error::LockLost {
+            target,
+            why: format!("{why}; statement(s) {} of {total} had committed before it and are journaled", numbers(committed.iter().copied())),
+        },
+        e => e,
+    }
+}
+
+/// Statement indexes as the operator counts them, from 1: `1, 2, 3`.
+fn numbers(indexes: impl IntoIterator<Item = usize>) -> String {
+    indexes.into_iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", ")
 }
 
 fn first_line(s: &str) -> String {
