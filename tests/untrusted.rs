@@ -38,12 +38,13 @@ fn a_secret_that_changes_the_statement_is_refused_before_anything_runs() {
 }
 
 /// Regression: the shape check looked only at `sql` steps, so a secret in a verify query
-/// (`note = '${tok}'` with `zz' OR 'a'='a`) made the assertion count other rows while `plan`
-/// showed `note = '********'` and 0 warnings. Every query a step sends is judged the same way.
+/// (`email LIKE '${tok}%'` with `zz' OR 'a'='a`) made the assertion count other rows while
+/// `plan` showed `email LIKE '********%'` and 0 warnings. Every query a step sends is judged
+/// the same way. (A lone `'${tok}'` is bound, and its value cannot change the query.)
 #[test]
 fn a_secret_that_changes_a_query_is_refused_before_anything_runs() {
     let t = Test::new().runbook(
-        "version: 1\nid: query-secret\nvars:\n  tok:\n    description: a token\n    secret: true\n    env: TOK\nplan:\n  - id: touch\n    name: Touch a row\n    kind: sql\n    sql: UPDATE all_users SET name = 'touched' WHERE id = 1\n  - id: check\n    name: The token's row is there\n    kind: verify\n    queries:\n      - name: token row\n        sql: SELECT count(*) FROM all_users WHERE email = '${tok}'\n        expect: 1\n",
+        "version: 1\nid: query-secret\nvars:\n  tok:\n    description: a token\n    secret: true\n    env: TOK\nplan:\n  - id: touch\n    name: Touch a row\n    kind: sql\n    sql: UPDATE all_users SET name = 'touched' WHERE id = 1\n  - id: check\n    name: The token's row is there\n    kind: verify\n    queries:\n      - name: token row\n        sql: SELECT count(*) FROM all_users WHERE email LIKE '${tok}%'\n        expect: 1\n",
     );
     let db = SqliteFile::users(t.dir.path(), 5);
     let evil = "u1@x' OR 'a'='a";
@@ -53,7 +54,7 @@ fn a_secret_that_changes_a_query_is_refused_before_anything_runs() {
         .stdout_has("plan complete: 2 step(s), 1 warning(s); nothing was written");
     let run = t.exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"], &[("TOK", evil)]);
     run.code(2).stderr_has(
-        "step `check`: the value of secret variable `tok` changes the shape of the query `SELECT count(*) FROM all_users WHERE email = '********'` (it is not a single literal: a quote, a semicolon, a comment or a keyword), so what is shown masked is not what would run; nothing was run.",
+        "step `check`: the value of secret variable `tok` changes the shape of the query `SELECT count(*) FROM all_users WHERE email LIKE '********%'` (it is not a single literal: a quote, a semicolon, a comment or a keyword), so what is shown masked is not what would run; nothing was run.",
     );
     assert_eq!(db.scalar("SELECT count(*) FROM all_users WHERE name = 'touched'"), "0", "step 1 ran before the refusal");
     assert!(!t.dir.join("runs").exists() || t.run_dirs("runs").is_empty(), "nothing may start");
@@ -421,11 +422,12 @@ fn a_lone_literal_variable_is_bound_on_mariadb() {
 /// Regression: on SQLite a query (here a validate step's report query) ran every statement of
 /// its text, so a plain variable spliced into a quoted literal, `x'; DELETE FROM all_users;
 /// SELECT 1, '1`, emptied the table from a step that only reads: no backup guard, nothing in
-/// `plan`, and the run "succeeded". A query is one statement, as on the servers.
+/// `plan`, and the run "succeeded". A query is one statement, as on the servers. (The value
+/// stands inside a longer literal here: a lone `'${who}'` is bound, and would be one value.)
 #[test]
 fn a_query_that_a_value_turns_into_several_statements_runs_none_of_them() {
     let t = Test::new().runbook(
-        "version: 1\nid: report-on-user\nvars:\n  who: {description: the user to report on}\nplan:\n  - id: report\n    name: Report on the user\n    kind: validate\n    tables: [all_users]\n    report_queries:\n      - name: the user's rows\n        sql: SELECT id, email FROM all_users WHERE email = '${who}'\n  - id: check\n    name: Check the user\n    kind: verify\n    queries:\n      - name: the user is there\n        sql: SELECT count(*) FROM all_users WHERE email = '${who}' AND 0 GROUP BY id\n        expect: null\n",
+        "version: 1\nid: report-on-user\nvars:\n  who: {description: the user to report on}\nplan:\n  - id: report\n    name: Report on the user\n    kind: validate\n    tables: [all_users]\n    report_queries:\n      - name: the user's rows\n        sql: SELECT id, email FROM all_users WHERE email LIKE '${who}%'\n  - id: check\n    name: Check the user\n    kind: verify\n    queries:\n      - name: the user is there\n        sql: SELECT count(*) FROM all_users WHERE email LIKE '${who}%' AND 0 GROUP BY id\n        expect: null\n",
     );
     let db = SqliteFile::users(t.dir.path(), 5);
     let evil = "x'; DELETE FROM all_users; SELECT 1, '1";
@@ -452,4 +454,72 @@ fn a_query_that_a_value_turns_into_several_statements_runs_none_of_them() {
         "  ✘ the user is there: expected = NULL, got query error: a query must be one statement, and this one is 3; nothing was run\n",
     );
     assert_eq!(db.scalar("SELECT count(*) FROM all_users"), "5", "a verify query wrote to the database");
+}
+
+/// A runbook that removes a user unless the account is locked, then reads the user's rows back
+/// through each kind of read query: a validate report query, a verify assertion and a monitor
+/// check. Every query names the user as a lone literal, as the DELETE does.
+fn removal_runbook() -> &'static str {
+    "version: 1\nid: remove-user\nvars:\n  user: {description: the user to remove}\n  since: {default: \"0\"}\nplan:\n  - id: remove\n    name: Remove the user unless locked\n    kind: sql\n    sql: DELETE FROM people WHERE name = '${user}' AND locked = 0\n  - id: report\n    name: Report the user's rows\n    kind: validate\n    tables: [all_users]\n    report_queries:\n      - name: the user's rows\n        sql: SELECT id, locked FROM people WHERE name = '${user}' ORDER BY id\n  - id: gone\n    name: The user is gone\n    kind: verify\n    queries:\n      - name: rows named as the user\n        sql: SELECT count(*) FROM people WHERE name = '${user}' AND id > '${since}'\n        expect: 0\n  - id: watch\n    name: Watch the user's rows\n    kind: monitor\n    interval: 100ms\n    duration: 200ms\n    checks:\n      - name: rows named as the user\n        query: SELECT count(*) FROM people WHERE name = '${user}'\n        max: 0\n"
+}
+
+/// A value that, spliced into the quotes, would turn `name = '…'` into a condition no row meets.
+const ALICE: &str = "alice' AND 'a'='b";
+
+/// Regression: read queries spliced a variable's value into its quotes while the `sql` step
+/// bound the same value as data. With `alice' AND 'a'='b` the DELETE (bound) matched the locked
+/// account of that exact name and kept it, but the verify, the monitor and the report query
+/// read `name = 'alice' AND 'a'='b'`, found nothing, and reported the user gone. Every read
+/// query binds the value too: its verdict is the database's state.
+fn check_query_binding(url: &str, scalar: impl Fn(&str) -> String) {
+    let t = Test::new().runbook(removal_runbook());
+    let base = ["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "runs", "--allow-no-backup"];
+    let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let user = format!("user={ALICE}");
+    // The report query and the verify see the locked account still there: the run fails at the
+    // verify, naming what it found.
+    let run = t.exec(with(&["--var", &user]));
+    run.code(1)
+        .stdout_has("  ✔ report query \"the user's rows\" runs: ran, 1 row(s)\n      id │ locked\n      ───┼───────\n      2  │ 1\n")
+        .stdout_has("  ✘ rows named as the user: expected = 0, got 1\n");
+    assert_eq!(scalar("SELECT count(*) FROM people"), "2", "the DELETE took the value as data");
+    assert_eq!(scalar(&format!("SELECT count(*) FROM people WHERE name = '{}'", ALICE.replace('\'', "''"))), "1");
+    // With the verify skipped, the monitor sees the same row and crosses its threshold.
+    let run = t.exec(with(&["--var", &user, "--skip", "gone=checked by hand"]));
+    run.code(1).stdout_has("monitor check `rows named as the user` crossed its threshold at t+0.0s: 1 (must stay ≤ 0)\n");
+    // A plain name: the account is removed, and every query sees it gone.
+    let run = t.exec(with(&["--var", "user=alice"]));
+    run.code(0).stdout_has("  ✔ report query \"the user's rows\" runs: ran, 0 row(s)\n").stdout_has("  ✔ rows named as the user: 0\n");
+    assert_eq!(scalar("SELECT count(*) FROM people WHERE name = 'alice'"), "0");
+    assert_eq!(scalar("SELECT count(*) FROM people"), "1");
+}
+
+const PEOPLE: &str = "INSERT INTO people VALUES (1, 'alice', 0), (2, 'alice'' AND ''a''=''b', 1)";
+
+#[test]
+fn a_read_query_binds_a_lone_literal_on_sqlite() {
+    let dir = crate::support::TempDir::new();
+    let db = SqliteFile::users(dir.path(), 3);
+    db.exec(&format!("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL, locked INTEGER NOT NULL); {PEOPLE}"));
+    check_query_binding(&db.url(), |q| db.scalar(q));
+}
+
+#[test]
+fn a_read_query_binds_a_lone_literal_on_postgres() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3);
+    // `id > '${since}'` is an integer comparison: the bound value takes the literal's type.
+    db.exec(&format!("CREATE TABLE people (id integer PRIMARY KEY, name varchar(100) NOT NULL, locked integer NOT NULL); {PEOPLE}"));
+    check_query_binding(&db.url(), |q| db.scalar(q));
+}
+
+#[test]
+fn a_read_query_binds_a_lone_literal_on_mariadb() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.users(3);
+    // A collation other than the connection's: the bound value compares as a literal would.
+    db.exec(&format!(
+        "CREATE TABLE people (id int PRIMARY KEY, name varchar(100) COLLATE utf8mb4_general_ci NOT NULL, locked int NOT NULL) DEFAULT CHARSET = utf8mb4; {PEOPLE}"
+    ));
+    check_query_binding(&db.url(), |q| db.scalar(q));
 }

@@ -155,14 +155,19 @@ pub trait Database: Send {
     async fn execute(&mut self, statements: &[Statement], opts: &ExecOptions, on_commit: &mut OnCommit<'_>) -> Result<ExecReport>;
 
     /// First column of the first row, as text (`None` for SQL NULL or no row).
-    async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>>;
+    ///
+    /// The read methods take a [`Statement`]: a runbook's query binds its lone literal variables
+    /// as a `sql` step does (see `exec::step::query`), so a value cannot make a read check other
+    /// rows than its text says. Internal queries are [`Statement::text`]. Every value comes back
+    /// as the server writes it as text, bound or not, so one assertion compares alike either way.
+    async fn query_scalar(&mut self, q: &Statement) -> Result<Option<String>>;
 
     /// Run a query to completion and count its rows without keeping them.
-    async fn query_count(&mut self, sql: &str) -> Result<u64>;
+    async fn query_count(&mut self, q: &Statement) -> Result<u64>;
 
     /// Run a query to completion, keeping its first [`rows::MAX_ROWS`] rows as text and counting
     /// the rest.
-    async fn query_rows(&mut self, sql: &str) -> Result<QueryRows>;
+    async fn query_rows(&mut self, q: &Statement) -> Result<QueryRows>;
 
     /// What the backup step will use, checked now: the dump tool's banner, or an error saying
     /// why the backup would fail (tool missing, major version not matching the server).

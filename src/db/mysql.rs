@@ -1,7 +1,8 @@
 //! MariaDB/MySQL targets, through sqlx's own MySQL driver.
 //!
 //! - Introspection reads `information_schema` for `DATABASE()`. Ad-hoc queries use the text
-//!   protocol, where the server sends every value as text, so any type can be asserted on.
+//!   protocol, where the server sends every value as text, so any type can be asserted on; a
+//!   query with bound values is prepared on the server and run with `EXECUTE … USING`.
 //! - The session keeps the server's own `sql_mode` and time zone: a change tool must not give
 //!   the runbook's SQL other semantics than the application's.
 //! - DDL commits implicitly here. A `sql` step whose statements are all DML runs in one
@@ -248,6 +249,44 @@ fn sql_lit(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "''")
 }
 
+/// A read query ready for the text protocol, where every value comes back as the text the
+/// server writes (a prepared statement's rows come in the binary protocol). The query and its
+/// bound values are sent as parameters into user variables, then prepared and executed on the
+/// server with `EXECUTE … USING`: each value stays a value (typed and collated as a literal
+/// would be), never parsed as SQL.
+async fn read_query(conn: &mut MySqlConnection, q: &Statement) -> Result<String> {
+    if q.params.is_empty() {
+        return Ok(q.sql.clone());
+    }
+    let names: Vec<String> = (1..=q.params.len()).map(|n| format!("@runbook_bind_{n}")).collect();
+    let set = format!("SET @runbook_query = ?, {}", names.iter().map(|n| format!("{n} = ?")).collect::<Vec<_>>().join(", "));
+    let ready = async {
+        let mut prepared = sqlx::query(&set).persistent(false).bind(q.sql.as_str());
+        for p in &q.params {
+            prepared = prepared.bind(p.as_str());
+        }
+        prepared.execute(&mut *conn).await?;
+        conn.execute(sqlx::raw_sql("PREPARE runbook_query FROM @runbook_query")).await
+    }
+    .await;
+    if let Err(e) = ready {
+        forget_read(conn, q).await;
+        return Err(e.into());
+    }
+    Ok(format!("EXECUTE runbook_query USING {}", names.join(", ")))
+}
+
+/// Drop the prepared query and empty the variables its values went into: a secret does not
+/// stay in the session.
+async fn forget_read(conn: &mut MySqlConnection, q: &Statement) {
+    if q.params.is_empty() {
+        return;
+    }
+    let _ = conn.execute(sqlx::raw_sql("DEALLOCATE PREPARE runbook_query")).await;
+    let names: Vec<String> = (1..=q.params.len()).map(|n| format!("@runbook_bind_{n} = NULL")).collect();
+    let _ = conn.execute(sqlx::raw_sql(&format!("SET @runbook_query = NULL, {}", names.join(", ")))).await;
+}
+
 /// Every row of `sql` with every value as text, over the text protocol.
 pub(crate) async fn text_rows(conn: &mut MySqlConnection, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
     let mut out = Vec::new();
@@ -415,25 +454,36 @@ impl Database for MysqlDb {
         result
     }
 
-    async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>> {
-        let row = (&mut self.conn).fetch_optional(sqlx::raw_sql(sql)).await?;
-        match row {
+    async fn query_scalar(&mut self, q: &Statement) -> Result<Option<String>> {
+        let sql = read_query(&mut self.conn, q).await?;
+        let row = (&mut self.conn).fetch_optional(sqlx::raw_sql(&sql)).await;
+        forget_read(&mut self.conn, q).await;
+        match row? {
             Some(r) if r.len() > 0 => cell_text(&r, 0),
             _ => Ok(None),
         }
     }
 
-    async fn query_count(&mut self, sql: &str) -> Result<u64> {
-        let mut rows = sqlx::raw_sql(sql).fetch(&mut self.conn);
-        let mut n = 0u64;
-        while rows.try_next().await?.is_some() {
-            n += 1;
+    async fn query_count(&mut self, q: &Statement) -> Result<u64> {
+        let sql = read_query(&mut self.conn, q).await?;
+        let counted = async {
+            let mut rows = sqlx::raw_sql(&sql).fetch(&mut self.conn);
+            let mut n = 0u64;
+            while rows.try_next().await?.is_some() {
+                n += 1;
+            }
+            Ok::<u64, sqlx::Error>(n)
         }
-        Ok(n)
+        .await;
+        forget_read(&mut self.conn, q).await;
+        Ok(counted?)
     }
 
-    async fn query_rows(&mut self, sql: &str) -> Result<super::QueryRows> {
-        super::rows::collect(sqlx::raw_sql(sql).fetch(&mut self.conn), cell_text).await
+    async fn query_rows(&mut self, q: &Statement) -> Result<super::QueryRows> {
+        let sql = read_query(&mut self.conn, q).await?;
+        let rows = super::rows::collect(sqlx::raw_sql(&sql).fetch(&mut self.conn), cell_text).await;
+        forget_read(&mut self.conn, q).await;
+        rows
     }
 
     async fn backup_tool(&mut self) -> Result<String> {

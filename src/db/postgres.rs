@@ -3,7 +3,8 @@
 //!
 //! - Introspection reads the catalogs of `current_schema()` with every value cast to text.
 //! - Ad-hoc queries run over the simple-query protocol, where the server sends every value as
-//!   text, so a query assertion can return any type without a decoder for it.
+//!   text, so a query assertion can return any type without a decoder for it. A query's bound
+//!   values reach it through session settings set by parameter (see `read_query`).
 //! - `sql` steps run in one transaction with `SET LOCAL lock_timeout` / `statement_timeout`;
 //!   a lock timeout (SQLSTATE 55P03) is rolled back and retried with backoff, so a change queued
 //!   behind a long transaction holds up application traffic for at most the lock timeout.
@@ -180,12 +181,28 @@ async fn timed(conn: &mut PgConnection, s: &Statement) -> std::result::Result<St
     Ok(StatementResult::new(&s.sql, Engine::Postgres, res.rows_affected(), start))
 }
 
-/// Run a statement with bound values. Each value replaces a string literal, whose type the
-/// server infers from where it stands (`created_at = '2025-01-01'` is a timestamp); a bound text
-/// parameter would be typed text and fail there. So the statement is prepared first with its
-/// parameter types left open, and every parameter the server types as anything but text is sent
-/// as text and cast to that type: what the literal would have been.
+/// Run a statement with bound values, each placeholder typed as its literal would be
+/// ([`typed_placeholders`]).
 async fn bound(conn: &mut PgConnection, s: &Statement) -> std::result::Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    let sql = typed_placeholders(conn, s, |n| format!("${n}")).await?;
+    let mut q = sqlx::query(&sql).persistent(false);
+    for p in &s.params {
+        q = q.bind(p.as_str());
+    }
+    conn.execute(q).await
+}
+
+/// The statement with each placeholder written as `value(n)` (1-based), cast to the type the
+/// server gives it. Each value replaces a string literal, whose type the server infers from
+/// where it stands (`created_at = '2025-01-01'` is a timestamp); a text value would be typed
+/// text and fail there. So the statement is prepared first with its parameter types left open,
+/// and every value the server types as anything but text is cast from text to that type: what
+/// the literal would have been.
+async fn typed_placeholders(
+    conn: &mut PgConnection,
+    s: &Statement,
+    value: impl Fn(usize) -> String,
+) -> std::result::Result<String, sqlx::Error> {
     use sqlx::Either;
     const TEXT_LIKE: [u32; 6] = [0, 19, 25, 705, 1042, 1043]; // unspecified, name, text, unknown, bpchar, varchar
     let prepared = (&mut *conn).prepare_with(&s.sql, &[]).await?;
@@ -199,20 +216,50 @@ async fn bound(conn: &mut PgConnection, s: &Statement) -> std::result::Result<sq
         sql.push_str(&s.sql[last..slot.start]);
         let oid = oids.get(i).copied().unwrap_or(0);
         if TEXT_LIKE.contains(&oid) {
-            sql.push_str(&s.sql[slot.clone()]);
+            sql.push_str(&value(i + 1));
         } else {
             let name: String =
                 sqlx::query_scalar("SELECT format_type(CAST($1 AS bigint)::oid, NULL)").bind(oid as i64).fetch_one(&mut *conn).await?;
-            sql.push_str(&format!("CAST(CAST({} AS text) AS {name})", &s.sql[slot.clone()]));
+            sql.push_str(&format!("CAST(CAST({} AS text) AS {name})", value(i + 1)));
         }
         last = slot.end;
     }
     sql.push_str(&s.sql[last..]);
-    let mut q = sqlx::query(&sql).persistent(false);
-    for p in &s.params {
-        q = q.bind(p.as_str());
+    Ok(sql)
+}
+
+/// The session setting that carries bound value `n` of a read query.
+fn bind_setting(n: usize) -> String {
+    format!("runbook.bind_{n}")
+}
+
+/// A read query ready for the simple-query protocol, where every value comes back as the text
+/// the server writes (the extended protocol would send binary values). Each bound value is
+/// first sent as a parameter of `set_config` into a setting of this session, and the query reads
+/// it back with `current_setting`: the value travels apart from the SQL, as a statement's
+/// parameter does, and is never parsed as SQL.
+async fn read_query(conn: &mut PgConnection, q: &Statement) -> Result<String> {
+    if q.params.is_empty() {
+        return Ok(q.sql.clone());
     }
-    conn.execute(q).await
+    let ready = async {
+        for (i, p) in q.params.iter().enumerate() {
+            sqlx::query("SELECT set_config($1, $2, false)").bind(bind_setting(i + 1)).bind(p.as_str()).execute(&mut *conn).await?;
+        }
+        typed_placeholders(conn, q, |n| format!("current_setting('{}')", bind_setting(n))).await
+    }
+    .await;
+    if ready.is_err() {
+        forget_read(conn, q).await;
+    }
+    Ok(ready?)
+}
+
+/// Empty the settings a read query's values went into: a secret does not stay in the session.
+async fn forget_read(conn: &mut PgConnection, q: &Statement) {
+    for i in 0..q.params.len() {
+        let _ = sqlx::query("SELECT set_config($1, '', false)").bind(bind_setting(i + 1)).execute(&mut *conn).await;
+    }
 }
 
 /// Why one attempt at a step stopped: the database's own error, or the run lock lost between
@@ -416,25 +463,36 @@ impl Database for PostgresDb {
         }
     }
 
-    async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>> {
-        let row = (&mut self.conn).fetch_optional(sqlx::raw_sql(sql)).await?;
-        match row {
+    async fn query_scalar(&mut self, q: &Statement) -> Result<Option<String>> {
+        let sql = read_query(&mut self.conn, q).await?;
+        let row = (&mut self.conn).fetch_optional(sqlx::raw_sql(&sql)).await;
+        forget_read(&mut self.conn, q).await;
+        match row? {
             Some(r) if r.len() > 0 => cell_text(&r, 0),
             _ => Ok(None),
         }
     }
 
-    async fn query_count(&mut self, sql: &str) -> Result<u64> {
-        let mut rows = sqlx::raw_sql(sql).fetch(&mut self.conn);
-        let mut n = 0u64;
-        while rows.try_next().await?.is_some() {
-            n += 1;
+    async fn query_count(&mut self, q: &Statement) -> Result<u64> {
+        let sql = read_query(&mut self.conn, q).await?;
+        let counted = async {
+            let mut rows = sqlx::raw_sql(&sql).fetch(&mut self.conn);
+            let mut n = 0u64;
+            while rows.try_next().await?.is_some() {
+                n += 1;
+            }
+            Ok::<u64, sqlx::Error>(n)
         }
-        Ok(n)
+        .await;
+        forget_read(&mut self.conn, q).await;
+        Ok(counted?)
     }
 
-    async fn query_rows(&mut self, sql: &str) -> Result<super::QueryRows> {
-        super::rows::collect(sqlx::raw_sql(sql).fetch(&mut self.conn), cell_text).await
+    async fn query_rows(&mut self, q: &Statement) -> Result<super::QueryRows> {
+        let sql = read_query(&mut self.conn, q).await?;
+        let rows = super::rows::collect(sqlx::raw_sql(&sql).fetch(&mut self.conn), cell_text).await;
+        forget_read(&mut self.conn, q).await;
+        rows
     }
 
     async fn backup_tool(&mut self) -> Result<String> {

@@ -105,6 +105,16 @@ fn one_statement(sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// A read query with its bound values. SQLite types a value by what it is, not by the
+/// protocol, so a bound query's cells read as text exactly like an unbound one's.
+fn read(q: &Statement) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    let mut query = sqlx::query(&q.sql).persistent(q.params.is_empty());
+    for p in &q.params {
+        query = query.bind(p.as_str());
+    }
+    query
+}
+
 /// Decode any SQLite value as text, the way assertions compare it.
 pub(crate) fn cell_text(row: &SqliteRow, i: usize) -> Result<Option<String>> {
     let raw = row.try_get_raw(i)?;
@@ -156,18 +166,18 @@ impl Database for SqliteDb {
         let _ = sqlx::query(&format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis())).execute(&mut self.conn).await;
         result
     }
-    async fn query_scalar(&mut self, sql: &str) -> Result<Option<String>> {
-        one_statement(sql)?;
-        let row = sqlx::query(sql).fetch_optional(&mut self.conn).await?;
+    async fn query_scalar(&mut self, q: &Statement) -> Result<Option<String>> {
+        one_statement(&q.sql)?;
+        let row = read(q).fetch_optional(&mut self.conn).await?;
         match row {
             Some(r) if r.len() > 0 => cell_text(&r, 0),
             _ => Ok(None),
         }
     }
 
-    async fn query_count(&mut self, sql: &str) -> Result<u64> {
-        one_statement(sql)?;
-        let mut rows = sqlx::query(sql).fetch(&mut self.conn);
+    async fn query_count(&mut self, q: &Statement) -> Result<u64> {
+        one_statement(&q.sql)?;
+        let mut rows = read(q).fetch(&mut self.conn);
         let mut n = 0u64;
         while rows.try_next().await?.is_some() {
             n += 1;
@@ -175,9 +185,9 @@ impl Database for SqliteDb {
         Ok(n)
     }
 
-    async fn query_rows(&mut self, sql: &str) -> Result<super::QueryRows> {
-        one_statement(sql)?;
-        super::rows::collect(sqlx::query(sql).fetch(&mut self.conn), cell_text).await
+    async fn query_rows(&mut self, q: &Statement) -> Result<super::QueryRows> {
+        one_statement(&q.sql)?;
+        super::rows::collect(read(q).fetch(&mut self.conn), cell_text).await
     }
 
     async fn backup(&mut self, dir: &Path, stem: &str) -> Result<BackupInfo> {

@@ -153,7 +153,7 @@ async fn sample(w: &mut Watched, c: &MonitorCheck, client: &reqwest::Client) -> 
         let Some(sql) = crate::exec::step::sql_for(&q.value, db.engine()) else {
             return (None, Some(format!("no SQL for {}", db.engine())));
         };
-        let sql = match w.vars.render(&sql) {
+        let sql = match crate::exec::step::query(&w.vars, &sql, db.engine()) {
             Ok(s) => s,
             Err(e) => return (None, Some(e.to_string())),
         };

@@ -84,12 +84,12 @@ pub async fn precheck(
     vars: &Vars,
 ) -> Vec<String> {
     let engine = db.engine();
-    // A query whose secret changes its shape is refused before step 1 (see
-    // [`render_query`]); plan says so, as it does for a `sql` step's statements.
+    // A query whose secret changes its shape is refused before step 1 (see [`query`]); plan
+    // says so, as it does for a `sql` step's statements.
     let mut out: Vec<String> = queries(step)
         .into_iter()
         .filter_map(|q| sql_for(q, engine))
-        .filter_map(|text| match crate::sql::shape::reshaping_secrets(&text, vars, engine) {
+        .filter_map(|text| match query_reshaping_secrets(vars, &text, engine) {
             Ok(names) if !names.is_empty() => Some(format!(
                 "✘ the value of secret variable `{}` changes the shape of a query: step {index} will be refused (mark it `sql: true` if it is meant to be SQL)",
                 names.join("`, `")
@@ -120,15 +120,35 @@ pub fn queries(step: &Step) -> Vec<&SqlSource> {
     }
 }
 
-/// The text of a query as it will be sent, refused when a secret value in it changes its shape
-/// (and is not marked `sql: true`): a query is shown masked too, so a secret that adds a
-/// condition would make it check something other than what `plan` and the reports show.
-pub fn render_query(vars: &Vars, sql: &str, engine: Engine) -> Result<String> {
-    let names = crate::sql::shape::reshaping_secrets(sql, vars, engine)?;
+/// A runbook's read query as it is sent: the one way every query a step reads the target with
+/// (verify and command assertions, validate's report queries, monitor checks, the fleet's bake)
+/// is built. It is refused when a secret value changes its shape (and is not marked
+/// `sql: true`), since a query is shown masked. A lone quoted variable (`'${name}'`) is bound as
+/// a `sql` step binds it ([`crate::sql::bind`]): a value like `x' OR 'a'='a` stays one value, so
+/// the query reads the rows its text says. A query with no such variable is plain text.
+pub fn query(vars: &Vars, sql: &str, engine: Engine) -> Result<crate::sql::bind::Statement> {
+    let names = query_reshaping_secrets(vars, sql, engine)?;
     if !names.is_empty() {
         return Err(query_reshaping_error(vars, sql, &names));
     }
-    vars.render(sql)
+    if let [one] = crate::sql::split(sql, engine).as_slice() {
+        if let Some(mut bound) = crate::sql::bind::bind_all(std::slice::from_ref(one), engine, vars)? {
+            return Ok(bound.remove(0));
+        }
+    }
+    Ok(crate::sql::bind::Statement::text(vars.render(sql)?))
+}
+
+/// The secret variables whose values change the shape of the query `sql` on `engine` (and are
+/// not marked `sql: true`). A value [`query`] binds is sent apart from the text and cannot:
+/// only the rest is judged, as for a `sql` step.
+pub fn query_reshaping_secrets(vars: &Vars, sql: &str, engine: Engine) -> Result<Vec<String>> {
+    let raw = crate::sql::split(sql, engine);
+    let judged = match raw.as_slice() {
+        [_] if crate::sql::bind::bind_all(&raw, engine, vars)?.is_some() => crate::sql::bind::unbound_text(&raw, engine, vars),
+        _ => sql.to_string(),
+    };
+    crate::sql::shape::reshaping_secrets(&judged, vars, engine)
 }
 
 /// The refusal of a query whose secret values (`names`) change its shape.

@@ -333,7 +333,7 @@ async fn sample(r: &mut Runner, c: &MonitorCheck, client: &reqwest::Client, prob
             let Some(sql) = c.query.as_ref().and_then(|q| super::sql_for(q, r.target.engine)) else {
                 return (None, Some(format!("no SQL for {}", r.target.engine)));
             };
-            let sql = match super::render_query(&r.vars, &sql, r.target.engine) {
+            let sql = match super::query(&r.vars, &sql, r.target.engine) {
                 Ok(s) => s,
                 Err(e) => return (None, Some(e.to_string())),
             };

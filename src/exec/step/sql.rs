@@ -88,7 +88,7 @@ pub fn refuse_reshaping_secrets<'a>(steps: impl Iterator<Item = &'a Step>, vars:
         // The step's read queries: the same refusal, before step 1 rather than at the query.
         for q in super::queries(step) {
             let Some(text) = super::sql_for(q, engine) else { continue };
-            if let Ok(names) = crate::sql::shape::reshaping_secrets(&text, vars, engine) {
+            if let Ok(names) = super::query_reshaping_secrets(vars, &text, engine) {
                 if !names.is_empty() {
                     return Err(Error::usage(format!("step `{}`: {}", step.id, super::query_reshaping_error(vars, &text, &names))));
                 }

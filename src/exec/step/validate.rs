@@ -8,7 +8,7 @@
 //! value of the table, the difference is the other sessions' doing and is journaled as
 //! information; otherwise it fails, naming what the change can write.
 
-use crate::db::{localise, Database, Engine, Schema};
+use crate::db::{localise, Database, Engine, Schema, Statement};
 use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::journal::event::Event;
@@ -39,7 +39,7 @@ pub async fn precheck(db: &mut dyn Database, schema: &Schema, a: &ValidateAction
         match schema.table(t) {
             None => out.push(format!("✘ table {t} does not exist: the run will refuse to start")),
             Some(table) => {
-                let n = db.query_scalar(&format!("SELECT count(*) FROM {}", crate::db::quote_ident(db.engine(), t))).await;
+                let n = db.query_scalar(&Statement::text(format!("SELECT count(*) FROM {}", crate::db::quote_ident(db.engine(), t)))).await;
                 let rows = n.ok().flatten().unwrap_or_else(|| "?".into());
                 out.push(format!("✔ table {t}: {rows} rows, {} columns will be fingerprinted at run start", table.columns.len()));
             }
@@ -169,8 +169,8 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
     }
     for q in &a.report_queries {
         let sql = super::sql_for(&q.sql, r.target.engine).ok_or_else(|| Error::failed(format!("no SQL for {}", r.target.engine)))?;
-        let rendered = super::render_query(&r.vars, &sql, r.target.engine)?;
-        match r.db.query_rows(&rendered).await {
+        let sent = super::query(&r.vars, &sql, r.target.engine)?;
+        match r.db.query_rows(&sent).await {
             Ok(result) => {
                 let n = result.total;
                 r.assertion(step, format!("report query \"{}\" runs", q.name), "runs".into(), format!("ran, {n} row(s)"), true)?;
@@ -268,7 +268,7 @@ async fn check_declared(
                 None => String::new(),
             };
             let n =
-                r.db.query_scalar(&format!("SELECT count(*) FROM {table_q} WHERE {range}({cond})"))
+                r.db.query_scalar(&Statement::text(format!("SELECT count(*) FROM {table_q} WHERE {range}({cond})")))
                     .await
                     .map_err(|e| Error::failed(format!("backfill condition `{cond}` of {table}: {e}")))?;
             if n.as_deref().unwrap_or("0") == "0" {

@@ -341,12 +341,12 @@ pub async fn run_queries(r: &mut Runner, step: &Step, queries: &[crate::runbook:
     for q in queries {
         let sql = super::sql_for(&q.sql, r.target.engine)
             .ok_or_else(|| Error::failed(format!("no SQL for {} in a query assertion", r.target.engine)))?;
-        let rendered = super::render_query(&r.vars, &sql, r.target.engine)?;
+        let sent = super::query(&r.vars, &sql, r.target.engine)?;
         let shown = r.vars.mask(&sql);
         let label = q.name.as_ref().map(|n| r.vars.mask(n)).unwrap_or_else(|| shown.trim().to_string());
         let expected = q.expected().map(|e| r.vars.render(&e.0)).transpose()?;
         let expected_text = format!("{} {}", q.op.as_str(), q.expected().map(|e| r.vars.mask(&e.0)).unwrap_or_else(|| "NULL".into()));
-        match r.db.query_scalar(&rendered).await {
+        match r.db.query_scalar(&sent).await {
             Ok(actual) => {
                 let ok = compare(actual.as_deref(), q.op, expected.as_deref());
                 failed += usize::from(!ok);
