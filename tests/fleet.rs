@@ -805,3 +805,81 @@ fn a_fleet_step_reference_without_a_fleet_record_is_refused_and_nothing_runs() {
     assert!(!t.dir.join("order.log").exists(), "a command ran");
     assert!(!t.dir.join("forged/t1").exists() || t.run_dirs("forged/t1").is_empty(), "a run started");
 }
+
+fn bake_run_env(t: &Test, env: &[(&str, &str)]) -> crate::support::Output {
+    let args = [
+        "fleet",
+        "run",
+        "runbook.yaml",
+        "--targets",
+        "targets.yaml",
+        "--waves",
+        "1,100%",
+        "--pause-between-waves",
+        "2s",
+        "--yes",
+        "--runs-dir",
+        "runs",
+    ];
+    t.exec_env(&args, env)
+}
+
+/// A secret whose value changes the shape of a monitor check's query is refused as in a single
+/// run, with the same words: the first target's run refuses it before anything runs, so the
+/// fleet stops there, nothing written, no wave after it and no bake with a spliced query.
+#[test]
+fn a_fleet_refuses_a_secret_that_changes_a_check_query_before_any_bake() {
+    let runbook = monitored()
+        .replace("vars:\n", "vars:\n  tok:\n    secret: true\n    env: TOK\n")
+        .replace("query: SELECT count(*) FROM fleet_marker\n", "query: SELECT count(*) FROM fleet_marker WHERE 'k:${tok}' <> ''\n");
+    let t = Test::new().runbook(&runbook);
+    let dbs = sqlite_fleet(&t, 2);
+    targets_file(&t, &named(&dbs));
+    let evil = "z' OR 'a'='a";
+    let out = bake_run_env(&t, &[("TOK", evil)]);
+    out.code(1).stdout_has(
+        "\n  ✘ wave 1 · t01 · not run (exit 2): error: step `watch`: the value of secret variable `tok` changes the shape of the query `SELECT count(*) FROM fleet_marker WHERE 'k:********' <> ''` (it is not a single literal: a quote, a semicolon, a comment or a keyword), so what is shown masked is not what would run; nothing was run. Mark the variable `sql: true` if its value is meant to be SQL\n",
+    );
+    assert_eq!((marks(&dbs[0]), marks(&dbs[1])), ("no table".to_string(), "no table".to_string()));
+    let ev = fleet_events(&fleet_dir(&t));
+    assert!(!ev.iter().any(|e| e["event"] == "bake_sample"), "no bake after a refused wave");
+    assert!(!out.all().contains(evil), "{}", out.all());
+}
+
+/// Regression: the bake spliced a check query's variables into its text while the run's
+/// monitor step bound a lone literal, so the same check read other rows during the bake. Here
+/// `name = '${who}'` with `alice' AND 'a'='b` must count the row of that exact name, which
+/// appears once wave 1 has ended: the bake, sampling as the step does, sees it and stops.
+#[test]
+fn a_bake_samples_a_check_query_as_its_monitor_step_does() {
+    let runbook = monitored().replace("vars:\n", "vars:\n  who:\n    default: \"alice' AND 'a'='b\"\n").replace(
+        "query: SELECT count(*) FROM fleet_marker\n        max: 1\n",
+        "query: SELECT count(*) FROM all_users WHERE name = '${who}'\n        max: 0\n",
+    );
+    let t = Test::new().runbook(&runbook);
+    let dbs = sqlite_fleet(&t, 2);
+    targets_file(&t, &named(&dbs));
+    let canary = SqliteFile { path: dbs[0].path.clone() };
+    let runs = t.dir.join("runs");
+    let spoiler = std::thread::spawn(move || {
+        for _ in 0..600 {
+            let ended = std::fs::read_dir(&runs)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .any(|e| std::fs::read_to_string(e.path().join("fleet.jsonl")).is_ok_and(|s| s.contains("\"wave_finished\"")));
+            if ended {
+                canary.exec("INSERT INTO all_users (id, email, name) VALUES (99, 'a@example.org', 'alice'' AND ''a''=''b')");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let out = bake_run(&t);
+    spoiler.join().unwrap();
+    out.code(1).stdout_has("bake after wave 1: t01 · watch `marker rows` crossed its threshold at t+").lacks("Wave 2 of 2");
+    let ev = fleet_events(&fleet_dir(&t));
+    let last = ev.iter().rfind(|e| e["event"] == "bake_sample").unwrap();
+    assert_eq!((last["value"].as_f64(), last["ok"].as_bool()), (Some(1.0), Some(false)));
+    assert_eq!(marks(&dbs[1]), "no table", "wave 2 never started");
+}

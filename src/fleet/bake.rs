@@ -144,44 +144,11 @@ pub async fn bake(
     Ok(None)
 }
 
+/// One sample of `c` on `w`, by the monitor step's own sampler.
 async fn sample(w: &mut Watched, c: &MonitorCheck, client: &reqwest::Client) -> (Option<f64>, Option<String>) {
-    if let Some(q) = &c.query {
-        let db = match &mut w.db {
-            Ok(db) => db,
-            Err(e) => return (None, Some(format!("cannot connect: {e}"))),
-        };
-        let Some(sql) = crate::exec::step::sql_for(&q.value, db.engine()) else {
-            return (None, Some(format!("no SQL for {}", db.engine())));
-        };
-        let sql = match crate::exec::step::query(&w.vars, &sql, db.engine()) {
-            Ok(s) => s,
-            Err(e) => return (None, Some(e.to_string())),
-        };
-        return match db.query_scalar(&sql).await {
-            Ok(Some(v)) => match v.trim().parse::<f64>() {
-                Ok(n) => (Some(n), None),
-                Err(_) => (None, Some(format!("not a number: {v}"))),
-            },
-            Ok(None) => (Some(0.0), Some("NULL or no row, read as 0".into())),
-            Err(e) => (None, Some(format!("query error: {e}"))),
-        };
-    }
-    if let Some(u) = &c.http {
-        let url = match w.vars.render(u) {
-            Ok(u) => u,
-            Err(e) => return (None, Some(e.to_string())),
-        };
-        let mut req = client.get(&url);
-        for (k, v) in c.headers.iter().flatten() {
-            match w.vars.render(v) {
-                Ok(v) => req = req.header(k.as_str(), v),
-                Err(e) => return (None, Some(e.to_string())),
-            }
-        }
-        return match req.send().await {
-            Ok(resp) => (Some(resp.status().as_u16() as f64), None),
-            Err(e) => (None, Some(crate::exec::step::http::without_url(&e))),
-        };
-    }
-    (None, Some("check has nothing to sample".into()))
+    let db = match &mut w.db {
+        Ok(db) => Ok(db.as_mut() as &mut dyn Database),
+        Err(e) => Err(e.as_str()),
+    };
+    crate::exec::step::monitor::sample_check(db, &w.vars, c, client).await
 }

@@ -329,45 +329,64 @@ async fn wait_until(progress: &Progress, started: Instant, due: Duration) {
 
 async fn sample(r: &mut Runner, c: &MonitorCheck, client: &reqwest::Client, probe: &mut Probe) -> (Option<f64>, Option<String>) {
     match probe {
-        Probe::Query => {
-            let Some(sql) = c.query.as_ref().and_then(|q| super::sql_for(q, r.target.engine)) else {
-                return (None, Some(format!("no SQL for {}", r.target.engine)));
-            };
-            let sql = match super::query(&r.vars, &sql, r.target.engine) {
-                Ok(s) => s,
-                Err(e) => return (None, Some(e.to_string())),
-            };
-            match r.db.query_scalar(&sql).await {
-                Ok(Some(v)) => match v.trim().parse::<f64>() {
-                    Ok(n) => (Some(n), None),
-                    Err(_) => (None, Some(format!("not a number: {v}"))),
-                },
-                Ok(None) => (Some(0.0), Some("NULL or no row, read as 0".into())),
-                Err(e) => (None, Some(format!("query error: {e}"))),
-            }
-        }
-        Probe::Http => {
-            let url = match c.http.as_deref().map(|u| r.vars.render(u)) {
-                Some(Ok(u)) => u,
-                Some(Err(e)) => return (None, Some(e.to_string())),
-                None => return (None, Some("no URL".into())),
-            };
-            let mut req = client.get(&url);
-            for (k, v) in c.headers.iter().flatten() {
-                match r.vars.render(v) {
-                    Ok(v) => req = req.header(k.as_str(), v),
-                    Err(e) => return (None, Some(e.to_string())),
-                }
-            }
-            match req.send().await {
-                Ok(resp) => (Some(resp.status().as_u16() as f64), None),
-                Err(e) => (None, Some(super::http::without_url(&e))),
-            }
-        }
+        Probe::Query | Probe::Http => sample_check(Ok(r.db.as_mut()), &r.vars, c, client).await,
         Probe::Log(cursor, re) => match cursor.poll(re) {
             Ok((matched, lines)) => (Some(matched as f64), Some(format!("{lines} new line(s) since the step began"))),
             Err(e) => (None, Some(e)),
         },
         Probe::Nothing => (None, Some("check has nothing to sample".into())),
     }
+}
+
+/// One sample of a `query` or `http` check: the value read, and a note on how it was read (or
+/// why it could not be). The one sampler of a monitor step and of a fleet's bake, so a query is
+/// built ([`super::query`]: secrets judged, lone literals bound) and an answer read the same way
+/// in both. `db` is the target's connection, or why there is none. A `log` check is read while
+/// its step runs, by the step itself.
+pub async fn sample_check(
+    db: std::result::Result<&mut dyn crate::db::Database, &str>,
+    vars: &Vars,
+    c: &MonitorCheck,
+    client: &reqwest::Client,
+) -> (Option<f64>, Option<String>) {
+    if let Some(q) = &c.query {
+        let db = match db {
+            Ok(db) => db,
+            Err(e) => return (None, Some(format!("cannot connect: {e}"))),
+        };
+        let engine = db.engine();
+        let Some(sql) = super::sql_for(q, engine) else {
+            return (None, Some(format!("no SQL for {engine}")));
+        };
+        let sql = match super::query(vars, &sql, engine) {
+            Ok(s) => s,
+            Err(e) => return (None, Some(e.to_string())),
+        };
+        return match db.query_scalar(&sql).await {
+            Ok(Some(v)) => match v.trim().parse::<f64>() {
+                Ok(n) => (Some(n), None),
+                Err(_) => (None, Some(format!("not a number: {v}"))),
+            },
+            Ok(None) => (Some(0.0), Some("NULL or no row, read as 0".into())),
+            Err(e) => (None, Some(format!("query error: {e}"))),
+        };
+    }
+    if let Some(u) = &c.http {
+        let url = match vars.render(u) {
+            Ok(u) => u,
+            Err(e) => return (None, Some(e.to_string())),
+        };
+        let mut req = client.get(&url);
+        for (k, v) in c.headers.iter().flatten() {
+            match vars.render(v) {
+                Ok(v) => req = req.header(k.as_str(), v),
+                Err(e) => return (None, Some(e.to_string())),
+            }
+        }
+        return match req.send().await {
+            Ok(resp) => (Some(resp.status().as_u16() as f64), None),
+            Err(e) => (None, Some(super::http::without_url(&e))),
+        };
+    }
+    (None, Some("check has nothing to sample".into()))
 }
