@@ -91,8 +91,7 @@ async fn sweep_leftovers(target: &crate::db::Target) {
         else {
             continue;
         };
-        // SAFETY: kill(2) with signal 0 sends nothing; it only asks whether the process exists.
-        let gone = unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        let gone = u32::try_from(pid).is_ok_and(crate::db::process_gone);
         if gone && std::fs::remove_dir_all(e.path()).is_ok() {
             ui::panel::info(format!("removed {name}, left by a killed rehearsal"));
         }

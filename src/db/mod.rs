@@ -212,6 +212,28 @@ pub trait Database: Send {
     }
 }
 
+/// How long taking the run lock waits for a holder that is already dead: its process is gone
+/// but the server has not yet ended its session.
+pub const DEAD_HOLDER_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether the run lock's holder is a process on this host that no longer exists.
+pub fn holder_is_dead(h: &LockHolder) -> bool {
+    h.host == this_host() && process_gone(h.pid)
+}
+
+/// This machine's name, as a lock holder records it.
+pub fn this_host() -> String {
+    whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into())
+}
+
+/// Whether no process with this id exists on this host.
+pub fn process_gone(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else { return false };
+    // SAFETY: kill(2) with signal 0 sends nothing; it only asks whether the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
 /// How long a canceller waits for the server to show the cancelled statement gone: within the
 /// second every signal must end the run in.
 pub const CANCEL_CHECK: Duration = Duration::from_millis(500);

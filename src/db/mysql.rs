@@ -630,12 +630,26 @@ impl Database for MysqlDb {
         let mut conn = MySqlConnection::connect_with(&self.options)
             .await
             .map_err(|e| Error::db(format!("cannot connect to {} for the run lock: {e}", self.target.display())))?;
-        let got = text_rows(&mut conn, &format!("SELECT GET_LOCK('{lit}', 0), GET_LOCK('{lit}/holder', 0)")).await?;
-        let ok = got.first().is_some_and(|r| r[0].as_deref() == Some("1") && r[1].as_deref() == Some("1"));
-        if !ok {
+        let waiting_since = std::time::Instant::now();
+        loop {
+            let got = text_rows(&mut conn, &format!("SELECT GET_LOCK('{lit}', 0), GET_LOCK('{lit}/holder', 0)")).await?;
+            let taken = |i: usize| got.first().is_some_and(|r| r[i].as_deref() == Some("1"));
+            if taken(0) && taken(1) {
+                break;
+            }
             let _ = conn.execute("DO RELEASE_ALL_LOCKS()").await;
-            let _ = conn.close().await;
             let h = self.holder(&name).await?;
+            // A killed run's sessions outlive its process until the server notices the closed
+            // socket, which on a busy server takes a moment; the holder's announcer, woken by
+            // the run lock's release, even takes the holder lock on its way out. So a run lock
+            // that was free, or a holder whose process on this host is gone, is a dead run
+            // about to let go: wait for it rather than turn the operator's resume away.
+            let dying = taken(0) || h.as_ref().is_some_and(super::holder_is_dead);
+            if dying && waiting_since.elapsed() < super::DEAD_HOLDER_WAIT {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            let _ = conn.close().await;
             return Err(match h {
                 Some(h) => Error::Locked { run_id: h.run_id, operator: h.operator, started: h.started },
                 None => Error::Locked { run_id: "unknown".into(), operator: "unknown".into(), started: "unknown".into() },

@@ -135,10 +135,6 @@ pub fn new_run_id() -> String {
     format!("{}-{}", now.format("%Y%m%dT%H%M%S%3fZ"), &uuid::Uuid::new_v4().simple().to_string()[..6])
 }
 
-fn host() -> String {
-    whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into())
-}
-
 /// Check everything that can be checked before touching the target: skip ids and var values.
 pub fn preflight(loaded: &Loaded, vars: &Vars, opts: &RunOptions) -> Result<()> {
     preflight::check(loaded, vars, opts)
@@ -198,7 +194,7 @@ pub async fn lock(db: &mut dyn Database, run_id: &str, operator: &str) -> Result
         operator: operator.to_string(),
         started: crate::journal::now(),
         pid: std::process::id(),
-        host: host(),
+        host: crate::db::this_host(),
     };
     db.lock(&holder).await
 }
@@ -272,7 +268,7 @@ impl Runner {
             plan: self.opts.plan,
             mode: self.opts.mode,
             operator: self.opts.operator.clone(),
-            host: host(),
+            host: crate::db::this_host(),
             target: self.target.display(),
             target_id: self.target.identity(),
             then_rollback: self.opts.then_rollback,
