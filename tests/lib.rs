@@ -14,6 +14,7 @@ mod cli;
 mod demo;
 mod example;
 mod faults;
+mod fingerprint;
 mod fleet;
 mod format;
 mod fuzz_regressions;

@@ -364,7 +364,10 @@ pub struct RowHashSum {
 impl RowHashSum {
     pub fn add(&mut self, row: &[u8]) {
         use sha2::{Digest, Sha256};
-        let d = Sha256::digest(row);
+        self.add_digest(&Sha256::digest(row));
+    }
+    /// Add a row by its SHA-256, computed by the caller (in pieces, or inside the database).
+    pub fn add_digest(&mut self, d: &[u8]) {
         let mut b = [0u8; 16];
         b.copy_from_slice(&d[..16]);
         self.sum = self.sum.wrapping_add(u128::from_be_bytes(b));
@@ -372,5 +375,12 @@ impl RowHashSum {
     }
     pub fn hex(&self) -> String {
         format!("{:032x}", self.sum)
+    }
+    /// Row count and sum, to carry a partial sum across a boundary (an SQLite aggregate).
+    pub fn parts(&self) -> (u64, u128) {
+        (self.rows, self.sum)
+    }
+    pub fn from_parts(rows: u64, sum: u128) -> RowHashSum {
+        RowHashSum { rows, sum }
     }
 }

@@ -17,10 +17,12 @@ use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
-use super::localise::{cell_hash, Cells, KeyLayout};
+use super::localise::KeyLayout;
 use super::schema::Schema;
 use super::{BackupInfo, Database, Engine, ExecOptions, ExecReport, Fingerprint, LockHolder, OnCommit, Statement, StatementResult, Target};
 use crate::error::{Error, Result};
+
+mod fingerprint;
 
 pub struct SqliteDb {
     conn: SqliteConnection,
@@ -90,7 +92,11 @@ async fn open_conn(path: &Path, read_only: bool) -> Result<SqliteConnection> {
         .create_if_missing(false)
         .foreign_keys(false)
         .busy_timeout(BUSY_TIMEOUT);
-    SqliteConnection::connect_with(&opts).await.map_err(|e| Error::db(format!("cannot open SQLite database {}: {e}", path.display())))
+    let mut conn = SqliteConnection::connect_with(&opts)
+        .await
+        .map_err(|e| Error::db(format!("cannot open SQLite database {}: {e}", path.display())))?;
+    fingerprint::register(&mut conn).await?;
+    Ok(conn)
 }
 
 /// A query (an assertion, a monitor check, a report query) is one statement, as on the
@@ -239,35 +245,52 @@ impl Database for SqliteDb {
     }
 
     async fn fingerprint(&mut self, table: &str, columns: &[String], layout: Option<&KeyLayout>) -> Result<Fingerprint> {
-        // quote() renders every value with its type (NULL, 1, 1.0, 'x', X'00'), so the row text is unambiguous.
-        let row = columns.iter().map(|c| format!("quote({})", column_ident(c))).collect::<Vec<_>>().join(" || char(31) || ");
         let table_q = super::quote_ident(Engine::Sqlite, table);
-        let mut acc = Hashed::new(columns.len());
-        // One read transaction: every chunk sees the same snapshot of the table.
+        // One read transaction: the key span and the rows come from the same snapshot.
         let mut tx = self.conn.begin().await?;
-        match fingerprint_chunked(&mut tx, &table_q, &row, layout, &mut acc).await {
-            Ok(()) => {}
-            Err(_) => {
-                // WITHOUT ROWID tables (or a column named rowid): stream row by row instead,
-                // the whole table as one range.
-                acc = Hashed::new(columns.len());
-                let sql = format!("SELECT {row} FROM {table_q}");
-                let mut rows = sqlx::query(&sql).fetch(&mut *tx);
-                while let Some(r) = rows.try_next().await? {
-                    let raw = r.try_get_raw(0)?;
-                    let text: &str = if raw.is_null() { "" } else { r.try_get::<&str, _>(0)? };
-                    acc.add(0, 0, text.as_bytes())?;
-                }
+        // The rowid keys the ranges; a WITHOUT ROWID table (or a `rowid` column that is not an
+        // integer) has none, and is hashed as one range with key 0, as it always was.
+        let span: std::result::Result<(Option<i64>, Option<i64>), _> =
+            sqlx::query_as(&format!("SELECT min(rowid), max(rowid) FROM {table_q}")).fetch_one(&mut *tx).await;
+        let (layout, key) = match span {
+            Ok((Some(lo), Some(hi))) => (Some(layout.cloned().unwrap_or_else(|| KeyLayout::new("rowid", lo, hi))), "rowid"),
+            Ok(_) => {
+                // No rows: nothing to hash, but a given layout stays, so the cells still compare.
+                tx.commit().await?;
+                return Ok(Fingerprint {
+                    table: table.to_string(),
+                    columns: columns.to_vec(),
+                    rows: 0,
+                    hash: super::RowHashSum::default().hex(),
+                    layout: layout.cloned(),
+                    cells: Vec::new(),
+                });
             }
-        }
+            Err(_) => (None, "0"),
+        };
+        // quote() renders every value with its type (NULL, 1, 1.0, 'x', X'00'), so the row text
+        // is unambiguous; the values are hashed inside SQLite (see the `fingerprint` module).
+        let quoted: Vec<String> = columns.iter().map(|c| format!("quote({})", column_ident(c))).collect();
+        let values = if columns.len() <= fingerprint::MAX_SEPARATE { quoted.join(", ") } else { quoted.join(" || char(31) || ") };
+        let sql = format!("SELECT {}(?1, ?2, ?3, ?4, ?5, {key}, {values}) FROM {table_q}", fingerprint::NAME);
+        let l = layout.as_ref();
+        let blob: Option<Vec<u8>> = sqlx::query_scalar(&sql)
+            .bind(l.map(|l| l.lo))
+            .bind(l.map(|l| l.hi))
+            .bind(l.map(|l| l.width))
+            .bind(l.map(|l| l.count))
+            .bind(columns.len() as i64)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
+        let (sum, cells) = fingerprint::decode(blob.as_deref(), columns.len())?;
         Ok(Fingerprint {
             table: table.to_string(),
             columns: columns.to_vec(),
-            rows: acc.sum.rows,
-            hash: acc.sum.hex(),
-            layout: acc.layout,
-            cells: acc.cells.into_vec(),
+            rows: sum.rows,
+            hash: sum.hex(),
+            layout,
+            cells: cells.into_vec(),
         })
     }
 
@@ -443,39 +466,6 @@ fn column_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// Rows per query of a chunked fingerprint: large enough that the driver's per-row hand-off
-/// between its worker thread and the run disappears, small enough to keep memory flat.
-const FINGERPRINT_CHUNK: i64 = 4096;
-
-/// A fingerprint being computed: the whole-table sum and the per-range cells.
-struct Hashed {
-    sum: super::RowHashSum,
-    layout: Option<KeyLayout>,
-    cells: Cells,
-    columns: usize,
-    scratch: Vec<u64>,
-}
-
-impl Hashed {
-    fn new(columns: usize) -> Hashed {
-        Hashed { sum: super::RowHashSum::default(), layout: None, cells: Cells::default(), columns, scratch: Vec::with_capacity(columns) }
-    }
-
-    /// Add one row: its text (the quoted values joined by U+001F) and its rowid.
-    fn add(&mut self, range: i64, rowid: i64, text: &[u8]) -> Result<()> {
-        self.sum.add(text);
-        self.scratch.clear();
-        for field in split_quoted(text) {
-            self.scratch.push(cell_hash(rowid, field));
-        }
-        if self.scratch.len() != self.columns {
-            return Err(Error::db("malformed fingerprint row"));
-        }
-        self.cells.add(range, 1, &self.scratch);
-        Ok(())
-    }
-}
-
 /// The values of a row text made of `quote()`d values joined by U+001F. A quoted string may
 /// hold U+001F itself, so fields are found by reading the quoting, not by splitting blindly.
 fn split_quoted(text: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -511,56 +501,6 @@ fn split_quoted(text: &[u8]) -> impl Iterator<Item = &[u8]> {
         }
         Some(field)
     })
-}
-
-/// Hash a table's rows in rowid ranges, each range coming back as one value: every row's rowid
-/// and text, the text prefixed by its byte length, so the client can split the rows again
-/// without ambiguity.
-async fn fingerprint_chunked(
-    conn: &mut SqliteConnection,
-    table: &str,
-    row: &str,
-    layout: Option<&KeyLayout>,
-    acc: &mut Hashed,
-) -> Result<()> {
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        sqlx::query_as(&format!("SELECT min(rowid), max(rowid) FROM {table}")).fetch_one(&mut *conn).await?;
-    let layout = match (layout, lo, hi) {
-        (Some(l), _, _) => Some(l.clone()),
-        (None, Some(lo), Some(hi)) => Some(KeyLayout::new("rowid", lo, hi)),
-        _ => None,
-    };
-    acc.layout = layout.clone();
-    let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(()) };
-    let sql = format!(
-        "SELECT group_concat(rowid || ',' || length(CAST(r AS BLOB)) || ':' || r, '') FROM (SELECT rowid, {row} AS r FROM {table} WHERE rowid >= ?1 AND rowid < ?2)"
-    );
-    let bad = || Error::db("malformed fingerprint chunk");
-    let number = |b: &[u8]| -> Result<i64> { std::str::from_utf8(b).ok().and_then(|d| d.parse().ok()).ok_or_else(bad) };
-    let mut start = lo;
-    while start <= hi {
-        let end = start.saturating_add(FINGERPRINT_CHUNK);
-        let chunk: Option<String> = sqlx::query_scalar(&sql).bind(start).bind(end).fetch_one(&mut *conn).await?;
-        if let Some(chunk) = chunk {
-            let bytes = chunk.as_bytes();
-            let mut i = 0;
-            while i < bytes.len() {
-                let comma = bytes[i..].iter().position(|b| *b == b',').ok_or_else(bad)? + i;
-                let rowid = number(&bytes[i..comma])?;
-                let colon = bytes[comma..].iter().position(|b| *b == b':').ok_or_else(bad)? + comma;
-                let n = number(&bytes[comma + 1..colon])? as usize;
-                let body = bytes.get(colon + 1..colon + 1 + n).ok_or_else(bad)?;
-                let range = layout.as_ref().map_or(0, |l| l.range_of(rowid));
-                acc.add(range, rowid, body)?;
-                i = colon + 1 + n;
-            }
-        }
-        if end == i64::MAX {
-            break;
-        }
-        start = end;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
