@@ -1,9 +1,10 @@
 //! SQL knowledge in one place: one lexer per engine ([`lex`]), the splitter built on it, and
 //! the classifiers the prechecks, the backup guard and the lint ask: what a statement does to
 //! the schema ([`classify_for`]), which objects it creates or drops ([`objects::changes`]), what it
-//! can write to existing rows ([`writes::writes`]), which tables and columns it touches
-//! ([`touches()`]), whether it needs a backup ([`needs_backup()`]) and whether it reports a row
-//! count ([`count::counted`]); and which variables are sent as bound values ([`bind`]).
+//! can write: which tables and columns it touches ([`touches()`]) and what it does to existing
+//! rows ([`touches::writes`]), one lexer-based reading for both; whether it needs a backup
+//! ([`needs_backup()`]) and whether it reports a row count ([`count::counted`]); and which
+//! variables are sent as bound values ([`bind`]).
 //!
 //! This is deliberately not a SQL parser: statements reach the server verbatim. The classifiers
 //! recognise the shapes a change ticket uses and fail closed on everything else.
@@ -17,7 +18,6 @@ pub mod shape;
 pub mod split;
 pub mod touches;
 mod words;
-pub mod writes;
 
 use std::sync::OnceLock;
 

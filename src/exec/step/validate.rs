@@ -4,7 +4,7 @@
 //!
 //! A live application keeps writing during a change window, so a difference alone does not
 //! prove the change did it. What the change's `sql` statements can write is read from the
-//! statements themselves ([`crate::sql::writes`]): when none of them can write an existing
+//! statements themselves ([`crate::sql::touches::writes`]): when none of them can write an existing
 //! value of the table, the difference is the other sessions' doing and is journaled as
 //! information; otherwise it fails, naming what the change can write.
 
@@ -14,7 +14,7 @@ use crate::exec::Runner;
 use crate::journal::event::Event;
 use crate::load::vars::Vars;
 use crate::runbook::{Action, Backfill, Step, ValidateAction};
-use crate::sql::writes::{writes, Write};
+use crate::sql::touches::{writes, Write};
 use crate::ui::panel;
 
 pub fn describe(a: &ValidateAction, vars: &Vars, engine: Engine) -> String {
@@ -365,7 +365,7 @@ fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Resul
         let shown = super::statements(&a.sql, engine, &r.vars, true)?;
         for (i, stmt) in super::statements(&a.sql, engine, &r.vars, false)?.iter().enumerate() {
             let text = shown.get(i).map(|x| first_line(x)).unwrap_or_default();
-            for w in writes(stmt) {
+            for w in writes(stmt, engine) {
                 let fires = |u: &str| schema.triggers.values().any(|tr| tr.table.eq_ignore_ascii_case(u));
                 let here = w.table().is_some_and(|u| u.eq_ignore_ascii_case(table));
                 let reach = match &w {
