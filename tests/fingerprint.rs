@@ -117,6 +117,8 @@ fn sqlite_fingerprint_equals_the_row_by_row_definition_in_wal_and_rollback_journ
     for mode in ["WAL", "DELETE"] {
         let t = Test::new().runbook(VALIDATE);
         let db = database(&t, mode);
+        // quote() reads text as a C string: a NUL byte ends it.
+        db.exec("UPDATE mixed SET v = 'a' || char(0) || 'b''c' WHERE id = 4");
         let got = baseline(&t, &db);
         let mixed = by_the_old_definition(&db, "mixed", &["id", "t", "r", "b", "n", "v"], true);
         assert_eq!(got["mixed"], mixed, "{mode}");

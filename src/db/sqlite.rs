@@ -268,10 +268,14 @@ impl Database for SqliteDb {
             }
             Err(_) => (None, "0"),
         };
-        // quote() renders every value with its type (NULL, 1, 1.0, 'x', X'00'), so the row text
-        // is unambiguous; the values are hashed inside SQLite (see the `fingerprint` module).
-        let quoted: Vec<String> = columns.iter().map(|c| format!("quote({})", column_ident(c))).collect();
-        let values = if columns.len() <= fingerprint::MAX_SEPARATE { quoted.join(", ") } else { quoted.join(" || char(31) || ") };
+        // Each value is rendered as quote() renders it, with its type (NULL, 1, 1.0, 'x', X'00'),
+        // so the row text is unambiguous; the values are hashed inside SQLite (see the
+        // `fingerprint` module), which quotes them itself when they come one per argument.
+        let values = if columns.len() <= fingerprint::MAX_SEPARATE {
+            columns.iter().map(|c| column_ident(c)).collect::<Vec<_>>().join(", ")
+        } else {
+            columns.iter().map(|c| format!("quote({})", column_ident(c))).collect::<Vec<_>>().join(" || char(31) || ")
+        };
         let sql = format!("SELECT {}(?1, ?2, ?3, ?4, ?5, {key}, {values}) FROM {table_q}", fingerprint::NAME);
         let l = layout.as_ref();
         let blob: Option<Vec<u8>> = sqlx::query_scalar(&sql)
