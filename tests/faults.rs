@@ -585,7 +585,7 @@ fn signal_in_a_pty(yaml: &str, answers: usize, ready: Option<&str>, signal: Opti
 
 /// Whether the pty is in canonical (line-editing) mode, as it was spawned: a key prompt turns
 /// it off while it waits. (Echo cannot tell: the test harness spawns with echo off.)
-fn line_editing(s: &expectrl::Session) -> bool {
+pub(crate) fn line_editing(s: &expectrl::Session) -> bool {
     use std::os::fd::AsRawFd;
     let master = s.get_process().get_raw_handle().expect("the pty's master side");
     let mut modes = std::mem::MaybeUninit::<libc::termios>::uninit();

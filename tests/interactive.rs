@@ -283,7 +283,7 @@ impl Pty {
     }
 
     /// Wait for the end; the exit code and the whole terminal output.
-    fn finish(mut self) -> (i32, String) {
+    fn finish(&mut self) -> (i32, String) {
         if let Ok(rest) = self.s.expect(Eof) {
             self.seen.extend_from_slice(rest.as_bytes());
         }
@@ -292,6 +292,23 @@ impl Pty {
             other => panic!("unexpected end: {other:?}"),
         };
         (code, String::from_utf8_lossy(&self.seen).into_owned())
+    }
+
+    /// Whether the terminal is back in line-editing mode (after the end: a key prompt leaves
+    /// it raw while it waits).
+    fn line_editing(&self) -> bool {
+        crate::faults::line_editing(&self.s)
+    }
+
+    /// Send `signal` to the process, or type Ctrl-C when there is none.
+    fn stop(&mut self, signal: Option<i32>) {
+        match signal {
+            // SAFETY: a plain kill(2) on the child this session spawned.
+            Some(sig) => unsafe {
+                libc::kill(self.s.get_process().pid().as_raw(), sig);
+            },
+            None => self.send("\x03"),
+        }
     }
 }
 
@@ -627,7 +644,7 @@ fn text_wraps_to_the_terminal_width_without_cutting_words_at_80_and_160_columns(
         let t = Test::new().runbook(&yaml);
         let db = SqliteFile::users(t.dir.path(), 3);
         let url = db.url();
-        let p = Pty::spawn(&t, &["plan", "runbook.yaml", "--db", &url], columns as u16, "xterm");
+        let mut p = Pty::spawn(&t, &["plan", "runbook.yaml", "--db", &url], columns as u16, "xterm");
         let (code, out) = p.finish();
         assert_eq!(code, 0, "{out}");
         let text = String::from_utf8(strip_escapes(out.as_bytes())).unwrap();
@@ -822,36 +839,161 @@ fn resume_prompt_keys_do_not_wrap_into_abort_and_abort_asks_first() {
     assert_eq!(j.last().unwrap()["outcome"], "succeeded");
 }
 
-/// Ctrl-C at resume's prompt ends like an interruption: exit 3, the attempt journaled as
-/// interrupted, the cursor shown again, nothing run, and the run still resumable.
-#[test]
-fn ctrl_c_at_the_resume_prompt_exits_3_journaled_as_interrupted() {
-    let t = Test::new().runbook(IN_FLIGHT_RUNBOOK);
-    let (db, run) = killed_with_step_in_flight(&t);
-    let mut p = Pty::spawn(&t, &["resume", &run], 80, "xterm");
-    p.expect(IN_FLIGHT_KEYS);
-    p.send("\x03");
-    let (code, out) = p.finish();
-    assert_eq!(code, 3, "{out}");
-    assert!(out.contains("\x1b[?25h"), "the cursor-visible sequence is sent\n{out:?}");
-    assert!(!cursor_left_hidden(&out), "{out:?}");
-    let text = String::from_utf8(strip_escapes(out.as_bytes())).unwrap();
-    let line = format!("error: interrupted (Ctrl-C) at the in-flight step `two`: nothing was run; `runbook resume {run}` asks again");
-    assert!(text.split("\r\n").any(|l| l == line), "lacks {line:?}\n{text}");
-    assert!(text.split("\r\n").any(|l| l.ends_with("] ^C")), "the prompt shows the key\n{text}");
-    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "0", "nothing ran");
-    let j = journal(std::path::Path::new(&run));
-    let tail: Vec<&str> = j.iter().rev().take(3).map(|e| e["event"].as_str().unwrap()).collect();
-    assert_eq!(tail, ["run_finished", "interrupted", "run_resumed"]);
-    assert_eq!(events(&j, "interrupted")[0]["signal"], "Ctrl-C");
-    assert_eq!(j.last().unwrap()["outcome"], "interrupted");
-    assert_eq!(j.last().unwrap()["exit_code"], 3);
-    // The journal still verifies and the run can be finished.
-    t.exec(["audit", "verify", &run]).code(0);
-    t.exec(["resume", &run, "--yes", "--rerun-in-flight"]).code(0);
-    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "1");
+/// The run's events from the last `lock_acquired` on: the attempt a resume journaled.
+fn last_attempt(j: &[serde_json::Value]) -> Vec<&str> {
+    let at = j.iter().rposition(|e| e["event"] == "lock_acquired").expect("a lock_acquired");
+    j[at..].iter().map(|e| e["event"].as_str().unwrap()).collect()
 }
 
+/// A resume attempt that the operator stopped at one of its prompts, checked after the fact:
+/// the attempt is journaled (`run_resumed` naming the step in flight, no decision) and ends
+/// like any interrupted run: `interrupted`, the lock released, `run_finished` with exit 3; the
+/// reports in the run folder are rewritten and show the attempt; the journal verifies; nothing
+/// ran; and the lock is free, so the next resume finishes the run.
+fn assert_interrupted_attempt(t: &Test, db: &SqliteFile, run: &str, name: &str, out: &str) {
+    let text = String::from_utf8(strip_escapes(out.as_bytes())).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    let warn = format!("  ! interrupted by {name} at the prompt: nothing more was started");
+    assert!(lines.contains(&warn.as_str()), "{name}: lacks {warn:?}\n{text}");
+    assert!(lines.contains(&format!("  runbook resume {run}").as_str()), "{name}: the next command\n{text}");
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "0", "{name}: nothing ran");
+    let j = journal(std::path::Path::new(run));
+    assert_eq!(last_attempt(&j), ["lock_acquired", "run_resumed", "interrupted", "lock_released", "run_finished"], "{name}");
+    let resumed = events(&j, "run_resumed");
+    assert_eq!(resumed.len(), 1, "{name}");
+    assert_eq!(resumed[0]["by"], "erin");
+    assert_eq!(resumed[0]["how"], "interactive");
+    assert_eq!(resumed[0]["in_flight"], "two");
+    assert_eq!(resumed[0]["decision"], serde_json::Value::Null);
+    let interrupted = events(&j, "interrupted");
+    assert_eq!(interrupted.len(), 1, "{name}");
+    assert_eq!(interrupted[0]["signal"], name);
+    assert_eq!(interrupted[0]["step_id"], serde_json::Value::Null);
+    assert_eq!(j.last().unwrap()["outcome"], "interrupted");
+    assert_eq!(j.last().unwrap()["exit_code"], 3);
+    assert!(events(&j, "var_override").is_empty(), "{name}: an override nobody confirmed");
+    t.exec(["audit", "verify", run]).code(0);
+    // The reports are the finish's own, rewritten for this attempt.
+    let dir = std::path::Path::new(run);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["outcome"], "interrupted", "{name}");
+    let attempts = report["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{name}: {attempts:?}");
+    assert_eq!(attempts[1]["resumed_by"], "erin (interactive)");
+    assert_eq!(attempts[1]["outcome"], "interrupted");
+    assert_eq!(attempts[1]["ended"], format!("interrupted by {name}"));
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let row = md.lines().find(|l| l.starts_with("| 2 | resume by erin (interactive) | ")).unwrap_or_else(|| panic!("{name}\n{md}"));
+    assert!(row.ends_with(&format!(" | interrupted by {name} |")), "{name}: {row}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains(&format!("interrupted by {name}")), "{name}");
+    // The lock was released: the run resumes and finishes.
+    t.exec(["resume", run, "--yes", "--rerun-in-flight"]).code(0);
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "1", "{name}");
+}
+
+/// SIGTERM, SIGHUP, SIGINT and Ctrl-C typed at resume's in-flight prompt: each is the operator
+/// stopping, and ends the attempt the way a signal at a step prompt ends a run, within a
+/// second and with the terminal's modes put back.
+#[test]
+fn every_signal_at_the_resume_prompt_ends_the_attempt_like_an_interrupted_run() {
+    for (signal, name) in
+        [(Some(libc::SIGTERM), "SIGTERM"), (Some(libc::SIGHUP), "SIGHUP"), (Some(libc::SIGINT), "Ctrl-C"), (None, "Ctrl-C")]
+    {
+        let t = Test::new().runbook(IN_FLIGHT_RUNBOOK);
+        let (db, run) = killed_with_step_in_flight(&t);
+        let mut p = Pty::spawn(&t, &["resume", &run], 80, "xterm");
+        p.expect(IN_FLIGHT_KEYS);
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = std::time::Instant::now();
+        p.stop(signal);
+        let (code, out) = p.finish();
+        let took = sent.elapsed();
+        assert_eq!(code, 3, "{name}: {out}");
+        assert!(took < Duration::from_secs(1), "{name} took {took:?}");
+        assert!(p.line_editing(), "{name}: the terminal was left in raw mode");
+        assert!(!cursor_left_hidden(&out), "{name}: {out:?}");
+        if signal.is_none() {
+            let text = String::from_utf8(strip_escapes(out.as_bytes())).unwrap();
+            assert!(text.split("\r\n").any(|l| l.ends_with("] ^C")), "the prompt shows the key\n{text}");
+        }
+        assert_interrupted_attempt(&t, &db, &run, name, &out);
+    }
+}
+
+/// The in-flight runbook with a plain and a secret variable, so that resume asks about an
+/// override and for the secret before it asks about the step.
+const IN_FLIGHT_VARS_RUNBOOK: &str = r#"
+version: 1
+id: inflight-vars
+vars:
+  label:
+    default: plain
+  token:
+    secret: true
+    env: RESUME_PROMPT_TOKEN
+plan:
+  - id: one
+    name: First table
+    kind: sql
+    sql: CREATE TABLE one_t(x TEXT)
+  - id: two
+    name: Second table
+    kind: sql
+    sql: CREATE TABLE two_t(x TEXT DEFAULT '${label}', n INTEGER DEFAULT (length('${token}')))
+rollback:
+  - id: undo
+    name: Drop them
+    kind: sql
+    sql: DROP TABLE IF EXISTS one_t
+"#;
+
+/// A signal at resume's other prompts (the confirmation of a `--var` override, the hidden
+/// secret prompt) ends the attempt the same way: the lock is already held there, the attempt
+/// is journaled, and no override is recorded that nobody confirmed.
+#[test]
+fn a_signal_at_the_override_and_secret_prompts_ends_the_attempt_the_same_way() {
+    const TOKEN: &str = "tok-3141";
+    let cases: [(&[&str], &str, i32, &str); 2] = [
+        (&["--var", "label=other"], "Continue the run with `other`?", libc::SIGHUP, "SIGHUP"),
+        (&[], "Secret `token` (the run read it from the environment variable RESUME_PROMPT_TOKEN)", libc::SIGTERM, "SIGTERM"),
+    ];
+    for (extra, question, signal, name) in cases {
+        let t = Test::new().runbook(IN_FLIGHT_VARS_RUNBOOK).env("RESUME_PROMPT_TOKEN", TOKEN);
+        let db = SqliteFile::users(t.dir.path(), 3);
+        let mut c = t.command();
+        c.env("RUNBOOK_FAULT", "kill-after=step_decision:two")
+            .args(["run", "runbook.yaml", "--db", &db.url(), "--runs-dir", "runs", "--yes", "--allow-no-backup", "--operator", "erin"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c.status().unwrap();
+        let run = t.run_dirs("runs").pop().expect("a run folder").display().to_string();
+        let mut args = vec!["resume", run.as_str()];
+        args.extend_from_slice(extra);
+        let mut c = t.command();
+        c.args(&args).env("TERM", "xterm").env("COLUMNS", "160").env("LINES", "40");
+        if extra.is_empty() {
+            // Nowhere to read the secret from: resume asks for it.
+            c.env_remove("RESUME_PROMPT_TOKEN");
+        }
+        let mut s = Session::spawn(c).expect("spawn in a pty");
+        s.get_process_mut().set_window_size(160, 40).expect("window size");
+        s.set_expect_timeout(Some(Duration::from_secs(20)));
+        let mut p = Pty { s, seen: Vec::new() };
+        p.expect(question);
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = std::time::Instant::now();
+        p.stop(Some(signal));
+        let (code, out) = p.finish();
+        let took = sent.elapsed();
+        assert_eq!(code, 3, "{name}: {out}");
+        assert!(took < Duration::from_secs(1), "{name} took {took:?}");
+        assert!(p.line_editing(), "{name}: the terminal was left without line editing");
+        assert!(!out.contains("What about step"), "{name}: asked on after the signal\n{out}");
+        // The run's own value and the token from the environment: the resume goes ahead.
+        assert_interrupted_attempt(&t, &db, &run, name, &out);
+    }
+}
 /// `s` at resume's prompt asks why; a reason longer than the 80-column terminal is typed
 /// across rows, and what stays on the screen is the question and the answer wrapped at
 /// spaces, with no half-erased row of the typing left behind.
@@ -893,4 +1035,81 @@ fn skip_at_the_resume_prompt_with_a_long_reason_leaves_no_ghost_lines_at_80_colu
     assert_eq!(two.len(), 1);
     assert_eq!(two[0]["status"], "skipped");
     assert_eq!(two[0]["error"], format!("skipped by erin at resume: {reason}"));
+}
+
+/// resume takes the run lock before it asks about the step in flight: a second operator who
+/// resumes the same run while the first is still deciding is refused (exit 2, naming who holds
+/// it), journals nothing, and the first resume then goes on as if nobody had tried.
+#[test]
+fn a_second_resume_is_refused_while_the_first_decides_about_the_step_in_flight() {
+    let t = Test::new().runbook(IN_FLIGHT_RUNBOOK);
+    let (db, run) = killed_with_step_in_flight(&t);
+    let before = journal(std::path::Path::new(&run)).len();
+    let mut p = Pty::spawn(&t, &["resume", &run], 80, "xterm");
+    p.expect(IN_FLIGHT_KEYS);
+    let holder: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.dir.join("app.db.runbook-lock")).unwrap()).unwrap();
+    let run_id = std::path::Path::new(&run).file_name().unwrap().to_str().unwrap();
+    assert_eq!(holder["run_id"], run_id);
+    let second = t.exec(["resume", &run, "--yes", "--rerun-in-flight", "--operator", "frank"]);
+    second.code(2);
+    assert_eq!(
+        second.stderr,
+        format!(
+            "error: the target is locked by run {run_id} (operator erin, started {}); only one operator may change it at a time\n",
+            holder["started"].as_str().unwrap()
+        )
+    );
+    assert_eq!(journal(std::path::Path::new(&run)).len(), before, "the refused resume journaled something");
+    p.send("r");
+    p.expect("Run this statement?");
+    p.send("r");
+    let (code, out) = p.finish();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "1");
+    let j = journal(std::path::Path::new(&run));
+    let resumed = events(&j, "run_resumed");
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0]["by"], "erin");
+    assert_eq!(resumed[0]["decision"], "run again (interactive)");
+    assert_eq!(j.last().unwrap()["outcome"], "succeeded");
+}
+
+/// Abort at resume's prompt is the operator stopping too: the attempt is journaled with the
+/// decision, ends aborted (exit 3) through the same finish as any run, releases the lock, and
+/// leaves the run resumable.
+#[test]
+fn abort_at_the_resume_prompt_is_journaled_and_releases_the_lock() {
+    let t = Test::new().runbook(IN_FLIGHT_RUNBOOK);
+    let (db, run) = killed_with_step_in_flight(&t);
+    let mut p = Pty::spawn(&t, &["resume", &run], 80, "xterm");
+    p.expect(IN_FLIGHT_KEYS);
+    p.send("a");
+    p.expect("Abort the run here?");
+    p.send("y");
+    let (code, out) = p.finish();
+    assert_eq!(code, 3, "{out}");
+    assert!(p.line_editing(), "the terminal was left in raw mode");
+    let text = String::from_utf8(strip_escapes(out.as_bytes())).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    for line in ["error: resume aborted at the in-flight step `two`: nothing was run", &format!("  runbook resume {run}")] {
+        assert!(lines.contains(&line), "lacks {line:?}\n{text}");
+    }
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "0", "nothing ran");
+    let j = journal(std::path::Path::new(&run));
+    assert_eq!(last_attempt(&j), ["lock_acquired", "run_resumed", "lock_released", "info", "run_finished"]);
+    let resumed = events(&j, "run_resumed");
+    assert_eq!(resumed[0]["in_flight"], "two");
+    assert_eq!(resumed[0]["decision"], "aborted at resume's prompt: nothing was run");
+    assert_eq!(
+        events(&j, "info").last().unwrap()["message"],
+        "the run stopped: resume aborted at the in-flight step `two`: nothing was run"
+    );
+    assert_eq!(j.last().unwrap()["outcome"], "aborted");
+    assert_eq!(j.last().unwrap()["exit_code"], 3);
+    t.exec(["audit", "verify", &run]).code(0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(&run).join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["attempts"][1]["outcome"], "aborted");
+    t.exec(["resume", &run, "--yes", "--rerun-in-flight"]).code(0);
+    assert_eq!(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'two_t'"), "1");
 }

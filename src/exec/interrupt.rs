@@ -208,4 +208,7 @@ impl Prompter for Gone {
     fn in_flight(&mut self, _: &str) -> RunResult<crate::ui::InFlight> {
         gone()
     }
+    fn secret(&mut self, _: &str) -> RunResult<Option<String>> {
+        gone()
+    }
 }

@@ -320,8 +320,11 @@ impl Runner {
             Err(e) => {
                 // An error that ends the run early is still a state the journal must show.
                 let msg = self.journal.redactor().text(&e.to_string());
-                let _ = self.journal.record(Event::Info { step_id: None, message: format!("the run stopped on an error: {msg}") });
-                let o = if e.code() == EXIT_STOPPED { Outcome::Aborted } else { Outcome::Failed };
+                // The operator stopping (Abort at resume's prompt, the terminal gone) is no error.
+                let stopped = e.code() == EXIT_STOPPED;
+                let what = if stopped { "the run stopped" } else { "the run stopped on an error" };
+                let _ = self.journal.record(Event::Info { step_id: None, message: format!("{what}: {msg}") });
+                let o = if stopped { Outcome::Aborted } else { Outcome::Failed };
                 (o, e.code(), Some(e))
             }
         };

@@ -1,6 +1,13 @@
 //! Resuming a run that was killed or stopped: rebuild the run's state from its journal, decide
 //! about the step that was in flight, and continue in the same journal. Completed steps are
 //! never run again.
+//!
+//! The order matters: resume listens for signals, connects and takes the run lock before it
+//! asks anything (a value given again, a secret, the step in flight), so that a second operator
+//! cannot resume the same run while the first decides. Its questions go through the run's own
+//! interrupt-aware prompt, and an operator who stops at one (a signal, Ctrl-C, Abort) ends the
+//! attempt through the runner's finish like any other run: journaled, the lock released, the
+//! reports rewritten, exit 3, and the run still resumable.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -14,6 +21,7 @@ use crate::load::vars::{Vars, MASK};
 use crate::runbook::{Action, Kind, Loaded, PlanKind};
 use crate::ui::{self, panel, InFlight, Prompter};
 
+use super::interrupt::{self, Interrupts};
 use super::{RunOptions, Runner};
 
 /// What the journal says about a run.
@@ -129,9 +137,15 @@ fn rebuild(header: &RunHeader, entries: &[Entry]) -> Rebuilt {
 
 /// The variables of the resumed run: the header's values, secret ones read again from where
 /// they came from, and any value given again that differs only with the operator's consent.
-/// Returns the overrides to journal.
-fn header_vars(header: &RunHeader, vars: &mut Vars, opts: &ResumeOptions, prompter: &mut Box<dyn Prompter>) -> Result<Vec<Event>> {
-    let mut overrides = Vec::new();
+/// The overrides to journal go to `overrides`.
+async fn header_vars(
+    header: &RunHeader,
+    vars: &mut Vars,
+    opts: &ResumeOptions,
+    prompter: &mut Box<dyn Prompter>,
+    interrupts: &Interrupts,
+    overrides: &mut Vec<Event>,
+) -> Result<()> {
     for (name, value) in &header.vars {
         if header.secret_vars.contains_key(name) || (value == MASK && vars.is_secret(name)) {
             continue;
@@ -140,7 +154,7 @@ fn header_vars(header: &RunHeader, vars: &mut Vars, opts: &ResumeOptions, prompt
         match given {
             Some(g) if &g != value => {
                 let question = format!("--var {name}: the run used `{value}`, you gave `{g}`. Continue the run with `{g}`?");
-                let yes = !opts.yes && tokio::task::block_in_place(|| prompter.confirm(&question, false))?;
+                let yes = !opts.yes && interrupt::ask(prompter, Some(interrupts), move |p| p.confirm(&question, false)).await?;
                 if !yes {
                     return Err(Error::usage(format!(
                         "--var {name}={g} differs from the value run {} started with (`{value}`); resume finishes the run that was started: drop --var {name}, or resume interactively and confirm the override",
@@ -175,7 +189,7 @@ fn header_vars(header: &RunHeader, vars: &mut Vars, opts: &ResumeOptions, prompt
                     _ => format!("--var {name}=…"),
                 };
                 let prompt = format!("Secret `{name}` (the run read it from {from})");
-                match tokio::task::block_in_place(|| prompter.secret(&prompt))? {
+                match interrupt::ask(prompter, Some(interrupts), move |p| p.secret(&prompt)).await? {
                     Some(v) => v,
                     None => {
                         return Err(Error::usage(format!(
@@ -187,7 +201,7 @@ fn header_vars(header: &RunHeader, vars: &mut Vars, opts: &ResumeOptions, prompt
         };
         vars.set(name, value);
     }
-    Ok(overrides)
+    Ok(())
 }
 
 /// A `sql` step an earlier attempt left part-way.
@@ -249,6 +263,27 @@ enum Close {
     SkippedNow(String),
 }
 
+/// What resume's questions settled, filled in as they are answered: an attempt stopped at a
+/// later question is journaled with what the earlier ones decided.
+#[derive(Default)]
+struct Settled {
+    /// `var_override` events for the values the operator confirmed.
+    overrides: Vec<Event>,
+    /// What became of the step in flight, in words, for `run_resumed`.
+    decision: Option<String>,
+    close: Option<Close>,
+    /// Where each `sql` step left part-way starts again: its first statement not committed.
+    resume_from: HashMap<String, usize>,
+}
+
+/// Whether an error at resume's questions is the operator stopping (a signal, Ctrl-C, Abort,
+/// the terminal gone): the attempt is then journaled and ends like any interrupted run. Any
+/// other error is bad input, refused before the attempt begins, with the journal left as it
+/// was.
+fn operator_stopped(e: &Error) -> bool {
+    matches!(e, Error::Interrupted { .. } | Error::Stopped { .. })
+}
+
 /// Continue the run in `opts.run_dir`.
 pub async fn resume(
     state: RunState,
@@ -289,15 +324,12 @@ pub async fn resume(
         .start_schema
         .take()
         .ok_or_else(|| Error::usage("the journal has no start snapshot: the run died before its first step; start a new run"))?;
-
-    let overrides = header_vars(header, &mut vars, &opts, &mut prompter)?;
     vars.set("run_id", header.run_id.clone());
     vars.set("run_dir", opts.run_dir.display().to_string());
     vars.set("operator", opts.operator.clone());
     if !header.header_complete {
         panel::warn("this journal predates the full run header: its --skip and --on-failure choices were not recorded; steps it finished keep their results");
     }
-
     let run_opts = RunOptions {
         plan: header.plan,
         mode: header.mode,
@@ -313,197 +345,265 @@ pub async fn resume(
         approval: crate::approval::RunApproval::resumed(&state.entries),
         fleet_steps: opts.fleet_steps.clone(),
     };
-    super::preflight(&loaded, &vars, &run_opts)?;
 
-    // Decide about the step in flight before touching the database.
-    let mut decision = None;
-    let mut close_in_flight = None;
-    let mut resume_from = HashMap::new();
-    if let Some((id, kind, at, journaled)) = &rebuilt.open {
-        let skipped = *journaled == Some(Decision::Skip) || run_opts.is_skipped(id);
-        let committed: Vec<&str> = state
-            .entries
-            .iter()
-            .filter_map(|e| match &e.event {
-                Event::Statement { step_id, sql, .. } if step_id == id => Some(sql.as_str()),
-                _ => None,
-            })
-            .collect();
-        let partial = match rebuilt.statements.get(id) {
-            Some(indexes) if *kind == Kind::Sql => Partial::of(&loaded, id, target.engine, &vars, indexes),
-            _ => None,
-        };
-        if skipped {
-            // Its decision was to skip it: nothing of it ran, and nothing of it may run now.
-            ui::out(format!("Step `{id}` was being skipped when run {} stopped: it stays skipped", header.run_id));
-            decision = Some("skipped, as decided before the run stopped".to_string());
-            close_in_flight = Some(Close::Skipped);
-            rebuilt.done.insert(id.clone());
-        } else if let Some(p) = partial.as_ref().filter(|p| p.first > 0 && !p.all_committed() && p.commits_each) {
-            // Its statements commit one by one and each is journaled as it commits: the
-            // journal proves which are applied, so the step goes on from the first that is not,
-            // and none runs twice.
-            ui::out(format!(
-                "Step `{id}` was in flight when run {} stopped, part-way; its statements commit one by one, and the journal shows:",
-                header.run_id
-            ));
-            p.show();
-            ui::out(format!("  it resumes from statement {} of {}", p.first + 1, p.shown.len()));
-            decision = Some(p.resumed());
-            resume_from.insert(id.clone(), p.first);
-        } else if *kind == Kind::Sql && !committed.is_empty() && partial.as_ref().is_none_or(Partial::all_committed) {
-            // Every statement of the step is journaled, so every one had committed (or, in a
-            // journal older than statement indexes, the step's statements were journaled
-            // together once all had): the step's work is done, only its end was not recorded.
-            // Running it again would apply it twice.
-            ui::out(format!("Step `{id}` was in flight when run {} stopped, and its statements had committed:", header.run_id));
-            for sql in &committed {
-                ui::out(format!("  ✔ {}", sql.lines().next().unwrap_or("")));
-            }
-            decision = Some("its statements had committed: finished without running it again".to_string());
-            close_in_flight = Some(Close::Committed);
-            rebuilt.done.insert(id.clone());
-        } else {
-            ui::out(format!("Step `{id}` ({kind}) was in flight when run {} stopped; the journal knows:", header.run_id));
-            ui::out(format!("  started at {at}"));
-            for e in state.entries.iter().filter(|e| step_of(&e.event) == Some(id.as_str())) {
-                ui::out(format!("  {} {}", e.ts, describe(&e.event)));
-            }
-            if kind == &Kind::Sql {
-                ui::out("  (a statement cut off inside a transaction was rolled back by the database; DDL on MariaDB/MySQL commits statement by statement)");
-            }
-            let choice = if opts.yes {
-                if !opts.rerun_in_flight {
-                    return Err(Error::usage(format!(
-                        "step `{id}` was in flight when the run stopped; --yes will not decide about it: check the database, then pass --rerun-in-flight to run it again, or resume interactively"
-                    )));
-                }
-                InFlight::RunAgain
-            } else {
-                let p = &mut prompter;
-                tokio::task::block_in_place(|| p.in_flight(id))?
-            };
-            decision = Some(match &choice {
-                InFlight::RunAgain => format!("run again ({})", if opts.yes { "--rerun-in-flight" } else { "interactive" }),
-                InFlight::MarkDone => "marked done after checking".to_string(),
-                InFlight::Skip(reason) => format!("skipped: {reason}"),
-                InFlight::Abort => return Err(Error::Stopped { message: format!("resume aborted at the in-flight step `{id}`") }),
-                InFlight::Interrupted => {
-                    // Ctrl-C at this prompt is the operator stopping, as a signal would be: the
-                    // attempt is journaled as interrupted, and the run stays resumable.
-                    let mut journal = Journal::append_to(&opts.run_dir, super::redactor(&vars, &target))?;
-                    journal.record(Event::RunResumed {
-                        by: opts.operator.clone(),
-                        how: prompter.how().to_string(),
-                        in_flight: Some(id.clone()),
-                        decision: None,
-                    })?;
-                    journal.record(Event::Interrupted { step_id: None, signal: "Ctrl-C".into() })?;
-                    journal.record(Event::RunFinished {
-                        outcome: Outcome::Interrupted,
-                        exit_code: crate::error::EXIT_STOPPED,
-                        duration_ms: started.elapsed().as_millis() as u64,
-                    })?;
-                    ui::restore_terminal();
-                    return Err(Error::Stopped {
-                        message: format!(
-                            "interrupted (Ctrl-C) at the in-flight step `{id}`: nothing was run; `runbook resume {}` asks again",
-                            opts.run_dir.display()
-                        ),
-                    });
-                }
-            });
-            match choice {
-                InFlight::MarkDone => close_in_flight = Some(Close::MarkedDone),
-                InFlight::Skip(reason) => close_in_flight = Some(Close::SkippedNow(reason)),
-                _ => {}
-            }
-            if close_in_flight.is_some() {
-                rebuilt.done.insert(id.clone());
-            }
+    // From here every signal is the operator stopping, at a prompt as during a step; and the
+    // lock is held before anything is asked, so a second operator cannot resume the same run
+    // while the first is still deciding about it.
+    let interrupts = interrupt::listen();
+    let mut db = db::connect(&target, false).await?;
+    super::lock(db.as_mut(), &header.run_id, &opts.operator).await?;
+    // How answers are given, read before a prompt a signal abandons takes the prompter away.
+    let how = prompter.how();
+    let mut settled = Settled::default();
+    let asked =
+        settle(&state, &loaded, target.engine, &mut rebuilt, &mut vars, &opts, &run_opts, &mut prompter, &interrupts, &mut settled).await;
+    let asked = match asked {
+        Err(e) if !operator_stopped(&e) => {
+            let _ = db.unlock().await;
+            return Err(e);
         }
-    }
+        other => other,
+    };
+    // Opened once the secrets are read again, so that its redactor knows every one of them.
+    let journal = match Journal::append_to(&opts.run_dir, super::redactor(&vars, &target)) {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = db.unlock().await;
+            return Err(e);
+        }
+    };
+    let run_id = header.run_id.clone();
+    let plan = header.plan;
+    let in_flight = rebuilt.open.as_ref().map(|o| o.0.clone());
+    let mut r = Runner::new(loaded, target, db, journal, vars, prompter, run_opts, run_id, opts.run_dir.clone());
+    r.start_schema = start_schema;
+    r.baselines = std::mem::take(&mut rebuilt.baselines);
+    r.backups = rebuilt.backups.clone();
+    r.done = std::mem::take(&mut rebuilt.done);
+    r.rollback = rebuilt.rollback;
+    r.resume_from = std::mem::take(&mut settled.resume_from);
+    r.ran_change_plan = plan == PlanKind::Plan;
+    r.interrupts = Some(interrupts);
+    // The attempt is journaled however its questions ended; an operator who stopped at one
+    // ends it through the same finish as any other run: interrupted (or aborted), the lock
+    // released, the reports rewritten, exit 3, and the run still resumable.
+    let finished = match asked {
+        Ok(()) => continue_resumed(&mut r, how, in_flight, &rebuilt, settled, stale_credentials, &opts).await,
+        Err(stop) => r.record_resumed(how, in_flight, settled.decision, &stale_credentials, &opts.operator).and(Err(stop)),
+    };
+    r.finish(finished, started).await
+}
+
+/// Ask resume's questions, in order: a value given again that differs from the header, each
+/// secret the journal does not hold, then the step that was in flight. Every question goes
+/// through [`interrupt::ask`], as the run's own prompts do.
+#[allow(clippy::too_many_arguments)]
+async fn settle(
+    state: &RunState,
+    loaded: &Loaded,
+    engine: Engine,
+    rebuilt: &mut Rebuilt,
+    vars: &mut Vars,
+    opts: &ResumeOptions,
+    run_opts: &RunOptions,
+    prompter: &mut Box<dyn Prompter>,
+    interrupts: &Interrupts,
+    settled: &mut Settled,
+) -> Result<()> {
+    header_vars(&state.header, vars, opts, prompter, interrupts, &mut settled.overrides).await?;
+    super::preflight(loaded, vars, run_opts)?;
+    in_flight(state, loaded, engine, rebuilt, vars, opts, run_opts, prompter, interrupts, settled).await?;
 
     // A step that failed or was interrupted part-way in an earlier attempt, with statements that
     // commit one by one, runs again from its first statement the journal does not show
     // committed.
     for (id, indexes) in &rebuilt.statements {
-        if rebuilt.done.contains(id) || resume_from.contains_key(id) || rebuilt.open.as_ref().is_some_and(|o| &o.0 == id) {
+        if rebuilt.done.contains(id) || settled.resume_from.contains_key(id) || rebuilt.open.as_ref().is_some_and(|o| &o.0 == id) {
             continue;
         }
-        if let Some(p) = Partial::of(&loaded, id, target.engine, &vars, indexes).filter(|p| p.first > 0) {
+        if let Some(p) = Partial::of(loaded, id, engine, vars, indexes).filter(|p| p.first > 0) {
             ui::out(format!("Step `{id}` stopped part-way in an earlier attempt; the journal shows:"));
             p.show();
-            resume_from.insert(id.clone(), p.first);
+            settled.resume_from.insert(id.clone(), p.first);
         }
     }
+    Ok(())
+}
 
-    let mut db = db::connect(&target, false).await?;
-    super::lock(db.as_mut(), &header.run_id, &opts.operator).await?;
+/// Decide about the step that was in flight, if any: the journal decides when it can (a skip,
+/// statements that committed), the operator otherwise.
+#[allow(clippy::too_many_arguments)]
+async fn in_flight(
+    state: &RunState,
+    loaded: &Loaded,
+    engine: Engine,
+    rebuilt: &mut Rebuilt,
+    vars: &Vars,
+    opts: &ResumeOptions,
+    run_opts: &RunOptions,
+    prompter: &mut Box<dyn Prompter>,
+    interrupts: &Interrupts,
+    settled: &mut Settled,
+) -> Result<()> {
+    let header = &state.header;
+    let Some((id, kind, at, journaled)) = &rebuilt.open else { return Ok(()) };
+    let skipped = *journaled == Some(Decision::Skip) || run_opts.is_skipped(id);
+    let committed: Vec<&str> = state
+        .entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Statement { step_id, sql, .. } if step_id == id => Some(sql.as_str()),
+            _ => None,
+        })
+        .collect();
+    let partial = match rebuilt.statements.get(id) {
+        Some(indexes) if *kind == Kind::Sql => Partial::of(loaded, id, engine, vars, indexes),
+        _ => None,
+    };
+    if skipped {
+        // Its decision was to skip it: nothing of it ran, and nothing of it may run now.
+        ui::out(format!("Step `{id}` was being skipped when run {} stopped: it stays skipped", header.run_id));
+        settled.decision = Some("skipped, as decided before the run stopped".to_string());
+        settled.close = Some(Close::Skipped);
+    } else if let Some(p) = partial.as_ref().filter(|p| p.first > 0 && !p.all_committed() && p.commits_each) {
+        // Its statements commit one by one and each is journaled as it commits: the
+        // journal proves which are applied, so the step goes on from the first that is not,
+        // and none runs twice.
+        ui::out(format!(
+            "Step `{id}` was in flight when run {} stopped, part-way; its statements commit one by one, and the journal shows:",
+            header.run_id
+        ));
+        p.show();
+        ui::out(format!("  it resumes from statement {} of {}", p.first + 1, p.shown.len()));
+        settled.decision = Some(p.resumed());
+        settled.resume_from.insert(id.clone(), p.first);
+    } else if *kind == Kind::Sql && !committed.is_empty() && partial.as_ref().is_none_or(Partial::all_committed) {
+        // Every statement of the step is journaled, so every one had committed (or, in a
+        // journal older than statement indexes, the step's statements were journaled
+        // together once all had): the step's work is done, only its end was not recorded.
+        // Running it again would apply it twice.
+        ui::out(format!("Step `{id}` was in flight when run {} stopped, and its statements had committed:", header.run_id));
+        for sql in &committed {
+            ui::out(format!("  ✔ {}", sql.lines().next().unwrap_or("")));
+        }
+        settled.decision = Some("its statements had committed: finished without running it again".to_string());
+        settled.close = Some(Close::Committed);
+    } else {
+        ui::out(format!("Step `{id}` ({kind}) was in flight when run {} stopped; the journal knows:", header.run_id));
+        ui::out(format!("  started at {at}"));
+        for e in state.entries.iter().filter(|e| step_of(&e.event) == Some(id.as_str())) {
+            ui::out(format!("  {} {}", e.ts, describe(&e.event)));
+        }
+        if kind == &Kind::Sql {
+            ui::out("  (a statement cut off inside a transaction was rolled back by the database; DDL on MariaDB/MySQL commits statement by statement)");
+        }
+        let choice = if opts.yes {
+            if !opts.rerun_in_flight {
+                return Err(Error::usage(format!(
+                    "step `{id}` was in flight when the run stopped; --yes will not decide about it: check the database, then pass --rerun-in-flight to run it again, or resume interactively"
+                )));
+            }
+            InFlight::RunAgain
+        } else {
+            let step = id.clone();
+            interrupt::ask(prompter, Some(interrupts), move |p| p.in_flight(&step)).await?
+        };
+        settled.decision = Some(match &choice {
+            InFlight::RunAgain => format!("run again ({})", if opts.yes { "--rerun-in-flight" } else { "interactive" }),
+            InFlight::MarkDone => "marked done after checking".to_string(),
+            InFlight::Skip(reason) => format!("skipped: {reason}"),
+            InFlight::Abort => {
+                settled.decision = Some("aborted at resume's prompt: nothing was run".to_string());
+                return Err(Error::Stopped { message: format!("resume aborted at the in-flight step `{id}`: nothing was run") });
+            }
+        });
+        settled.close = match choice {
+            InFlight::MarkDone => Some(Close::MarkedDone),
+            InFlight::Skip(reason) => Some(Close::SkippedNow(reason)),
+            _ => None,
+        };
+    }
+    if settled.close.is_some() {
+        rebuilt.done.insert(id.clone());
+    }
+    Ok(())
+}
+
+impl Runner {
+    /// Journal the start of a resume attempt: the lock it took (the line the reports start the
+    /// attempt at), who resumed, what became of the step in flight, and the credential files it
+    /// removed.
+    fn record_resumed(
+        &mut self,
+        how: &str,
+        in_flight: Option<String>,
+        decision: Option<String>,
+        stale_credentials: &[String],
+        operator: &str,
+    ) -> Result<()> {
+        self.journal.record(Event::LockAcquired { target: self.target.display() })?;
+        self.journal.record(Event::RunResumed { by: operator.to_string(), how: how.to_string(), in_flight, decision })?;
+        for name in stale_credentials {
+            panel::info(format!("removed the credential file {name} left by the interrupted attempt"));
+            self.journal.record(Event::Info {
+                step_id: None,
+                message: format!("removed credential file {name} left by the interrupted attempt"),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The resume goes ahead: journal the attempt and its decisions, close the step in flight as
+/// decided, and continue the plan.
+async fn continue_resumed(
+    r: &mut Runner,
+    how: &str,
+    in_flight: Option<String>,
+    rebuilt: &Rebuilt,
+    settled: Settled,
+    stale_credentials: Vec<String>,
+    opts: &ResumeOptions,
+) -> Result<(Outcome, i32)> {
     // A rehearsal killed on this target may have left its scratch copy (all the data) behind.
-    let dropped_scratch = db::scratch::sweep(&target).await.unwrap_or_default();
-    let mut journal = Journal::append_to(&opts.run_dir, super::redactor(&vars, &target))?;
-    journal.record(Event::LockAcquired { target: target.display() })?;
-    journal.record(Event::RunResumed {
-        by: opts.operator.clone(),
-        how: prompter.how().to_string(),
-        in_flight: rebuilt.open.as_ref().map(|o| o.0.clone()),
-        decision: decision.clone(),
-    })?;
-    for o in overrides {
-        journal.record(o)?;
+    let dropped_scratch = db::scratch::sweep(&r.target).await.unwrap_or_default();
+    r.record_resumed(how, in_flight, settled.decision, &stale_credentials, &opts.operator)?;
+    for o in settled.overrides {
+        r.journal.record(o)?;
     }
     for name in dropped_scratch {
         panel::info(format!("dropped the scratch database {name} left by a killed rehearsal"));
-        journal.record(Event::Info { step_id: None, message: format!("dropped scratch database {name} left by a killed rehearsal") })?;
-    }
-    for name in stale_credentials {
-        panel::info(format!("removed the credential file {name} left by the interrupted attempt"));
-        journal
-            .record(Event::Info { step_id: None, message: format!("removed credential file {name} left by the interrupted attempt") })?;
+        r.journal.record(Event::Info { step_id: None, message: format!("dropped scratch database {name} left by a killed rehearsal") })?;
     }
     if let Some((id, kind, _, _)) = &rebuilt.open {
-        match close_in_flight {
-            Some(Close::MarkedDone) => journal.record(Event::StepFinished {
+        match settled.close {
+            Some(Close::MarkedDone) => r.journal.record(Event::StepFinished {
                 step_id: id.clone(),
                 status: StepStatus::Passed,
                 error: Some(format!("marked done by {} after checking the database", opts.operator)),
                 duration_ms: 0,
             })?,
-            Some(Close::Committed) => journal.record(Event::StepFinished {
+            Some(Close::Committed) => r.journal.record(Event::StepFinished {
                 step_id: id.clone(),
                 status: StepStatus::Passed,
                 error: Some("finished by resume: the journal shows its statements committed".into()),
                 duration_ms: 0,
             })?,
-            Some(Close::SkippedNow(reason)) => journal.record(Event::StepFinished {
+            Some(Close::SkippedNow(reason)) => r.journal.record(Event::StepFinished {
                 step_id: id.clone(),
                 status: StepStatus::Skipped,
                 error: Some(format!("skipped by {} at resume: {reason}", opts.operator)),
                 duration_ms: 0,
             })?,
             Some(Close::Skipped) => {
-                journal.record(Event::StepFinished { step_id: id.clone(), status: StepStatus::Skipped, error: None, duration_ms: 0 })?
+                r.journal.record(Event::StepFinished { step_id: id.clone(), status: StepStatus::Skipped, error: None, duration_ms: 0 })?
             }
-            None if *kind == Kind::Backup => remove_partial_backups(&mut journal, &opts.run_dir, id, &rebuilt.backups)?,
+            None if *kind == Kind::Backup => remove_partial_backups(&mut r.journal, &opts.run_dir, id, &rebuilt.backups)?,
             None => {}
         }
     }
-    ui::out(format!("Resuming run {} ({}) against {}", header.run_id, header.plan.label(), target.display()));
-
-    let run_id = header.run_id.clone();
-    let plan = header.plan;
-    let mut r = Runner::new(loaded, target, db, journal, vars, prompter, run_opts, run_id, opts.run_dir.clone());
-    r.start_schema = start_schema;
-    r.baselines = rebuilt.baselines;
-    r.backups = rebuilt.backups;
-    r.done = rebuilt.done;
-    r.rollback = rebuilt.rollback;
-    r.resume_from = resume_from;
-    r.ran_change_plan = plan == PlanKind::Plan;
-    r.interrupts = Some(super::interrupt::listen());
-    let finished = r.continue_run().await;
-    r.finish(finished, started).await
+    ui::out(format!("Resuming run {} ({}) against {}", r.run_id, r.opts.plan.label(), r.target.display()));
+    r.continue_run().await
 }
 
 /// A backup cut off mid-write leaves a file no journal event vouches for: remove it.

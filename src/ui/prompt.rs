@@ -35,8 +35,6 @@ pub enum InFlight {
     /// Leave it undone, for this reason.
     Skip(String),
     Abort,
-    /// Ctrl-C at the prompt: the caller journals the interruption, as for a signal.
-    Interrupted,
 }
 
 /// The journal records the decision as it is: one type from the prompt to the report.
@@ -116,9 +114,15 @@ enum Continue {
 }
 
 pub(super) fn dialoguer_error(e: dialoguer::Error) -> Error {
-    // Losing the terminal mid-prompt (closed window, EOF, Ctrl-C in a menu) is treated as the
-    // operator stopping; a menu that hid the cursor leaves it hidden, so it is shown again.
+    // Losing the terminal mid-prompt (closed window, EOF) is treated as the operator stopping;
+    // a menu that hid the cursor leaves it hidden, so it is shown again.
     super::restore_terminal();
+    let dialoguer::Error::IO(io) = &e;
+    // Ctrl-C typed at a yes/no question is read as a key there (and raised as SIGINT too): it
+    // must end the run as the interruption it is, whichever of the two arrives first.
+    if io.kind() == std::io::ErrorKind::Interrupted {
+        return ctrl_c();
+    }
     Error::Stopped { message: format!("prompt aborted: {e}") }
 }
 
@@ -294,7 +298,8 @@ impl Prompter for InteractivePrompter {
             let (term, key) = self.show_keys(&question, IN_FLIGHT_KEYS)?;
             // Arrows and stray keys answer nothing: there is no menu to wrap around into Abort.
             let (answer, word) = match key {
-                Key::CtrlC => return Ok(InFlight::Interrupted),
+                // The same stop as at every other prompt: the caller's one interruption route.
+                Key::CtrlC => return Err(ctrl_c()),
                 Key::Char('r') | Key::Char('R') => (InFlight::RunAgain, "run it again"),
                 Key::Char('d') | Key::Char('D') => (InFlight::MarkDone, "mark it done"),
                 Key::Char('s') | Key::Char('S') => {
