@@ -648,6 +648,12 @@ fn a_step_killed_while_it_ran_is_reported_cut_off_not_not_run() {
     html.code(0)
         .stdout_has(r#"<span class="pill interrupted">cut off while running</span>"#)
         .stdout_has(r#"<span class="pill notrun">not run</span>"#);
+    // The JSON tells the two apart as well: a step cut off is not a step never reached.
+    let json = t.exec(["report", &run, "--format", "json"]);
+    json.code(0);
+    let rec: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let status: Vec<&serde_json::Value> = rec["steps"].as_array().unwrap().iter().map(|s| &s["status"]).collect();
+    assert_eq!(status, [&serde_json::json!("cut_off"), &serde_json::Value::Null]);
 }
 
 /// Regression: a signal at a step prompt printed its message on the prompt's own line (the

@@ -27,9 +27,9 @@ fn v(s: &str) -> String {
 
 /// A step killed while it ran is drawn like an interrupted one: it started and never ended.
 fn status_class(s: &StepRecord) -> &'static str {
-    match s.status {
-        Some(x) => x.as_str(),
-        None if s.cut_off() => "interrupted",
+    match s.status.map(|x| x.ended()) {
+        Some(Some(x)) => x.as_str(),
+        Some(None) => "interrupted",
         None => "notrun",
     }
 }
@@ -109,7 +109,7 @@ fn header(r: &RunRecord) -> Markup {
         Some(x) => ("fail", x.as_str()),
         None => ("open", "incomplete: the run did not finish"),
     };
-    let passed = r.steps.iter().filter(|s| s.status == Some(StepStatus::Passed)).count();
+    let passed = r.steps.iter().filter(|s| s.status == Some(super::StepState::Passed)).count();
     let run_rows: Vec<(&str, Markup)> = vec![
         ("Run id", html! { code { (v(&r.run_id)) } }),
         ("Runbook", html! { (v(&r.runbook_path)) " (" code { (v(&r.runbook_id)) } ")" }),
@@ -313,7 +313,7 @@ fn timeline_row(
                 } else {
                     (x(a) - 5.0, "end", "#59636e")
                 };
-                rect x=(n1(x(a))) y=(n1(y + 5.0)) width=(n1(w)) height="14" rx="3" fill=(bar_colour(s.status)) {
+                rect x=(n1(x(a))) y=(n1(y + 5.0)) width=(n1(w)) height="14" rx="3" fill=(bar_colour(s.status.and_then(super::StepState::ended))) {
                     title { (v(&s.name)) ": " (label) }
                 }
                 text x=(n1(lx)) y=(n1(y + 16.0)) font-size="11" fill=(fill) text-anchor=(anchor) { (label) } "\n"

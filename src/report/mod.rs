@@ -171,6 +171,48 @@ impl ChainStatus {
 /// The state of a step the run was killed in: it started and never ended.
 pub const CUT_OFF: &str = "cut off while running";
 
+/// Where a step stands in the report: the status its `step_finished` journaled, or cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Passed,
+    Failed,
+    Skipped,
+    Aborted,
+    /// Stopped by a signal, and journaled so.
+    Interrupted,
+    /// Confirmed to run, and its attempt was killed before its outcome was journaled: it did
+    /// start (a command may have done its work), so it is not "not run", and nothing says how
+    /// far it got.
+    CutOff,
+}
+
+impl StepState {
+    /// The journaled status, if the step ended with one.
+    pub fn ended(self) -> Option<StepStatus> {
+        Some(match self {
+            StepState::Passed => StepStatus::Passed,
+            StepState::Failed => StepStatus::Failed,
+            StepState::Skipped => StepStatus::Skipped,
+            StepState::Aborted => StepStatus::Aborted,
+            StepState::Interrupted => StepStatus::Interrupted,
+            StepState::CutOff => return None,
+        })
+    }
+}
+
+impl From<StepStatus> for StepState {
+    fn from(s: StepStatus) -> StepState {
+        match s {
+            StepStatus::Passed => StepState::Passed,
+            StepStatus::Failed => StepState::Failed,
+            StepStatus::Skipped => StepState::Skipped,
+            StepStatus::Aborted => StepState::Aborted,
+            StepStatus::Interrupted => StepState::Interrupted,
+        }
+    }
+}
+
 /// One step of the run.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct StepRecord {
@@ -180,8 +222,8 @@ pub struct StepRecord {
     pub kind: Kind,
     /// The plan the step belongs to.
     pub plan: PlanKind,
-    /// Absent when the step was never reached.
-    pub status: Option<StepStatus>,
+    /// How the step ended, or `cut_off`; absent when the step was never reached.
+    pub status: Option<StepState>,
     /// When the step started (RFC 3339, UTC): when it was confirmed to run, or when it was
     /// shown if it never ran.
     pub started: Option<String>,
@@ -221,14 +263,14 @@ impl StepRecord {
     /// while the step ran. It did start (a command may have done its work), so the reports
     /// must not call it "not run".
     pub fn cut_off(&self) -> bool {
-        self.status.is_none() && self.evidence.iter().any(|e| matches!(e, Evidence::Decision { decision: Decision::Run, .. }))
+        self.status == Some(StepState::CutOff)
     }
 
     /// The step's state in words, for the summaries: its status, `cut off` or `not run`.
     pub fn state(&self) -> &'static str {
-        match self.status {
-            Some(s) => s.as_str(),
-            None if self.cut_off() => CUT_OFF,
+        match self.status.map(|s| s.ended().ok_or(CUT_OFF)) {
+            Some(Ok(s)) => s.as_str(),
+            Some(Err(cut_off)) => cut_off,
             None => "not run",
         }
     }
@@ -260,7 +302,8 @@ impl StepRecord {
                     attempt: a,
                     started: started.clone(),
                     duration_ms: self.duration_ms.take(),
-                    status: self.status.take(),
+                    // An earlier run cut off has no status: its attempt was killed during it.
+                    status: self.status.take().and_then(StepState::ended),
                 });
                 self.error = None;
             }
@@ -403,6 +446,8 @@ impl RunRecord {
                 if let Some(s) = self.step(step_id) {
                     if *decision == Decision::Run {
                         s.begin(attempt);
+                        // Running from here on: cut off unless its step_finished follows.
+                        s.status = Some(StepState::CutOff);
                         s.confirmed_by = Some(by_how(by, how));
                         // A step starts when it is confirmed; before that it was only shown.
                         s.started = Some(ts);
@@ -457,7 +502,7 @@ impl RunRecord {
             Event::Info { step_id: None, message } => self.notes.push(message.clone()),
             Event::StepFinished { step_id, status, error, duration_ms } => {
                 if let Some(s) = self.step(step_id) {
-                    s.status = Some(*status);
+                    s.status = Some((*status).into());
                     s.error = error.clone();
                     s.duration_ms = Some(*duration_ms);
                 }

@@ -182,9 +182,9 @@ fn summary(r: &RunRecord) -> Block {
                 vec![t((i + 1).to_string())],
                 vec![t(format!("{plan}{}", s.name))],
                 vec![t(s.kind.to_string())],
-                vec![t(match s.status {
-                    Some(x) => status_mark(x.as_str()),
-                    None if s.cut_off() => format!("⛔ {}", super::CUT_OFF),
+                vec![t(match s.status.map(|x| x.ended()) {
+                    Some(Some(x)) => status_mark(x.as_str()),
+                    Some(None) => format!("⛔ {}", super::CUT_OFF),
                     None => "not run".into(),
                 })],
                 vec![t(s.started.as_deref().map(short_time).unwrap_or("–"))],
