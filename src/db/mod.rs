@@ -13,6 +13,7 @@ pub mod schema;
 pub mod scratch;
 pub mod sqlite;
 pub mod target;
+pub mod versions;
 
 use std::path::Path;
 use std::time::Duration;
@@ -37,6 +38,10 @@ pub struct ExecOptions {
     /// at the step (a resumed run) and must not run again. Messages and [`OnCommit`] number
     /// statements within the whole step, so "statement 3 of 4" means the same in every attempt.
     pub first: usize,
+    /// Tables whose key ranges holding rows the step wrote are read inside its transaction,
+    /// before it commits, while those rows are still locked against other writers
+    /// ([`StatementResult::written`]; PostgreSQL).
+    pub watch: Vec<(String, localise::KeyLayout)>,
 }
 
 impl Default for ExecOptions {
@@ -47,6 +52,7 @@ impl Default for ExecOptions {
             statement_timeout: crate::runbook::DEFAULT_STATEMENT_TIMEOUT,
             lock_retries: crate::runbook::DEFAULT_LOCK_RETRIES,
             first: 0,
+            watch: Vec::new(),
         }
     }
 }
@@ -60,6 +66,14 @@ pub struct StatementResult {
     /// What the statement's kind says about its row count.
     pub kind: crate::sql::count::Counted,
     pub duration_ms: u64,
+    /// The transactions the statement's writes carry (PostgreSQL: the epoch-extended id of its
+    /// transaction and of every subtransaction that committed in it); empty where not known.
+    #[serde(default)]
+    pub txids: Vec<u64>,
+    /// Per watched table ([`ExecOptions::watch`]), the key ranges holding rows its transaction
+    /// wrote, read before it committed; on the last statement of a transaction.
+    #[serde(default)]
+    pub written: Vec<(String, Vec<i64>)>,
 }
 
 impl StatementResult {
@@ -72,6 +86,8 @@ impl StatementResult {
             rows_affected: kind.keep(driver_count),
             kind,
             duration_ms: started.elapsed().as_millis() as u64,
+            txids: Vec::new(),
+            written: Vec::new(),
         }
     }
 }
@@ -182,6 +198,13 @@ pub trait Database: Send {
     /// is the key-range split of an earlier fingerprint to compare with; `None` chooses one
     /// from the table as it is now.
     async fn fingerprint(&mut self, table: &str, columns: &[String], layout: Option<&localise::KeyLayout>) -> Result<Fingerprint>;
+
+    /// Per key range of `q.table`, how many rows carry a row version written by one of the
+    /// run's transactions ([`versions`]). `Ok(Err(why))` when the engine cannot tell.
+    async fn row_versions(&mut self, q: &versions::Query<'_>) -> Result<versions::Found> {
+        let _ = q;
+        Ok(Err(format!("{} keeps no row versions a query can read", self.engine())))
+    }
 
     /// Take the run lock, or fail with [`crate::Error::Locked`] naming the holder.
     async fn lock(&mut self, holder: &LockHolder) -> Result<()>;

@@ -321,6 +321,15 @@ async fn attempt_in_transaction(
         }
         // Nothing commits without the lock.
         lock_alive(lock, target).await.map_err(Stop::LockLost)?;
+        let txids = own_txids(&mut tx).await?;
+        let written = written_ranges(&mut tx, &opts.watch, &txids).await?;
+        for r in &mut out {
+            r.txids = txids.clone();
+        }
+        // One read covers the whole transaction: it goes with its last statement.
+        if let Some(last) = out.last_mut() {
+            last.written = written;
+        }
         Ok::<_, Stop>(out)
     }
     .await;
@@ -329,6 +338,91 @@ async fn attempt_in_transaction(
             tx.commit().await?;
             super::committed_together(&out, opts.first, on_commit).map_err(Stop::Journal)?;
             Ok(out)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// The transactions the open transaction writes with, epoch-extended: its own id (taken now if
+/// it had none) and the id of every subtransaction that committed in it (a savepoint, a
+/// PL/pgSQL block with an exception handler), whose rows carry that id as `xmin`. A committed
+/// subtransaction's id stays locked by the session until the top transaction ends, so
+/// `pg_locks` lists them; an aborted one's rows are gone and its lock with them.
+async fn own_txids(conn: &mut PgConnection) -> std::result::Result<Vec<u64>, sqlx::Error> {
+    let (top, subs): (String, String) = sqlx::query_as(
+        "SELECT txid_current()::text, coalesce(string_agg(transactionid::text, ','), '') \
+         FROM pg_locks WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND pid = pg_backend_pid()",
+    )
+    .fetch_one(conn)
+    .await?;
+    let top: u64 = top.parse().map_err(|e| sqlx::Error::Decode(format!("txid_current() {top}: {e}").into()))?;
+    let mut ids = vec![top];
+    // A subtransaction's id comes after its parent's: the distance in 32 bits, wrapping,
+    // extends it with the parent's epoch.
+    for x in subs.split(',').filter_map(|x| x.parse::<u64>().ok()) {
+        let full = top + (x.wrapping_sub(top) & 0xffff_ffff);
+        if !ids.contains(&full) {
+            ids.push(full);
+        }
+    }
+    Ok(ids)
+}
+
+/// Per watched table, the key ranges holding rows written by `txids`, read in the open
+/// transaction: its rows are locked until it commits, so no other session can have taken their
+/// versions over yet.
+async fn written_ranges(
+    conn: &mut PgConnection,
+    watch: &[(String, KeyLayout)],
+    txids: &[u64],
+) -> std::result::Result<Vec<(String, Vec<i64>)>, sqlx::Error> {
+    if watch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let next: String = sqlx::query_scalar("SELECT txid_snapshot_xmax(txid_current_snapshot())::text").fetch_one(&mut *conn).await?;
+    let next: u64 = next.parse().map_err(|e| sqlx::Error::Decode(format!("next transaction id {next}: {e}").into()))?;
+    let ids: std::collections::BTreeSet<u64> = txids.iter().copied().collect();
+    let mut out = Vec::new();
+    for (table, layout) in watch {
+        let sql = super::versions::postgres_written_sql(table, layout, &ids, next);
+        let ranges: Vec<i64> = sqlx::query_scalar(&sql).persistent(false).fetch_all(&mut *conn).await?;
+        out.push((table.clone(), ranges));
+    }
+    Ok(out)
+}
+
+/// Whether a statement run with `transaction: false` can be wrapped in a transaction block of
+/// its own, to learn the id its rows are written with: a statement that only reads or writes
+/// rows can; `CREATE INDEX CONCURRENTLY`, `VACUUM`, a procedure that commits and the like
+/// refuse a block, and are run bare (their transactions stay unknown).
+fn fits_in_block(sql: &str) -> bool {
+    let s = crate::sql::strip_comments(sql);
+    let first = s.split_whitespace().next().unwrap_or("").trim_start_matches('(').to_ascii_uppercase();
+    matches!(first.as_str(), "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "WITH" | "SELECT" | "TRUNCATE")
+}
+
+/// One statement in a transaction of its own (`transaction: false`), committed at once, with
+/// the transactions it wrote in.
+async fn timed_alone(
+    conn: &mut PgConnection,
+    s: &Statement,
+    watch: &[(String, KeyLayout)],
+) -> std::result::Result<StatementResult, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let body = async {
+        let mut r = timed(&mut tx, s).await?;
+        r.txids = own_txids(&mut tx).await?;
+        r.written = written_ranges(&mut tx, watch, &r.txids).await?;
+        Ok::<_, sqlx::Error>(r)
+    }
+    .await;
+    match body {
+        Ok(r) => {
+            tx.commit().await?;
+            Ok(r)
         }
         Err(e) => {
             let _ = tx.rollback().await;
@@ -422,7 +516,9 @@ impl Database for PostgresDb {
                 _ => None,
             };
             loop {
-                match timed(&mut self.conn, s).await {
+                let result =
+                    if fits_in_block(&s.sql) { timed_alone(&mut self.conn, s, &opts.watch).await } else { timed(&mut self.conn, s).await };
+                match result {
                     Ok(r) => {
                         done.push(r);
                         if let Err(e) = on_commit(n, &done[done.len() - 1]) {
@@ -587,6 +683,19 @@ impl Database for PostgresDb {
             layout,
             cells: cells.into_vec(),
         })
+    }
+
+    async fn row_versions(&mut self, q: &super::versions::Query<'_>) -> Result<super::versions::Found> {
+        // The first id not yet given out: reading it takes no transaction id of our own.
+        let next = self.rows("SELECT txid_snapshot_xmax(txid_current_snapshot())::text").await?;
+        let Some(next) = next.first().and_then(|r| r[0].as_deref()).and_then(|v| v.parse::<u64>().ok()) else {
+            return Ok(Err("the server did not tell its next transaction id".into()));
+        };
+        if let Some(why) = super::versions::too_old(q.txids, next) {
+            return Ok(Err(why));
+        }
+        let rows = self.rows(&super::versions::postgres_sql(q, next)).await?;
+        Ok(super::versions::parse_rows(&rows))
     }
 
     async fn lock(&mut self, holder: &LockHolder) -> Result<()> {

@@ -18,6 +18,7 @@ pub mod rehearsal;
 pub mod resume;
 pub mod step;
 pub mod timeout;
+pub mod transactions;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -127,6 +128,8 @@ pub struct Runner {
     /// the first statement the journal does not show committed. The step runs from there,
     /// never running a committed statement again; taken by the step when it runs.
     pub resume_from: HashMap<String, usize>,
+    /// The run's own database transactions, for `validate` to recognise its row versions.
+    pub own_transactions: transactions::OwnTransactions,
 }
 
 /// Sortable to the millisecond, so that listing a runs folder gives the order of the runs.
@@ -241,6 +244,7 @@ impl Runner {
             interrupts: None,
             baseline_remembered: false,
             resume_from: HashMap::new(),
+            own_transactions: transactions::OwnTransactions::default(),
         }
     }
 

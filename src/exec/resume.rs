@@ -73,6 +73,8 @@ struct Rebuilt {
     /// The index of every statement journaled, by step id, in every attempt at the step
     /// (`None` in journals written before statements carried it).
     statements: HashMap<String, Vec<Option<u32>>>,
+    /// The run's own transactions, from its statements' journaled ids.
+    own_transactions: super::transactions::OwnTransactions,
 }
 
 fn rebuild(header: &RunHeader, entries: &[Entry]) -> Rebuilt {
@@ -84,6 +86,7 @@ fn rebuild(header: &RunHeader, entries: &[Entry]) -> Rebuilt {
         rollback: None,
         open: None,
         statements: HashMap::new(),
+        own_transactions: super::transactions::OwnTransactions::from_journal(entries),
     };
     let mut failed = false;
     let mut interrupted = false;
@@ -382,6 +385,9 @@ pub async fn resume(
     r.done = std::mem::take(&mut rebuilt.done);
     r.rollback = rebuilt.rollback;
     r.resume_from = std::mem::take(&mut settled.resume_from);
+    // Rebuilt from the statements' journaled transactions, so that a validate step after the
+    // resume still tells the run's row versions from the application's.
+    r.own_transactions = std::mem::take(&mut rebuilt.own_transactions);
     r.ran_change_plan = plan == PlanKind::Plan;
     r.interrupts = Some(interrupts);
     // The attempt is journaled however its questions ended; an operator who stopped at one

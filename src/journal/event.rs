@@ -288,6 +288,18 @@ pub enum Event {
         /// written before it was recorded hold a step's statements only once all had committed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         index: Option<u32>,
+        /// The transactions the statement wrote in (PostgreSQL, epoch-extended ids), so that
+        /// `validate` can tell the run's row versions from other sessions' after a resume too.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        txids: Vec<u64>,
+    },
+    /// Key ranges of a fingerprinted table holding rows whose version the run's transactions
+    /// wrote, read as soon as a `sql` step committed (PostgreSQL): `validate` still knows where
+    /// the run wrote after the application has updated those rows again.
+    RowVersions {
+        step_id: String,
+        table: String,
+        ranges: Vec<i64>,
     },
     Assertion {
         step_id: String,

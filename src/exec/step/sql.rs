@@ -51,6 +51,7 @@ fn options(a: &SqlAction, vars: &Vars, engine: Engine) -> Result<ExecOptions> {
         statement_timeout: d(&a.statement_timeout, crate::runbook::DEFAULT_STATEMENT_TIMEOUT)?,
         lock_retries: a.lock_retries,
         first: 0,
+        watch: Vec::new(),
     })
 }
 
@@ -148,13 +149,14 @@ pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
             return Ok(());
         }
     }
-    let opts = ExecOptions { first, ..options(a, &r.vars, engine)? };
+    let opts = ExecOptions { first, watch: watched(r, &stmts), ..options(a, &r.vars, engine)? };
     // Each statement is journaled the moment the database reports it committed: whatever stops
     // the step later (a failed statement, a signal, a lost lock, a kill), the journal shows
     // exactly what is applied, and a resume starts after it.
     let mut committed = Vec::new();
     let result = {
         let journal = &mut r.journal;
+        let own = &mut r.own_transactions;
         let shown = &shown;
         let committed = &mut committed;
         let mut on_commit = |i: usize, res: &StatementResult| -> Result<()> {
@@ -167,7 +169,15 @@ pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
                 kind: res.kind,
                 duration_ms: res.duration_ms,
                 index: Some(i as u32),
+                txids: res.txids.clone(),
             })?;
+            own.statement(&step.id, &res.txids);
+            // Where the statement's transaction wrote, read before it committed; journaled so
+            // that a resumed run knows it too.
+            for (table, ranges) in &res.written {
+                own.wrote(table, ranges);
+                journal.record(Event::RowVersions { step_id: step.id.clone(), table: table.clone(), ranges: ranges.clone() })?;
+            }
             committed.push(i);
             Ok(())
         };
@@ -175,6 +185,11 @@ pub async fn run(r: &mut Runner, step: &Step, a: &SqlAction) -> Result<()> {
     };
     if !committed.is_empty() {
         r.reached_change();
+    }
+    if result.is_err() {
+        // Counted as unknown whatever committed: a failed attempt is judged by statement
+        // analysis alone, as a resumed run judges it from the journal.
+        r.own_transactions.lost(&step.id);
     }
     let report = result.map_err(|e| name_committed(e, &committed, total))?;
     if report.lock_retries > 0 {
@@ -206,6 +221,27 @@ fn name_committed(e: Error, committed: &[usize], total: usize) -> Error {
 /// Statement indexes as the operator counts them, from 1: `1, 2, 3`.
 fn numbers(indexes: impl IntoIterator<Item = usize>) -> String {
     indexes.into_iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The fingerprinted tables whose rows the step's statements can write, for the database to
+/// note where they wrote before committing: the application may update those rows again before
+/// `validate` runs, and a row's version then names the application although the value the
+/// change wrote may still be in it. Every fingerprinted table when a statement may write
+/// anywhere, or writes a table with triggers. PostgreSQL only (the others keep no readable
+/// row versions); the read costs a scan of each table inside the step's transaction.
+fn watched(r: &Runner, stmts: &[crate::db::Statement]) -> Vec<(String, crate::db::localise::KeyLayout)> {
+    use crate::sql::touches::writes;
+    if r.target.engine != Engine::Postgres {
+        return Vec::new();
+    }
+    let triggers = |t: &str| r.start_schema.triggers.values().any(|tr| tr.table.eq_ignore_ascii_case(t));
+    let all: Vec<_> = stmts.iter().flat_map(|s| writes(&s.sql, Engine::Postgres)).collect();
+    let everywhere = all.iter().any(|w| w.table().is_none_or(triggers));
+    r.baselines
+        .iter()
+        .filter(|(t, _)| everywhere || all.iter().any(|w| w.table().is_some_and(|u| u.eq_ignore_ascii_case(t))))
+        .filter_map(|(t, f)| f.layout.clone().map(|l| (t.clone(), l)))
+        .collect()
 }
 
 fn first_line(s: &str) -> String {
