@@ -182,12 +182,24 @@ fn sqlite_change_that_can_write_an_unchanged_column_passes_under_a_concurrent_wr
 }
 
 fn pgbench_writer(t: &Test, db: &ServerDb) -> Writer {
+    pgbench_writer_from(t, db, 1)
+}
+
+/// pgbench inserting users and renaming existing ones with ids from `first` to 3000.
+fn pgbench_writer_from(t: &Test, db: &ServerDb, first: u32) -> Writer {
+    pgbench_renaming(t, db, &format!("random({first}, 3000)"))
+}
+
+/// pgbench inserting users and renaming the one whose id `id` gives (a pgbench expression).
+fn pgbench_renaming(t: &Test, db: &ServerDb, id: &str) -> Writer {
     db.exec("CREATE SEQUENCE writer_ids START 100000");
     let script = t.dir.write(
         "writer.sql",
-        "\\set id random(1, 3000)\n\
+        &format!(
+            "\\set id {id}\n\
          INSERT INTO all_users(id, email, name) SELECT n, 'w' || n || '@example.org', 'writer' FROM nextval('writer_ids') AS n;\n\
-         UPDATE all_users SET name = 'seen ' || :id WHERE id = :id;\n",
+         UPDATE all_users SET name = 'seen ' || :id WHERE id = :id;\n"
+        ),
     );
     let child = Command::new("pgbench")
         .args(["-n", "-c", "2", "-T", "600", "-R", "200", "-f"])
@@ -366,4 +378,137 @@ fn a_backfill_of_a_table_the_step_does_not_fingerprint_is_refused_with_its_posit
         .code(2)
         .stderr_has("error: backfill of `orders`, which is not among the step's `tables`")
         .stderr_has("runbook.yaml:13:5");
+}
+
+/// The declared backfill rewrites `name` in ids 1–20 while pgbench renames users all over the
+/// table, those ids included. Statement analysis alone sees `name` differ in key ranges outside
+/// the declaration, and the change can write `name`: it would fail. Row versions show that no
+/// row of those ranges was written by the run, and that every row the run wrote is declared.
+fn assert_backfill_told_apart_by_row_versions(t: &Test, out: &crate::support::Output, runs: &str) {
+    // The key ranges depend on how many users pgbench inserted before the run started.
+    out.code(0)
+        .stdout_has("declared backfill of all_users.name: differs in ")
+        .stdout_has(" each holding rows where id <= 20; the run wrote ")
+        .stdout_has(" row(s) there, each where id <= 20 (decided by row versions (xmin))")
+        .stdout_has("all_users was changed by other sessions during the run (")
+        .stdout_has("the change wrote only what its backfill declares");
+    let j = journal(&t.run_dirs(runs)[0]);
+    let info = events(&j, "info")
+        .into_iter()
+        .filter_map(|e| e["message"].as_str())
+        .find(|m| m.starts_with("concurrent activity on all_users"))
+        .expect("the journal tells of the concurrent activity")
+        .to_string();
+    assert!(info.contains("attributed to other sessions by row versions (xmin): column name differs in "), "{info}");
+    assert!(info.contains(" key range(s) holding no row the run wrote (id "), "{info}");
+    let verdict = events(&j, "assertion")
+        .into_iter()
+        .find(|a| a["check"].as_str().is_some_and(|c| c.starts_with("all_users content hash")))
+        .expect("the content hash assertion");
+    assert_eq!(verdict["passed"], true);
+    assert!(verdict["actual"].as_str().unwrap().ends_with("(by other sessions; decided by row versions (xmin))"), "{verdict}");
+    let statements = events(&j, "statement");
+    assert!(statements.iter().all(|s| s["txids"].as_array().is_some_and(|t| !t.is_empty())), "{statements:?}");
+    let report = std::fs::read_to_string(t.run_dirs(runs)[0].join("report.md")).unwrap();
+    assert!(report.contains("decided by row versions (xmin)"), "the report names the rule:\n{report}");
+}
+
+#[test]
+fn postgres_backfill_under_pgbench_renaming_the_same_column_passes_by_row_versions() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3000);
+    let t = Test::new().runbook(&backfill_runbook(BACKFILL));
+    let writer = pgbench_writer(&t, &db);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    writer.stop();
+    assert_backfill_told_apart_by_row_versions(&t, &out, "runs");
+}
+
+#[test]
+fn postgres_backfill_outside_a_transaction_is_told_apart_by_row_versions_too() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3000);
+    // Each statement commits on its own; it still runs in a transaction of its own whose id
+    // is journaled.
+    let rb = backfill_runbook(BACKFILL).replace("    kind: sql\n", "    kind: sql\n    transaction: false\n");
+    assert!(rb.contains("transaction: false"));
+    let t = Test::new().runbook(&rb);
+    let writer = pgbench_writer(&t, &db);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    writer.stop();
+    assert_backfill_told_apart_by_row_versions(&t, &out, "runs");
+}
+
+#[test]
+fn postgres_rewrite_outside_the_backfill_under_pgbench_fails_naming_the_rows_the_run_wrote() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3000);
+    let t = Test::new().runbook(&backfill_runbook("UPDATE all_users SET name = 'backfilled' WHERE id <= 20 OR id = 500"));
+    // The application renames users from id 1000 on, so row 500 keeps the run's version.
+    let writer = pgbench_writer_from(&t, &db, 1000);
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    writer.stop();
+    // Only the range the run wrote outside the declaration is named, not the application's.
+    out.code(1).stdout_has("; column name differs in 1 key range(s) outside the declared backfill (where id <= 20): id ").stdout_has(
+        " — the change can write column name (UPDATE all_users SET name = 'backfilled' WHERE id <= 20 OR id = 500); decided by row versions (xmin): column name: the run wrote 1 row(s) outside the declared backfill (keys id 500)",
+    );
+}
+
+#[test]
+fn postgres_row_versions_still_attribute_after_kill_9_and_resume() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3000);
+    let t = Test::new().runbook(&backfill_runbook(BACKFILL));
+    let writer = pgbench_writer(&t, &db);
+    let mut c = t.command();
+    c.env("RUNBOOK_FAULT", "kill-after=step_finished:fill").args(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    let status = c.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "not killed ({status})");
+    let run = t.run_dirs("runs").pop().expect("a run folder");
+    assert!(!journal(&run).iter().any(|e| e["event"] == "assertion"), "the kill came before validation");
+    // The application keeps renaming users between the kill and the resume.
+    std::thread::sleep(Duration::from_millis(500));
+    let out = t.exec(["resume", &run.display().to_string(), "--yes"]);
+    writer.stop();
+    assert_backfill_told_apart_by_row_versions(&t, &out, "runs");
+}
+
+#[test]
+fn postgres_rewrite_the_application_updates_again_still_fails_by_the_row_versions_seen_at_commit() {
+    let Some(db) = ServerDb::postgres() else { return };
+    db.users(3000);
+    let rb = r#"
+version: 1
+id: rewrite
+plan:
+  - id: fill
+    name: Rewrite one e-mail
+    kind: sql
+    sql: "UPDATE all_users SET email = 'rewritten@example.org' WHERE id = 500"
+  - id: pause
+    name: The application renames user 500 meanwhile
+    kind: verify
+    queries:
+      - name: half a second
+        sql: SELECT count(*) FROM pg_sleep(0.5)
+        expect: 1
+  - id: check
+    name: Existing data unaffected
+    kind: validate
+    tables: [all_users]
+"#;
+    let t = Test::new().runbook(rb);
+    // After the change commits, row 500's newest version is the application's: the e-mail the
+    // change wrote is still in it, and only the versions read at commit tell.
+    let writer = pgbench_renaming(&t, &db, "500");
+    let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+    writer.stop();
+    out.code(1).stdout_has("; column email differs in 1 key range(s) (id ").stdout_has(
+        " — the change can write column email (UPDATE all_users SET email = 'rewritten@example.org' WHERE id = 500); decided by row versions (xmin): column email: the run wrote rows in those key range(s) as its step committed, and other sessions have updated them since",
+    );
+    let j = journal(&t.run_dirs("runs")[0]);
+    let seen = events(&j, "row_versions");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["table"], "all_users");
+    assert_eq!(seen[0]["ranges"].as_array().unwrap().len(), 1);
 }

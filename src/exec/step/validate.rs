@@ -96,7 +96,15 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         let could = change_writes(r, step, t, &schema)?;
         let blamed = blame(&diff, &could);
         let declared: Vec<&Backfill> = a.backfill.iter().filter(|b| &b.table == t).collect();
-        let (blamed, intended) = check_declared(r, t, &before, &diff, blamed, &declared).await?;
+        let versions = by_row_versions(r, t, &before, &diff, blamed, &declared).await?;
+        let (blamed, mut intended) = check_declared(r, t, &before, &diff, versions.blamed, &declared).await?;
+        intended.splice(0..0, versions.intended);
+        for line in &versions.fallback {
+            r.journal.record(Event::Info {
+                step_id: Some(step.id.clone()),
+                message: format!("{t}: row versions (xmin) could not decide, statement analysis did: {line}"),
+            })?;
+        }
         for line in &intended {
             r.journal.record(Event::Info { step_id: Some(step.id.clone()), message: line.clone() })?;
             panel::ok(line.clone());
@@ -114,10 +122,13 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         if blamed.is_empty() {
             // The change cannot have made this difference: another session did, while the
             // change ran. It is information for the report, not a failure.
-            let by_others = |what: String| format!("{what} (by other sessions)");
+            let rule = if versions.others.is_empty() { STATEMENTS } else { VERSIONS };
+            let by_others = |what: String| format!("{what} (by other sessions; decided by {rule})");
             r.assertion(step, format!("{t} row count"), before.rows.to_string(), by_others(format!("{} ({delta:+})", now.rows)), true)?;
             r.assertion(step, columns, before.hash.clone(), by_others(now.hash.clone()), true)?;
-            let why = if could.is_empty() {
+            let why = if !versions.others.is_empty() {
+                versions.others.join("; ")
+            } else if could.is_empty() {
                 format!("the change's statements write no existing value of {t}")
             } else {
                 format!(
@@ -128,16 +139,19 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
             r.journal.record(Event::Info {
                 step_id: Some(step.id.clone()),
                 message: format!(
-                    "concurrent activity on {t} during the run: row count {} → {} ({delta:+} net){}; {}; attributed to other sessions by statement analysis: {why}",
+                    "concurrent activity on {t} during the run: row count {} → {} ({delta:+} net){}; {}; attributed to other sessions by {rule}: {why}",
                     before.rows,
                     now.rows,
                     if hash_ok { String::new() } else { format!(", content hash {} → {}", before.hash, now.hash) },
                     diff.describe(),
                 ),
             })?;
-            panel::warn(format!(
-                "{t} was changed by other sessions during the run ({delta:+} rows net); the change wrote none of its existing data"
-            ));
+            let own = if intended.is_empty() {
+                "the change wrote none of its existing data"
+            } else {
+                "the change wrote only what its backfill declares"
+            };
+            panel::warn(format!("{t} was changed by other sessions during the run ({delta:+} rows net); {own}"));
             continue;
         }
         r.assertion(step, format!("{t} row count"), before.rows.to_string(), now.rows.to_string(), rows_ok)?;
@@ -145,10 +159,19 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         // Where the data differs, as evidence beside the two assertions that decided.
         r.journal.record(Event::Info {
             step_id: Some(step.id.clone()),
-            message: format!("where {t} differs: {}; the change can have written: {}", diff.describe(), {
-                let b: Vec<String> = blamed.iter().map(|b| format!("{} {}", b.what, b.found)).collect();
-                b.join("; ")
-            }),
+            message: format!(
+                "where {t} differs: {}; the change can have written: {}{}",
+                diff.describe(),
+                {
+                    let b: Vec<String> = blamed.iter().map(|b| format!("{} {} (decided by {})", b.what, b.found, b.rule)).collect();
+                    b.join("; ")
+                },
+                if versions.others.is_empty() {
+                    String::new()
+                } else {
+                    format!("; other sessions' by {VERSIONS}: {}", versions.others.join("; "))
+                }
+            ),
         })?;
         let mut what = Vec::new();
         if !rows_ok {
@@ -165,7 +188,15 @@ pub async fn run(r: &mut Runner, step: &Step, a: &ValidateAction) -> Result<()> 
         let found: Vec<String> = blamed.iter().map(|b| format!("{} {}", b.what, b.found)).collect();
         let reach: Vec<String> =
             blamed.iter().flat_map(|b| b.by.iter().cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        failed.push(format!("table {t}: {what}; {} — the change can write {}", found.join("; "), reach.join("; ")));
+        let rules: Vec<&str> = blamed.iter().map(|b| b.rule).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let evidence: Vec<&str> = blamed.iter().filter_map(|b| b.evidence.as_deref()).collect();
+        let decided = if evidence.is_empty() { String::new() } else { format!(": {}", evidence.join("; ")) };
+        failed.push(format!(
+            "table {t}: {what}; {} — the change can write {}; decided by {}{decided}",
+            found.join("; "),
+            reach.join("; "),
+            rules.join(" and ")
+        ));
     }
     for q in &a.report_queries {
         let sql = super::sql_for(&q.sql, r.target.engine).ok_or_else(|| Error::failed(format!("no SQL for {}", r.target.engine)))?;
@@ -202,6 +233,9 @@ struct Reach {
     scope: Scope,
     /// In words, with the statement: `column name (UPDATE all_users SET name = …)`.
     text: String,
+    /// Every row it can have written carries one of the run's recorded transactions, so row
+    /// versions can tell where it wrote ([`crate::exec::transactions`]).
+    covered: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +272,7 @@ async fn check_declared(
     let mut intended = Vec::new();
     for b in blamed {
         let decl = b.column.as_ref().and_then(|c| declared.iter().find(|d| d.columns.iter().any(|x| x.eq_ignore_ascii_case(c))));
-        let (Some(column), Some(decl), true) = (&b.column, decl, diff.localised) else {
+        let (Some(column), Some(decl), true, false) = (&b.column, decl, diff.localised, b.rule == VERSIONS) else {
             kept.push(b);
             continue;
         };
@@ -286,11 +320,172 @@ async fn check_declared(
             outside.truncate(localise::SAMPLES);
             kept.push(Blamed {
                 found: format!("differs in {n} key range(s) outside the declared backfill (where {cond}): {}", outside.join(", ")),
+                rule: DECLARED,
                 ..b
             });
         }
     }
     Ok((kept, intended))
+}
+
+/// What row versions tell about the blamed columns, on PostgreSQL.
+struct Versions {
+    /// Still blamed, those settled by row versions with what they found.
+    blamed: Vec<Blamed>,
+    /// Declared backfills the run's rows kept to.
+    intended: Vec<String>,
+    /// Differences in ranges holding no row the run wrote: other sessions'.
+    others: Vec<String>,
+    /// Why row versions could not decide for a difference, where they were asked.
+    fallback: Vec<String>,
+}
+
+/// Refine statement analysis with row versions: a column the change can write that differs in
+/// key ranges holding no row the run wrote was changed there by other sessions. Where the run
+/// did write rows, the difference stays the change's (checked against a declared backfill row
+/// by row, with counts and sample keys). Only for reaches whose every row carries a recorded
+/// transaction of the run ([`Reach::covered`]).
+async fn by_row_versions(
+    r: &mut Runner,
+    table: &str,
+    before: &crate::db::Fingerprint,
+    diff: &localise::Difference,
+    blamed: Vec<Blamed>,
+    declared: &[&Backfill],
+) -> Result<Versions> {
+    let mut v = Versions { blamed: Vec::new(), intended: Vec::new(), others: Vec::new(), fallback: Vec::new() };
+    let (Engine::Postgres, true, Some(layout)) = (r.target.engine, diff.localised, before.layout.as_ref()) else {
+        v.blamed = blamed;
+        return Ok(v);
+    };
+    let txids = r.own_transactions.txids().clone();
+    let at_commit = r.own_transactions.written(table);
+    for b in blamed {
+        let decl = b.column.as_ref().and_then(|c| declared.iter().find(|d| d.columns.iter().any(|x| x.eq_ignore_ascii_case(c))));
+        let (Some(column), true) = (b.column.clone(), b.covered) else {
+            if !b.covered {
+                v.fallback.push(format!(
+                    "{}: the change's writes are not all in recorded transactions of the run ({})",
+                    b.what,
+                    b.by.join("; ")
+                ));
+            } else if b.what == "rows deleted" {
+                v.fallback.push(format!("{}: a deleted row leaves no row version to read", b.what));
+            }
+            v.blamed.push(b);
+            continue;
+        };
+        // A backfill allowed in any row needs no row versions: any difference is declared.
+        if decl.is_some_and(|d| d.rows.is_none()) {
+            v.blamed.push(b);
+            continue;
+        }
+        let Some(cd) = diff.column(&column) else { continue };
+        let cond = match decl.and_then(|d| d.rows.as_ref()) {
+            Some(c) => Some(r.vars.render(c)?),
+            None => None,
+        };
+        let ranges: Vec<i64> = cd.at.iter().copied().filter(|&i| i >= 0 && i < layout.count).collect();
+        let q = crate::db::versions::Query { table, layout, ranges: &ranges, txids: &txids, declared: cond.as_deref() };
+        let found = match r.db.row_versions(&q).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(why)) => {
+                v.fallback.push(format!("{}: {why}", b.what));
+                v.blamed.push(b);
+                continue;
+            }
+            Err(e) => return Err(Error::failed(format!("row versions of {table}: {e}"))),
+        };
+        let label = |i: i64| layout.label(i);
+        let labels =
+            |rs: &[&crate::db::versions::Range]| rs.iter().take(localise::SAMPLES).map(|x| label(x.range)).collect::<Vec<_>>().join(", ");
+        let keys = |rs: &[&crate::db::versions::Range]| {
+            let ks: Vec<String> =
+                rs.iter().flat_map(|x| x.keys.iter()).take(crate::db::versions::KEYS).map(|k| format!("{} {k}", layout.key)).collect();
+            ks.join(", ")
+        };
+        // The run wrote in a range if its rows are there now, or were as its step committed
+        // (the application may have updated them again since, taking their versions over).
+        let wrote = |x: &crate::db::versions::Range| x.by_run > 0 || at_commit.contains(&x.range);
+        let written: Vec<&crate::db::versions::Range> = found.iter().filter(|x| wrote(x)).collect();
+        let untouched: Vec<&crate::db::versions::Range> = found.iter().filter(|x| !wrote(x)).collect();
+        let taken_over = written.iter().filter(|x| x.by_run == 0).count();
+        let since = if taken_over == 0 {
+            String::new()
+        } else {
+            format!("; in {taken_over} of those key range(s) other sessions have updated the rows the run wrote since")
+        };
+        // Ranges that are empty now hold no row version at all: only a delete can explain
+        // them, which statement analysis judges.
+        let gone = ranges.len() - found.len();
+        if !untouched.is_empty() {
+            v.others.push(format!(
+                "column {column} differs in {} key range(s) holding no row the run wrote ({})",
+                untouched.len(),
+                labels(&untouched)
+            ));
+        }
+        if gone > 0 {
+            v.fallback.push(format!("column {column}: {gone} key range(s) hold no rows any more"));
+            v.blamed.push(b);
+            continue;
+        }
+        if written.is_empty() {
+            continue;
+        }
+        let by_run: u64 = written.iter().map(|x| x.by_run).sum();
+        if found.iter().all(|x| x.rows == x.by_run) && found.iter().map(|x| x.rows).sum::<u64>() > localise::MAX_RANGES as u64 {
+            // Every row is the run's: a table rewrite (ALTER … TYPE, ADD COLUMN with a volatile
+            // default) gave each row a new version, so versions cannot point at the writer.
+            v.fallback.push(format!(
+                "column {column}: every row of the {} key range(s) where it differs carries a row version of the run (a table rewrite, such as ALTER … TYPE or ADD COLUMN with a volatile default), so row versions cannot tell",
+                found.len()
+            ));
+            v.blamed.push(b);
+            continue;
+        }
+        match &cond {
+            Some(cond) => {
+                // Where the run's versions are gone, the range must at least hold a declared row.
+                let outside: Vec<&crate::db::versions::Range> =
+                    written.iter().copied().filter(|x| x.by_run_outside > 0 || (x.by_run == 0 && x.inside == 0)).collect();
+                if outside.is_empty() {
+                    v.intended.push(format!(
+                        "declared backfill of {table}.{column}: differs in {} key range(s) ({}), each holding rows where {cond}; the run wrote {by_run} row(s) there, each where {cond}{since} (decided by {VERSIONS})",
+                        written.len(),
+                        labels(&written)
+                    ));
+                    continue;
+                }
+                let n: u64 = outside.iter().map(|x| x.by_run_outside).sum();
+                v.blamed.push(Blamed {
+                    found: format!(
+                        "differs in {} key range(s) outside the declared backfill (where {cond}): {}",
+                        outside.len(),
+                        labels(&outside)
+                    ),
+                    rule: VERSIONS,
+                    evidence: Some(if n > 0 {
+                        format!("column {column}: the run wrote {n} row(s) outside the declared backfill (keys {}){since}", keys(&outside))
+                    } else {
+                        format!("column {column}: the run wrote rows there as its step committed, other sessions have updated them since, and no row there is declared")
+                    }),
+                    ..b
+                });
+            }
+            None => v.blamed.push(Blamed {
+                found: format!("differs in {} key range(s) ({})", written.len(), labels(&written)),
+                rule: VERSIONS,
+                evidence: Some(if by_run > 0 {
+                    format!("column {column}: the run wrote {by_run} row(s) in those key range(s) (keys {}){since}", keys(&written))
+                } else {
+                    format!("column {column}: the run wrote rows in those key range(s) as its step committed, and other sessions have updated them since")
+                }),
+                ..b
+            }),
+        }
+    }
+    Ok(v)
 }
 
 /// A difference the change can have made.
@@ -303,37 +498,57 @@ struct Blamed {
     found: String,
     /// What of the change can have made it.
     by: Vec<String>,
+    /// Every reach in `by` can be told by row versions.
+    covered: bool,
+    /// The rule that decided: statement analysis, declared backfill, row versions (xmin).
+    rule: &'static str,
+    /// What that rule found, when it adds to `found` (rows written by the run, sample keys).
+    evidence: Option<String>,
 }
+
+const STATEMENTS: &str = "statement analysis";
+const DECLARED: &str = "declared backfill";
+const VERSIONS: &str = "row versions (xmin)";
 
 /// The differences the change's reach covers: a changed column it can write, inserted rows when
 /// it can insert, deleted rows when it can delete. Without cells to localise with (a baseline
 /// from an older journal), any reach covers any difference.
 fn blame(diff: &localise::Difference, could: &[Reach]) -> Vec<Blamed> {
-    let texts = |f: &dyn Fn(&Reach) -> bool| could.iter().filter(|c| f(c)).map(|c| c.text.clone()).collect::<Vec<_>>();
+    let texts = |f: &dyn Fn(&Reach) -> bool| {
+        let hit: Vec<&Reach> = could.iter().filter(|c| f(c)).collect();
+        (hit.iter().map(|c| c.text.clone()).collect::<Vec<_>>(), hit.iter().all(|c| c.covered))
+    };
+    let blamed = |column: Option<String>, what: String, found: String, (by, covered): (Vec<String>, bool)| Blamed {
+        column,
+        what,
+        found,
+        by,
+        covered,
+        rule: STATEMENTS,
+        evidence: None,
+    };
     if !diff.localised {
         let by = texts(&|_| true);
-        return if by.is_empty() {
-            Vec::new()
-        } else {
-            vec![Blamed { column: None, what: "data".into(), found: "differs (not localised)".into(), by }]
-        };
+        return if by.0.is_empty() { Vec::new() } else { vec![blamed(None, "data".into(), "differs (not localised)".into(), by)] };
     }
     let mut out = Vec::new();
     for c in &diff.columns {
         let by = texts(&|r| r.column(&c.column));
-        if !by.is_empty() {
-            out.push(Blamed {
-                column: Some(c.column.clone()),
-                what: format!("column {}", c.column),
-                found: format!("differs in {} key range(s) ({})", c.ranges, c.samples.join(", ")),
+        if !by.0.is_empty() {
+            out.push(blamed(
+                Some(c.column.clone()),
+                format!("column {}", c.column),
+                format!("differs in {} key range(s) ({})", c.ranges, c.samples.join(", ")),
                 by,
-            });
+            ));
         }
     }
+    // Deleted rows have no row version left to read, and inserted ones are counted, not
+    // localised to columns: statement analysis decides for both.
     for (n, scope, what) in [(diff.inserted, Scope::Insert, "rows inserted"), (diff.deleted, Scope::Delete, "rows deleted")] {
         let by = texts(&|r| r.scope == scope || r.scope == Scope::Any);
-        if n > 0 && !by.is_empty() {
-            out.push(Blamed { column: None, what: what.into(), found: format!("{n} (in {})", diff.samples.join(", ")), by });
+        if n > 0 && !by.0.is_empty() {
+            out.push(blamed(None, what.into(), format!("{n} (in {})", diff.samples.join(", ")), by));
         }
     }
     out
@@ -344,7 +559,7 @@ fn blame(diff: &localise::Difference, could: &[Reach]) -> Vec<Blamed> {
 /// it. A data-changing statement on a table with triggers may write anywhere, and so may a
 /// statement that is not recognised, a `command` step, or an `http` request that is not a read.
 fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Result<Vec<Reach>> {
-    let any = |text: String| Reach { scope: Scope::Any, text };
+    let any = |text: String| Reach { scope: Scope::Any, text, covered: false };
     let steps = [&r.loaded.plan, &r.loaded.rollback].into_iter().find(|list| list.iter().any(|s| s.id == step.id));
     let Some(steps) = steps else { return Ok(vec![any("anything (the step is not in the runbook)".into())]) };
     let engine = r.target.engine;
@@ -362,25 +577,31 @@ fn change_writes(r: &Runner, step: &Step, table: &str, schema: &Schema) -> Resul
             _ => {}
         }
         let Action::Sql(a) = &s.action else { continue };
+        // Rows written by the step's statements carry its transactions, or by a trigger they
+        // fire, in the same transaction.
+        let covered = engine == Engine::Postgres && r.own_transactions.covers(&s.id);
         let shown = super::statements(&a.sql, engine, &r.vars, true)?;
         for (i, stmt) in super::statements(&a.sql, engine, &r.vars, false)?.iter().enumerate() {
             let text = shown.get(i).map(|x| first_line(x)).unwrap_or_default();
             for w in writes(stmt, engine) {
                 let fires = |u: &str| schema.triggers.values().any(|tr| tr.table.eq_ignore_ascii_case(u));
                 let here = w.table().is_some_and(|u| u.eq_ignore_ascii_case(table));
+                let of_step = |scope: Scope, text: String| Reach { scope, text, covered };
                 let reach = match &w {
+                    // Not recognised: it may write through another session (dblink), whose
+                    // rows carry no transaction of the run.
                     Write::Anything => Some(any(format!("any value of any table ({text})"))),
                     Write::Insert { table: u } | Write::Delete { table: u } | Write::Columns { table: u, .. } if fires(u) => {
-                        Some(any(format!("any value through the triggers on {u} ({text})")))
+                        Some(of_step(Scope::Any, format!("any value through the triggers on {u} ({text})")))
                     }
                     _ if !here => None,
                     Write::Columns { columns, .. } => {
                         let list: Vec<String> = columns.iter().cloned().collect();
-                        Some(Reach { text: format!("column {} ({text})", list.join(", ")), scope: Scope::Columns(list) })
+                        Some(of_step(Scope::Columns(list.clone()), format!("column {} ({text})", list.join(", "))))
                     }
-                    Write::Insert { .. } => Some(Reach { scope: Scope::Insert, text: format!("new rows ({text})") }),
-                    Write::Delete { .. } => Some(Reach { scope: Scope::Delete, text: format!("deleted rows ({text})") }),
-                    Write::Table { .. } => Some(any(format!("any value of {table} ({text})"))),
+                    Write::Insert { .. } => Some(of_step(Scope::Insert, format!("new rows ({text})"))),
+                    Write::Delete { .. } => Some(of_step(Scope::Delete, format!("deleted rows ({text})"))),
+                    Write::Table { .. } => Some(of_step(Scope::Any, format!("any value of {table} ({text})"))),
                 };
                 out.extend(reach);
             }
