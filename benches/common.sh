@@ -31,6 +31,28 @@ users_db() {
     [ -f "$path" ] || "$BIN" demo-stand-in make-db --out "$path" --users "$n" >/dev/null
 }
 
+# A demo database with N users at PATH whose rows are widened by benches/wide-users.sql (long
+# non-ASCII names and facilities, NULLs kept), made once and reused. Needs the sqlite3 CLI.
+wide_users_db() {
+    local n="$1" path="$2"
+    if [ ! -f "$path" ]; then
+        rm -f "$path.tmp"
+        "$BIN" demo-stand-in make-db --out "$path.tmp" --users "$n" >/dev/null
+        sqlite3 "$path.tmp" ".read $ROOT/benches/wide-users.sql"
+        mv "$path.tmp" "$path"
+    fi
+}
+
+# Milliseconds since the epoch, for timing single commands in alternating loops.
+now_ms() {
+    date +%s%3N
+}
+
+# The median of numbers, one a line, on stdin.
+median() {
+    sort -n | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+
 # The median in milliseconds from a hyperfine JSON export, for result N (0-based).
 median_ms() {
     grep -o '"median": *[0-9.e+-]*' "$1" | sed -n "$(( $2 + 1 ))p" | awk '{printf "%.1f", $2 * 1000}'
