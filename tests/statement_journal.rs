@@ -258,7 +258,10 @@ fn kill_9_at_every_journal_line(engine: Engine) {
         }
         out.code(1);
         assert_eq!(kill_state(engine, &db), want, "killed after line {n}:\n{}", out.all());
-        if out.stdout.contains("it resumes from statement") {
+        // On a server the statement after the journaled ones may have committed after the
+        // kill, so resume shows it unknown and runs it again only as --rerun-in-flight says.
+        let said = if engine == Engine::Sqlite { "it resumes from statement" } else { "was running on the server when the run was killed" };
+        if out.stdout.contains(said) {
             part_way += 1;
         }
         let j = journal(&run);
@@ -337,4 +340,96 @@ fn mariadb_ddl_step_failing_part_way_journals_the_committed_statements() {
 fn postgres_statement_by_statement_step_failing_part_way_journals_the_committed_statements() {
     let Some(db) = ServerDb::postgres() else { return };
     ddl_step_fails_at_its_third_statement(&db, "    transaction: false\n");
+}
+
+/// Three statements outside a transaction; the second takes two seconds on the server.
+const SLOW_SECOND: &str = r#"
+version: 1
+id: slow-second
+plan:
+  - id: three
+    name: Three statements, one by one
+    kind: sql
+    transaction: false
+    sql:
+      postgres: |
+        INSERT INTO log (id, note) VALUES (1, 'one');
+        INSERT INTO log (id, note) SELECT 2, 'two' FROM (SELECT pg_sleep(2)) AS s;
+        INSERT INTO log (id, note) VALUES (3, 'three');
+      mysql: |
+        INSERT INTO log (id, note) VALUES (1, 'one');
+        INSERT INTO log (id, note) SELECT 2, 'two' FROM (SELECT SLEEP(2)) AS s;
+        INSERT INTO log (id, note) VALUES (3, 'three');
+"#;
+
+/// Regression: a kill -9 while a server ran a statement of a step that commits one by one left
+/// the journal showing it "not committed", and `resume --yes` ran it again with no question;
+/// but the server finishes a statement whose client died and commits it, so it ran twice.
+/// Resume now says the statement may have committed and leaves the decision to the operator.
+fn kill_9_during_a_server_statement(db: &ServerDb) {
+    let t = Test::new().runbook(SLOW_SECOND);
+    db.exec("CREATE TABLE log (id int PRIMARY KEY, note varchar(20))");
+    let mut child = t
+        .command()
+        .args(["run", "runbook.yaml", "--yes", "--runs-dir", "runs", "--db", &db.url()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill while statement 2 runs: statement 1 is journaled, statement 2 sleeps on the server.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "statement 1 never journaled");
+        let journaled = t.dir.join("runs").exists()
+            && t.run_dirs("runs")
+                .pop()
+                .is_some_and(|r| r.join("journal.jsonl").exists() && statement_indexes(&journal(&r), "three") == [0]);
+        if journaled {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server goes on with the statement of the dead client, and commits it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db.rows("SELECT count(*) FROM log WHERE id = 2") != [["1"]] {
+        assert!(std::time::Instant::now() < deadline, "the server did not finish statement 2");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let run = t.run_dirs("runs").pop().unwrap();
+    assert_eq!(statement_indexes(&journal(&run), "three"), [0], "statement 2 committed after the kill, unseen");
+    let run_s = run.display().to_string();
+    let out = t.exec(["resume", &run_s, "--yes"]);
+    out.code(2)
+        .stdout_has("stopped, part-way; its statements commit one by one, and the journal shows:\n  ✔ committed      1. INSERT INTO log (id, note) VALUES (1, 'one')\n  ? unknown        2. INSERT INTO log (id, note) SELECT 2, 'two' FROM (SELECT ")
+        .stdout_has("  ✘ not committed  3. INSERT INTO log (id, note) VALUES (3, 'three')\n  statement 2 was running on the server when the run was killed: the server finishes a statement whose client died, so it may have committed\n")
+        .stderr_has("step `three` was in flight when the run stopped, at statement 2 of 3, which may have committed on the server after the run was killed; --yes will not decide about it: check the database, then pass --rerun-in-flight to run the step again from statement 2, or resume interactively\n");
+    // Nothing ran again: statement 3 is still to come, statement 2 once.
+    assert_eq!(db.rows("SELECT id, note FROM log ORDER BY id"), [["1", "one"], ["2", "two"]]);
+    // The operator who checked and wants it run again from statement 2 says so.
+    db.exec("DELETE FROM log WHERE id = 2");
+    let out = t.exec(["resume", &run_s, "--yes", "--rerun-in-flight"]);
+    out.code(0);
+    assert_eq!(db.rows("SELECT id, note FROM log ORDER BY id"), [["1", "one"], ["2", "two"], ["3", "three"]]);
+    let j = journal(&run);
+    assert_eq!(
+        events(&j, "run_resumed").last().unwrap()["decision"],
+        "run again from statement 2 of 3 (--rerun-in-flight): statement(s) 1–1 are journaled committed and are not run again"
+    );
+    assert_eq!(statement_indexes(&j, "three"), [0, 1, 2]);
+    t.exec(["audit", "verify", &run_s]).code(0);
+}
+
+#[test]
+fn postgres_kill_9_during_a_statement_leaves_it_to_the_operator_at_resume() {
+    let Some(db) = ServerDb::postgres() else { return };
+    kill_9_during_a_server_statement(&db);
+}
+
+#[test]
+fn mariadb_kill_9_during_a_statement_leaves_it_to_the_operator_at_resume() {
+    let Some(db) = ServerDb::mysql() else { return };
+    kill_9_during_a_server_statement(&db);
 }

@@ -235,12 +235,27 @@ impl Partial {
         self.first >= self.shown.len()
     }
 
-    /// Each statement, committed or not, for the operator.
-    fn show(&self) {
+    /// Each statement, committed or not, for the operator. `unsure`: the first statement the
+    /// journal does not show may have committed all the same ([`Partial::unsure`]).
+    fn show(&self, unsure: bool) {
         for (i, sql) in self.shown.iter().enumerate() {
-            let mark = if i < self.first { "✔ committed    " } else { "✘ not committed" };
+            let mark = match i {
+                i if i < self.first => "✔ committed    ",
+                i if i == self.first && unsure => "? unknown      ",
+                _ => "✘ not committed",
+            };
             ui::out(format!("  {mark}  {}. {}", i + 1, sql.lines().next().unwrap_or("")));
         }
+    }
+
+    /// Whether the first statement the journal does not show may have committed all the same:
+    /// the step was cut off by a kill (nothing journaled its end) on a server. The server runs
+    /// a statement to its end after its client died, and commits it on its own, so "not
+    /// journaled" does not prove "not committed" there. On SQLite the statement runs inside the
+    /// killed process and dies with it; a step that ended (failed, interrupted with the
+    /// statement cancelled and checked) journaled how.
+    fn unsure(engine: Engine) -> bool {
+        engine != Engine::Sqlite
     }
 
     /// Where the step starts again, as journaled in the resume's decision.
@@ -429,7 +444,7 @@ async fn settle(
         }
         if let Some(p) = Partial::of(loaded, id, engine, vars, indexes).filter(|p| p.first > 0) {
             ui::out(format!("Step `{id}` stopped part-way in an earlier attempt; the journal shows:"));
-            p.show();
+            p.show(false);
             settled.resume_from.insert(id.clone(), p.first);
         }
     }
@@ -471,7 +486,7 @@ async fn in_flight(
         ui::out(format!("Step `{id}` was being skipped when run {} stopped: it stays skipped", header.run_id));
         settled.decision = Some("skipped, as decided before the run stopped".to_string());
         settled.close = Some(Close::Skipped);
-    } else if let Some(p) = partial.as_ref().filter(|p| p.first > 0 && !p.all_committed() && p.commits_each) {
+    } else if let Some(p) = partial.as_ref().filter(|p| p.first > 0 && !p.all_committed() && p.commits_each && !Partial::unsure(engine)) {
         // Its statements commit one by one and each is journaled as it commits: the
         // journal proves which are applied, so the step goes on from the first that is not,
         // and none runs twice.
@@ -479,7 +494,7 @@ async fn in_flight(
             "Step `{id}` was in flight when run {} stopped, part-way; its statements commit one by one, and the journal shows:",
             header.run_id
         ));
-        p.show();
+        p.show(false);
         ui::out(format!("  it resumes from statement {} of {}", p.first + 1, p.shown.len()));
         settled.decision = Some(p.resumed());
         settled.resume_from.insert(id.clone(), p.first);
@@ -495,27 +510,63 @@ async fn in_flight(
         settled.decision = Some("its statements had committed: finished without running it again".to_string());
         settled.close = Some(Close::Committed);
     } else {
-        ui::out(format!("Step `{id}` ({kind}) was in flight when run {} stopped; the journal knows:", header.run_id));
-        ui::out(format!("  started at {at}"));
-        for e in state.entries.iter().filter(|e| step_of(&e.event) == Some(id.as_str())) {
-            ui::out(format!("  {} {}", e.ts, describe(&e.event)));
-        }
-        if kind == &Kind::Sql {
-            ui::out("  (a statement cut off inside a transaction was rolled back by the database; DDL on MariaDB/MySQL commits statement by statement)");
+        // A step part-way on a server: the statement after the journaled ones may have
+        // committed after the kill. Running it again is the operator's call, from there.
+        let unsure = partial.as_ref().filter(|p| p.first > 0 && !p.all_committed() && p.commits_each);
+        if let Some(p) = unsure {
+            ui::out(format!(
+                "Step `{id}` was in flight when run {} stopped, part-way; its statements commit one by one, and the journal shows:",
+                header.run_id
+            ));
+            p.show(true);
+            ui::out(format!(
+                "  statement {} was running on the server when the run was killed: the server finishes a statement whose client died, so it may have committed",
+                p.first + 1
+            ));
+        } else {
+            ui::out(format!("Step `{id}` ({kind}) was in flight when run {} stopped; the journal knows:", header.run_id));
+            ui::out(format!("  started at {at}"));
+            for e in state.entries.iter().filter(|e| step_of(&e.event) == Some(id.as_str())) {
+                ui::out(format!("  {} {}", e.ts, describe(&e.event)));
+            }
+            if kind == &Kind::Sql {
+                ui::out("  (a statement cut off inside a transaction was rolled back by the database; DDL on MariaDB/MySQL commits statement by statement)");
+            }
         }
         let choice = if opts.yes {
             if !opts.rerun_in_flight {
-                return Err(Error::usage(format!(
-                    "step `{id}` was in flight when the run stopped; --yes will not decide about it: check the database, then pass --rerun-in-flight to run it again, or resume interactively"
-                )));
+                return Err(Error::usage(match unsure {
+                    Some(p) => format!(
+                        "step `{id}` was in flight when the run stopped, at statement {} of {}, which may have committed on the server after the run was killed; --yes will not decide about it: check the database, then pass --rerun-in-flight to run the step again from statement {}, or resume interactively",
+                        p.first + 1,
+                        p.shown.len(),
+                        p.first + 1
+                    ),
+                    None => format!(
+                        "step `{id}` was in flight when the run stopped; --yes will not decide about it: check the database, then pass --rerun-in-flight to run it again, or resume interactively"
+                    ),
+                }));
             }
             InFlight::RunAgain
         } else {
             let step = id.clone();
             interrupt::ask(prompter, Some(interrupts), move |p| p.in_flight(&step)).await?
         };
+        let how = if opts.yes { "--rerun-in-flight" } else { "interactive" };
         settled.decision = Some(match &choice {
-            InFlight::RunAgain => format!("run again ({})", if opts.yes { "--rerun-in-flight" } else { "interactive" }),
+            // The statements the journal shows committed are never run again.
+            InFlight::RunAgain => match unsure {
+                Some(p) => {
+                    settled.resume_from.insert(id.clone(), p.first);
+                    format!(
+                        "run again from statement {} of {} ({how}): statement(s) 1–{} are journaled committed and are not run again",
+                        p.first + 1,
+                        p.shown.len(),
+                        p.first
+                    )
+                }
+                None => format!("run again ({how})"),
+            },
             InFlight::MarkDone => "marked done after checking".to_string(),
             InFlight::Skip(reason) => format!("skipped: {reason}"),
             InFlight::Abort => {
