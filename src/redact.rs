@@ -29,6 +29,12 @@ const MIN_PIECE_LEN: usize = 4;
 /// Shorter forms are not masked at all: masking them would garble all text.
 const MIN_FORM_LEN: usize = 3;
 
+/// A run of this many characters of a secret is the secret, wherever it stands: a server that
+/// quotes a value back cuts it to its own limit (MariaDB's `Duplicate entry '…64 characters…'`,
+/// `Truncated incorrect … value: '…128…'`), and the cut piece is no whole form. Long enough
+/// that ordinary text does not share it with a secret by chance.
+const MIN_CUT_LEN: usize = 16;
+
 /// What `encodeURIComponent` leaves alone; the other common percent-encoding.
 const URI_COMPONENT: &AsciiSet =
     &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'!').remove(b'~').remove(b'*').remove(b'\'').remove(b'(').remove(b')');
@@ -39,6 +45,9 @@ pub struct Redactor {
     secrets: Vec<String>,
     /// The raw secrets long enough to look for across line breaks.
     raw: Vec<String>,
+    /// Every run of [`MIN_CUT_LEN`] characters of a secret longer than that: the pieces a cut
+    /// leaves ([`Redactor::cut_pieces`]).
+    windows: std::collections::HashSet<String>,
     /// Patterns that find the database password where it stands as a password.
     passwords: Vec<Regex>,
 }
@@ -61,6 +70,10 @@ impl Redactor {
         }
         if value.chars().count() >= MIN_SECRET_LEN && !self.raw.iter().any(|r| r == value) {
             self.raw.push(value.to_string());
+        }
+        let starts: Vec<usize> = value.char_indices().map(|(i, _)| i).chain([value.len()]).collect();
+        if starts.len() > MIN_CUT_LEN + 1 {
+            self.windows.extend(starts.windows(MIN_CUT_LEN + 1).map(|w| value[w[0]..w[MIN_CUT_LEN]].to_string()));
         }
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
@@ -108,7 +121,45 @@ impl Redactor {
                 out = Cow::Owned(joined);
             }
         }
+        if let Some(cut) = self.cut_pieces(&out) {
+            out = Cow::Owned(cut);
+        }
         out.into_owned()
+    }
+
+    /// Mask what is left of a secret someone else cut to size (a server quoting the value back
+    /// in an error): every stretch of `s` made of runs of [`MIN_CUT_LEN`] characters found in a
+    /// secret. The whole forms are already masked by then; this finds the rest.
+    fn cut_pieces(&self, s: &str) -> Option<String> {
+        if self.windows.is_empty() {
+            return None;
+        }
+        let starts: Vec<usize> = s.char_indices().map(|(i, _)| i).chain([s.len()]).collect();
+        if starts.len() <= MIN_CUT_LEN {
+            return None;
+        }
+        // Character positions covered by a window found in a secret, as (start, end) runs.
+        let mut covered: Vec<(usize, usize)> = Vec::new();
+        for (i, w) in starts.windows(MIN_CUT_LEN + 1).enumerate() {
+            if self.windows.contains(&s[w[0]..w[MIN_CUT_LEN]]) {
+                match covered.last_mut() {
+                    Some(last) if last.1 >= i => last.1 = i + MIN_CUT_LEN,
+                    _ => covered.push((i, i + MIN_CUT_LEN)),
+                }
+            }
+        }
+        if covered.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for (a, b) in covered {
+            out.push_str(&s[last..starts[a]]);
+            out.push_str(MASK);
+            last = starts[b];
+        }
+        out.push_str(&s[last..]);
+        Some(out)
     }
 
     /// Mask a secret that a line break (or several) cuts into pieces, the break kept.
@@ -332,8 +383,9 @@ mod tests {
         assert_eq!(r.pieces("zq"), MASK, "a name that is all a piece of the value");
         assert_eq!(r.pieces("UPDATE t SET e = 'tok:x' WHERE 1=0"), format!("UPDATE t SET e = 'tok:{MASK}"));
         assert_eq!(r.pieces("SELECT 1"), "SELECT 1", "text with no piece of the value is kept");
-        // Prose keeps short pieces: `text` alone sees only whole values.
-        assert_eq!(r.text("table zq_canary_7f3e"), "table zq_canary_7f3e");
+        // Prose keeps short pieces: `text` alone sees whole values and long runs of them.
+        assert_eq!(r.text("a table zq_canary here"), "a table zq_canary here");
+        assert_eq!(r.text("a table zq_canary_7f3e"), format!("a tabl{MASK}"));
     }
 
     #[test]
@@ -360,6 +412,19 @@ mod tests {
         }
         let b = b64.encode(format!("user:{secret}"));
         assert!(!r.text(&b).contains(&b[8..20]), "{}", r.text(&b));
+    }
+
+    #[test]
+    fn masks_what_a_server_left_of_a_secret_it_cut() {
+        let secret = "ZqAHOVCJQXELSZGNUBIPWDKRYFMTAHOVCJQXELSZGNUBIPWDKRYFMTAHOVCJQXELSZGNUBIPW";
+        let r = Redactor::new([secret.to_string()]);
+        let msg = format!("1062 (23000): Duplicate entry '{}...' for key 'email'", &secret[..64]);
+        assert_eq!(r.text(&msg), "1062 (23000): Duplicate entry '********...' for key 'email'");
+        // From the other end too, and twice in one text.
+        let tail = &secret[secret.len() - 20..];
+        assert_eq!(r.text(&format!("…{tail} and {tail}")), "…******** and ********");
+        // Fifteen characters of it are ordinary text.
+        assert_eq!(r.text(&secret[..15]), &secret[..15]);
     }
 
     #[test]

@@ -523,3 +523,25 @@ fn a_read_query_binds_a_lone_literal_on_mariadb() {
     ));
     check_query_binding(&db.url(), |q| db.scalar(q));
 }
+
+/// A long secret, every 10-character piece of it its own.
+const LONG_SECRET: &str = "Zq7-AHOVCJQXELSZGNUB-IPWDKRYFMT-ahovcjqxel-szgnubipwd-krYFMTAHOV-CJQXELszgn-UBIPWDkryf-mtAHOVCJQX";
+
+/// Regression: MariaDB quotes a duplicate value back cut to 64 characters (`Duplicate entry
+/// '…...'`). The cut piece is no whole form of the secret, so its first 64 characters reached
+/// the terminal, the journal and every report. What a server leaves of a secret is hidden too.
+#[test]
+fn mariadb_a_secret_the_server_cuts_in_its_error_is_still_hidden() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.exec("CREATE TABLE tokens (id int PRIMARY KEY, tok varchar(255) NOT NULL UNIQUE)");
+    let t = Test::new().runbook(
+        "version: 1\nid: long-secret\nvars:\n  tok:\n    description: a token\n    secret: true\n    env: TOK\nplan:\n  - id: store\n    name: Store the token twice\n    kind: sql\n    sql:\n      - INSERT INTO tokens (id, tok) VALUES (1, '${tok}')\n      - INSERT INTO tokens (id, tok) VALUES (2, '${tok}')\n",
+    );
+    let run = t
+        .exec_env(&["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs", "--allow-no-backup"], &[("TOK", LONG_SECRET)]);
+    run.code(1).stdout_has(
+        "✘ failed: database: error returned from database: 1062 (23000): Duplicate entry '********...' for key 'tok' (the transaction was rolled back, nothing changed)\n",
+    );
+    assert_eq!(db.scalar("SELECT count(*) FROM tokens"), "0");
+    crate::support::assert_secret_nowhere(&t, LONG_SECRET, &[t.dir.join("runs"), t.dir.join(".state")], &[&run]);
+}
