@@ -80,11 +80,37 @@ impl Interrupts {
         (count > 0).then_some(name)
     }
 
+    /// Wait until a signal is pending (at once when one already is), and name it: for work
+    /// that has no statement to cancel and only needs to stop waiting (a fleet waiting for its
+    /// targets, its bake time, its own command).
+    pub async fn signalled(&self) -> &'static str {
+        let mut rx = self.rx.clone();
+        loop {
+            if let Some(name) = self.pending() {
+                return name;
+            }
+            if rx.changed().await.is_err() {
+                // The listener is gone: no signal can come any more.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
     /// The run has acted on every signal so far (journaled it, stopped the plan): a rollback
     /// the operator then asks for may run; a further signal ends the process.
     pub fn acknowledge(&self) {
         let (count, _) = *self.rx.borrow();
         self.handled.store(count, Ordering::SeqCst);
+    }
+}
+
+/// The signal a name given by [`listen`] stands for, to pass the same one on to a child process
+/// (a fleet's target runs): a Ctrl-C typed at a prompt is passed on as the SIGINT it stands for.
+pub fn signal_number(name: &str) -> libc::c_int {
+    match name {
+        "SIGTERM" => libc::SIGTERM,
+        "SIGHUP" => libc::SIGHUP,
+        _ => libc::SIGINT,
     }
 }
 
