@@ -84,6 +84,8 @@ async fn post_after(dir: &Path, code: i32, redmine: &FleetRedmine) -> Result<i32
 }
 
 async fn run(p: RunPlan) -> Result<i32> {
+    // From the start: a signal before the first prompt is not lost, it ends the fleet there.
+    let interrupts = crate::exec::interrupt::listen();
     // A missing API key is found before any target is touched, not after the fleet.
     if let Some(url) = &p.redmine.redmine {
         crate::redmine::Client::from_env(url)?;
@@ -175,11 +177,12 @@ async fn run(p: RunPlan) -> Result<i32> {
         operator: p.operator,
         rerun_in_flight: false,
     };
-    let code = orchestrate::drive(&dir, journal, state, &settings, prompter.as_mut(), &loaded).await?;
+    let code = orchestrate::drive(&dir, journal, state, &settings, &mut prompter, &interrupts, &loaded).await?;
     post_after(&dir, code, &p.redmine).await
 }
 
 async fn resume(dir: &Path, yes: bool, rerun_in_flight: bool, operator: String, redmine: &FleetRedmine) -> Result<i32> {
+    let interrupts = crate::exec::interrupt::listen();
     if !fleet::is_fleet_dir(dir) {
         return Err(Error::usage(format!("{}: not a fleet folder (no {})", dir.display(), fleet::FILE_NAME)));
     }
@@ -212,7 +215,7 @@ async fn resume(dir: &Path, yes: bool, rerun_in_flight: bool, operator: String, 
         operator,
         rerun_in_flight,
     };
-    let code = orchestrate::drive(&dir, journal, state, &settings, prompter.as_mut(), &loaded).await?;
+    let code = orchestrate::drive(&dir, journal, state, &settings, &mut prompter, &interrupts, &loaded).await?;
     post_after(&dir, code, redmine).await
 }
 

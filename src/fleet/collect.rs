@@ -166,6 +166,7 @@ pub fn collect(run_dirs: &[PathBuf], out: &Path, operator: &str) -> Result<i32> 
         failed,
         not_started: 0,
         awaiting: 0,
+        interrupted: 0,
         reason: None,
         duration_ms: 0,
     })?;

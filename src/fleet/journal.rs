@@ -115,6 +115,30 @@ pub enum FleetEvent {
         step_id: String,
         duration_ms: u64,
     },
+    /// The fleet was interrupted while this target's run ran: the fleet passed the signal on
+    /// to the run, which journaled its own interruption. Not a leaf of the root: the target
+    /// stays in flight, and `fleet resume` continues the same run in the same folder.
+    TargetInterrupted {
+        target: String,
+        wave: usize,
+        attempt: u32,
+        #[serde(default)]
+        run_dir: Option<String>,
+        /// `Ctrl-C`, `SIGTERM` or `SIGHUP`, as the fleet received it.
+        signal: String,
+        /// The run's own exit code (3 when it ended as interrupted); none when it had to be
+        /// killed because it did not end in time.
+        #[serde(default)]
+        exit_code: Option<i32>,
+        duration_ms: u64,
+    },
+    /// A signal (or Ctrl-C typed at a fleet prompt) stopped the fleet: the operator stopping.
+    /// The fleet's end follows, recorded as `interrupted`.
+    FleetInterrupted {
+        signal: String,
+        /// Where the fleet was: at which prompt, during which wave, bake or fleet step.
+        at: String,
+    },
     /// The operator's decision to run a `scope: fleet` step once for the whole fleet.
     FleetStepStarted {
         step_id: String,
@@ -170,12 +194,19 @@ pub enum FleetEvent {
         /// Targets stopped before a fleet step that has not run.
         #[serde(default)]
         awaiting: usize,
+        /// Targets whose runs a signal stopped part-way; `fleet resume` continues them.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        interrupted: usize,
         /// Why the fleet stopped short when the counts do not say it (a bake breach, a failed
         /// fleet step); absent otherwise, so older records read unchanged.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
         duration_ms: u64,
     },
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A line of `fleet.jsonl`.

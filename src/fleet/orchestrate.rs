@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::journal::{self as fjournal, FleetEvent, TargetOutline};
 use super::state::{FleetState, Status};
 use crate::error::{Error, Result, EXIT_FAILED, EXIT_OK, EXIT_STOPPED};
+use crate::exec::interrupt::{self, Interrupts};
 use crate::journal::{self, Event, Journal};
 use crate::runbook::{Action, Loaded};
 use crate::ui::prompt::ItemAnswer;
@@ -108,6 +109,10 @@ fn run_dirs(target_dir: &Path) -> Vec<PathBuf> {
 
 /// Drive the fleet from `state` to its end.
 ///
+/// `interrupts` listens for SIGINT, SIGTERM and SIGHUP from the fleet's start: every prompt
+/// goes through [`interrupt::ask`], a signal during a wave is passed on to each target's run,
+/// and the fleet then records the interruption and ends with exit 3.
+///
 /// Without `scope: fleet` steps that is one pass over the waves. With them, each pass takes
 /// every target up to the next fleet step (their runs stop before it), then the fleet runs that
 /// step once, and the next pass resumes every target's run from there; so the step runs after
@@ -117,7 +122,8 @@ pub async fn drive(
     mut journal: Journal,
     mut state: FleetState,
     settings: &Settings,
-    prompter: &mut dyn Prompter,
+    prompter: &mut Box<dyn Prompter>,
+    interrupts: &Interrupts,
     loaded: &Loaded,
 ) -> Result<i32> {
     let started = Instant::now();
@@ -129,7 +135,8 @@ pub async fn drive(
     loop {
         let next = fleet_steps.iter().find(|s| state.fleet_step_done(&s.id).is_none()).copied();
         let pass = Pass::new(loaded, &fleet_steps, &state, next);
-        end = run_waves(dir, &exe, &mut journal, &mut state, settings, &outlines, prompter, loaded, &pass, pass_start).await?;
+        let ctx = Ctx { dir, exe: &exe, settings, outlines: &outlines, interrupts };
+        end = run_waves(&ctx, &mut journal, &mut state, prompter, loaded, &pass, pass_start).await?;
         if end != End::Done || state.budget_exceeded {
             break;
         }
@@ -142,7 +149,13 @@ pub async fn drive(
             break;
         }
         let vars = crate::load::vars::Vars::resolve(&loaded.doc, &settings.vars.clone().into_iter().collect::<Vec<_>>())?;
-        let code = super::step::run(dir, &mut journal, loaded, &vars, step, prompter, &settings.operator).await?;
+        let code = match super::step::run(dir, &mut journal, loaded, &vars, step, prompter, interrupts, &settings.operator).await {
+            Err(Error::Interrupted { signal }) => {
+                end = End::Interrupted { signal, at: format!("at fleet step `{}`", step.id) };
+                break;
+            }
+            other => other?,
+        };
         state.note_fleet_step(
             &FleetEvent::FleetStepFinished {
                 step_id: step.id.clone(),
@@ -179,6 +192,26 @@ enum End {
     FleetStepFailed(String),
     /// A monitor sampled during the bake time crossed its threshold: after this wave, why.
     BakeFailed { wave: usize, why: String },
+    /// A signal, or Ctrl-C typed at a prompt: the operator stopping, `at` saying where.
+    Interrupted { signal: String, at: String },
+}
+
+/// A prompt's answer, or the fleet's end when a signal (or a typed Ctrl-C) came instead.
+fn answered<T>(r: Result<T>, at: impl FnOnce() -> String) -> Result<std::result::Result<T, End>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(Error::Interrupted { signal }) => Ok(Err(End::Interrupted { signal, at: at() })),
+        Err(e) => Err(e),
+    }
+}
+
+/// What every wave of a drive shares.
+struct Ctx<'a> {
+    dir: &'a Path,
+    exe: &'a Path,
+    settings: &'a Settings,
+    outlines: &'a BTreeMap<String, TargetOutline>,
+    interrupts: &'a Interrupts,
 }
 
 /// One pass over the waves: the steps up to the next fleet step (or to the end).
@@ -227,19 +260,16 @@ impl<'a> Pass<'a> {
 }
 
 /// Every wave of one pass, in order; the operator is asked once per wave.
-#[allow(clippy::too_many_arguments)]
 async fn run_waves(
-    dir: &Path,
-    exe: &Path,
+    ctx: &Ctx<'_>,
     journal: &mut Journal,
     state: &mut FleetState,
-    settings: &Settings,
-    outlines: &BTreeMap<String, TargetOutline>,
-    prompter: &mut dyn Prompter,
+    prompter: &mut Box<dyn Prompter>,
     loaded: &Loaded,
     pass: &Pass<'_>,
     pass_start: usize,
 ) -> Result<End> {
+    let (settings, outlines) = (ctx.settings, ctx.outlines);
     let waves = state.waves.clone();
     let total = waves.len();
     for (wi, wave) in waves.iter().enumerate() {
@@ -268,7 +298,12 @@ async fn run_waves(
         }
         let names: Vec<String> = todo.iter().map(|t| t.0.clone()).collect();
         let question = format!("Start wave {w} of {total}: {} target(s) ({}){}?", names.len(), shorten(&names), pass.label);
-        let go = prompter.confirm(&question, true)?;
+        let go = match answered(interrupt::ask(prompter, Some(ctx.interrupts), move |p| p.confirm(&question, true)).await, || {
+            format!("at the wave {w} prompt")
+        })? {
+            Ok(go) => go,
+            Err(end) => return Ok(end),
+        };
         let how = if prompter.interactive() { "interactive" } else { prompter.how() };
         journal.record_event(&FleetEvent::WaveStarted {
             wave: w,
@@ -294,12 +329,17 @@ async fn run_waves(
                 for item in &m.checklist {
                     let question = format!("wave {w}, {}: {item}", step.name);
                     // "Not yet" means the operator is still on it: ask again until it is settled.
-                    let ok = loop {
-                        match prompter.checklist_item(&question)? {
-                            ItemAnswer::Yes => break true,
-                            ItemAnswer::No => break false,
+                    let asked = interrupt::ask(prompter, Some(ctx.interrupts), move |p| loop {
+                        match p.checklist_item(&question)? {
+                            ItemAnswer::Yes => break Ok(true),
+                            ItemAnswer::No => break Ok(false),
                             ItemAnswer::NotYet => continue,
                         }
+                    })
+                    .await;
+                    let ok = match answered(asked, || format!("at the wave {w} checklist of `{}`", step.id))? {
+                        Ok(ok) => ok,
+                        Err(end) => return Ok(end),
                     };
                     journal.record_event(&FleetEvent::WaveChecklist {
                         wave: w,
@@ -320,8 +360,11 @@ async fn run_waves(
         }
         let decision = format!("wave {w} of fleet {} confirmed by {} ({how})", state.fleet_id, settings.operator);
         ui::out(format!("Wave {w} of {total}: {}{}", names.join(", "), pass.label));
-        let (ok, failed) =
-            run_wave(dir, exe, journal, state, settings, outlines, w, todo, &decision, pass_start, &pass.fleet_step_args).await?;
+        let (ok, failed, signal) = run_wave(ctx, journal, state, w, todo, &decision, pass_start, &pass.fleet_step_args).await?;
+        // An interrupted wave did not finish: its targets' runs go on at `fleet resume`.
+        if let Some(signal) = signal {
+            return Ok(End::Interrupted { signal: signal.into(), at: format!("during wave {w}") });
+        }
         journal.record_event(&FleetEvent::WaveFinished { wave: w, succeeded: ok, failed })?;
         if state.budget_exceeded {
             return Ok(End::Done);
@@ -342,7 +385,14 @@ async fn run_waves(
                     .copied()
                     .filter(|s| !settings.skips.iter().any(|k| k.split('=').next() == Some(s.id.as_str())))
                     .collect();
-                if let Some(why) = super::bake::bake(journal, loaded, &settings.vars, outlines, &monitors, w, &baked, pause).await? {
+                // The bake only waits and samples: a signal ends it where it is.
+                let breach = tokio::select! {
+                    r = super::bake::bake(journal, loaded, &settings.vars, outlines, &monitors, w, &baked, pause) => r?,
+                    signal = ctx.interrupts.signalled() => {
+                        return Ok(End::Interrupted { signal: signal.into(), at: format!("during the bake time after wave {w}") });
+                    }
+                };
+                if let Some(why) = breach {
                     return Ok(End::BakeFailed { wave: w, why });
                 }
             }
@@ -352,26 +402,26 @@ async fn run_waves(
 }
 
 /// Start the wave's targets, at most `parallel` at a time, and record each as it ends. Once the
-/// budget is exceeded no new target starts; those in flight finish.
+/// budget is exceeded no new target starts; those in flight finish. Once a signal arrives no
+/// new target starts either, each running one is passed the signal (see [`Job::run`]), and the
+/// signal is returned once they have all ended.
 #[allow(clippy::too_many_arguments)]
 async fn run_wave(
-    dir: &Path,
-    exe: &Path,
+    ctx: &Ctx<'_>,
     journal: &mut Journal,
     state: &mut FleetState,
-    settings: &Settings,
-    outlines: &BTreeMap<String, TargetOutline>,
     wave: usize,
     todo: Vec<(String, Todo, u32)>,
     decision: &str,
     pass_start: usize,
     fleet_steps: &[(String, Option<String>)],
-) -> Result<(usize, usize)> {
+) -> Result<(usize, usize, Option<&'static str>)> {
+    let (dir, settings) = (ctx.dir, ctx.settings);
     let mut queue = todo.into_iter();
     let mut set = tokio::task::JoinSet::new();
     let (mut ok, mut failed) = (0, 0);
     loop {
-        while set.len() < settings.parallel.max(1) && !state.budget_exceeded {
+        while set.len() < settings.parallel.max(1) && !state.budget_exceeded && ctx.interrupts.pending().is_none() {
             let Some((name, action, attempt)) = queue.next() else { break };
             let target_dir = dir.join(&name);
             let resume_dir = if action == Todo::Resume { run_dirs(&target_dir).pop() } else { None };
@@ -385,9 +435,9 @@ async fn run_wave(
             journal.record_event(&event)?;
             state.apply(&event, &journal::now());
             let outline =
-                outlines.get(&name).cloned().ok_or_else(|| Error::failed(format!("target `{name}` is not in the fleet record")))?;
+                ctx.outlines.get(&name).cloned().ok_or_else(|| Error::failed(format!("target `{name}` is not in the fleet record")))?;
             let job = Job {
-                exe: exe.to_path_buf(),
+                exe: ctx.exe.to_path_buf(),
                 fleet_dir: dir.to_path_buf(),
                 target_dir,
                 outline,
@@ -396,6 +446,7 @@ async fn run_wave(
                 decision: decision.to_string(),
                 settings: settings.clone(),
                 fleet_steps: fleet_steps.to_vec(),
+                interrupts: ctx.interrupts.clone(),
             };
             set.spawn(async move {
                 let began = Instant::now();
@@ -422,6 +473,26 @@ async fn run_wave(
             state.apply(&event, &journal::now());
             ok += 1;
             ui::panel::ok(format!("wave {wave} · {name} · ready for fleet step `{step_id}` ({:.1} s)", took.as_secs_f64()));
+            continue;
+        }
+        // A run the fleet's signal stopped is not over: it goes on at `fleet resume`.
+        if let Some(signal) = ctx.interrupts.pending().filter(|_| info.outcome == "interrupted") {
+            let event = FleetEvent::TargetInterrupted {
+                target: name.clone(),
+                wave,
+                attempt,
+                run_dir: info.run_dir.clone(),
+                signal: signal.into(),
+                exit_code: info.finished.then_some(exit_code),
+                duration_ms: took.as_millis() as u64,
+            };
+            journal.record_event(&event)?;
+            state.apply(&event, &journal::now());
+            ui::panel::fail(format!(
+                "wave {wave} · {name} · interrupted by {signal} ({}; {:.1} s)",
+                if info.finished { "its run journaled the interruption" } else { "its run did not end in time and was killed" },
+                took.as_secs_f64()
+            ));
             continue;
         }
         let event = FleetEvent::TargetFinished {
@@ -461,7 +532,7 @@ async fn run_wave(
             ));
         }
     }
-    Ok((ok, failed))
+    Ok((ok, failed, ctx.interrupts.pending()))
 }
 
 /// One target's child process.
@@ -476,6 +547,36 @@ struct Job {
     settings: Settings,
     /// `--fleet-step` values: each fleet step, with the reference of its run once it ran.
     fleet_steps: Vec<(String, Option<String>)>,
+    /// The fleet's signals, passed on to the target's run.
+    interrupts: Interrupts,
+}
+
+/// How long a target's run has, once the fleet passed it a signal, to journal its interruption
+/// and end (it cancels its statement within its own grace) before its process group is killed.
+const FORWARD_WAIT: Duration = Duration::from_millis(1500);
+
+/// Pass the fleet's signal on to a target's run (its process group: the run and anything it
+/// started that is still in it), wait for the run to end, and kill the group if it does not.
+async fn forward(child: &mut tokio::process::Child, signal: &str) -> std::io::Result<std::process::ExitStatus> {
+    let group = child.id().map(|pid| pid as libc::pid_t);
+    if let Some(pgid) = group {
+        // SAFETY: kill(2) on the process group this child leads (it was started as its leader).
+        unsafe {
+            libc::kill(-pgid, interrupt::signal_number(signal));
+        }
+    }
+    match tokio::time::timeout(FORWARD_WAIT, child.wait()).await {
+        Ok(status) => status,
+        Err(_) => {
+            if let Some(pgid) = group {
+                // SAFETY: as above; the run did not end in time, so nothing of it may stay.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+            child.wait().await
+        }
+    }
 }
 
 impl Job {
@@ -494,7 +595,9 @@ impl Job {
             let info = inspect(rd)?;
             // A run waiting for a fleet step that has now run goes on; any other ended run is final.
             let goes_on = info.awaiting.as_ref().is_some_and(|a| self.fleet_steps.iter().any(|(id, r)| id == a && r.is_some()));
-            if info.finished && !goes_on {
+            // A run that ended as interrupted (the fleet passed it a signal) is not over either:
+            // its own `resume` continues it.
+            if info.finished && !goes_on && info.outcome != "interrupted" {
                 let code = info.exit_code.unwrap_or(EXIT_FAILED);
                 return Ok((code, RunInfo { run_dir: Some(relative(&self.fleet_dir, rd)), ..info }));
             }
@@ -545,6 +648,10 @@ impl Job {
         // killed between the fork and the prctl is caught by the parent check, and the target
         // never starts.
         let fleet_pid = std::process::id() as libc::pid_t;
+        // A process group of its own: a Ctrl-C at the terminal, or the hangup of a closed one,
+        // reaches the fleet alone, which passes it on once (a second signal would make the run
+        // exit without its cleanup).
+        cmd.process_group(0);
         unsafe {
             cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -554,7 +661,16 @@ impl Job {
                 Ok(())
             });
         }
-        let status = cmd.status().await.map_err(|e| Error::failed(format!("cannot start {}: {e}", self.exe.display())))?;
+        if self.interrupts.pending().is_some() {
+            // Not started: the target stays in flight, and `fleet resume` starts it.
+            return Ok((EXIT_STOPPED, RunInfo { outcome: "interrupted".into(), ..RunInfo::default() }));
+        }
+        let mut child = cmd.spawn().map_err(|e| Error::failed(format!("cannot start {}: {e}", self.exe.display())))?;
+        let status = tokio::select! {
+            status = child.wait() => status,
+            signal = self.interrupts.signalled() => forward(&mut child, signal).await,
+        }
+        .map_err(|e| Error::failed(format!("waiting for {}: {e}", self.exe.display())))?;
         let code = status.code().unwrap_or(EXIT_FAILED);
         let run_dir = match &resume_dir {
             Some(rd) => Some(rd.clone()),
@@ -582,15 +698,22 @@ fn finish(journal: &mut Journal, state: &FleetState, started: Instant, end: End)
     let succeeded = state.status.values().filter(|s| matches!(s, Status::Finished { exit_code: 0, .. })).count();
     let failed = state.failures();
     let awaiting = state.status.values().filter(|s| matches!(s, Status::Awaiting { .. })).count();
-    let not_started = state.status.len() - succeeded - failed - awaiting;
+    // Only an interruption leaves a target in flight at the end of a drive.
+    let interrupted = state.status.values().filter(|s| matches!(s, Status::InFlight { .. })).count();
+    let not_started = state.status.len() - succeeded - failed - awaiting - interrupted;
     // Why the fleet stopped short, when that is not told by the counts that follow: a target
     // failure is, a failed fleet step or bake is not.
     let reason = match &end {
         End::FleetStepFailed(id) => Some(format!("stopped at fleet step `{id}`, which failed")),
         End::BakeFailed { wave, why } => Some(format!("stopped after wave {wave}: {why}")),
+        End::Interrupted { signal, at } => Some(format!("interrupted by {signal} {at}")),
         End::Done | End::Stopped => None,
     };
-    let (outcome, code) = if failed > 0 || reason.is_some() {
+    let (outcome, code) = if let End::Interrupted { signal, at } = &end {
+        // The operator stopping, whatever the targets did before: exit 3, as a run.
+        journal.record_event(&FleetEvent::FleetInterrupted { signal: signal.clone(), at: at.clone() })?;
+        ("interrupted", EXIT_STOPPED)
+    } else if failed > 0 || reason.is_some() {
         ("failed", EXIT_FAILED)
     } else if end == End::Stopped {
         ("stopped by the operator", EXIT_STOPPED)
@@ -608,14 +731,20 @@ fn finish(journal: &mut Journal, state: &FleetState, started: Instant, end: End)
         failed,
         not_started,
         awaiting,
+        interrupted,
         reason: reason.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
     })?;
     let waiting = if awaiting > 0 { format!(", {awaiting} waiting for a fleet step") } else { String::new() };
+    let cut = if interrupted > 0 { format!(", {interrupted} interrupted") } else { String::new() };
+    // An interruption's reason says the outcome itself.
+    let head = match (&end, reason) {
+        (End::Interrupted { .. }, Some(r)) => r,
+        (_, r) => format!("{outcome}{}", r.map(|r| format!(", {r}")).unwrap_or_default()),
+    };
     let line = format!(
-        "Fleet {}: {outcome}{} — {succeeded} succeeded, {failed} failed, {not_started} not started{waiting}; root {root}",
-        state.fleet_id,
-        reason.map(|r| format!(", {r}")).unwrap_or_default()
+        "Fleet {}: {head} — {succeeded} succeeded, {failed} failed, {not_started} not started{cut}{waiting}; root {root}",
+        state.fleet_id
     );
     if code == EXIT_OK {
         ui::panel::ok(line);

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
     NotStarted,
-    /// Started and never finished: the fleet died while it ran.
+    /// Started and never finished: the fleet died or was interrupted while it ran.
     InFlight {
         attempt: u32,
         wave: usize,
@@ -184,6 +184,11 @@ impl FleetState {
             FleetEvent::TargetAwaiting { target, attempt, step_id, .. } => {
                 self.status.insert(target.clone(), Status::Awaiting { attempt: *attempt, step_id: step_id.clone() });
             }
+            // The run goes on at `fleet resume`, in its own folder: still in flight.
+            FleetEvent::TargetInterrupted { target, wave, attempt, .. } => {
+                self.status.insert(target.clone(), Status::InFlight { attempt: *attempt, wave: *wave });
+            }
+            FleetEvent::FleetInterrupted { .. } => {}
             FleetEvent::FleetStepStarted { how, .. } => {
                 if how == "interactive" {
                     self.prompts += 1;

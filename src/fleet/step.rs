@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::journal::FleetEvent;
 use crate::error::{Error, Result, EXIT_FAILED, EXIT_OK, EXIT_STOPPED};
+use crate::exec::interrupt::{self, Interrupts};
 use crate::exec::step::command::run_in_group;
 use crate::journal::Journal;
 use crate::load::vars::Vars;
@@ -32,7 +33,9 @@ pub fn fleet_steps<'a>(loaded: &'a Loaded, skips: &[String]) -> Vec<&'a Step> {
 }
 
 /// Ask, run the step once, and record both in the fleet record. Returns the exit code the
-/// fleet goes on with: 0 (continue), 1 (the step failed) or 3 (the operator said no).
+/// fleet goes on with: 0 (continue), 1 (the step failed) or 3 (the operator said no); a signal
+/// (or Ctrl-C typed at its prompt) is [`Error::Interrupted`], after the step's end is recorded
+/// as `interrupted` when it had started (its command's process group is ended).
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     dir: &Path,
@@ -40,12 +43,14 @@ pub async fn run(
     loaded: &Loaded,
     vars: &Vars,
     step: &Step,
-    prompter: &mut dyn Prompter,
+    prompter: &mut Box<dyn Prompter>,
+    interrupts: &Interrupts,
     operator: &str,
 ) -> Result<i32> {
     let how = if prompter.interactive() { "interactive" } else { prompter.how() }.to_string();
     ui::out(format!("Fleet step `{}`: {} — once for the whole fleet", step.id, step.name));
-    let go = prompter.confirm(&format!("Run `{}` ({}) once for the whole fleet now?", step.id, step.name), true)?;
+    let question = format!("Run `{}` ({}) once for the whole fleet now?", step.id, step.name);
+    let go = interrupt::ask(prompter, Some(interrupts), move |p| p.confirm(&question, true)).await?;
     journal.record_event(&FleetEvent::FleetStepStarted {
         step_id: step.id.clone(),
         name: step.name.clone(),
@@ -58,31 +63,35 @@ pub async fn run(
         return Ok(EXIT_STOPPED);
     }
     let started = Instant::now();
-    let (ok, detail, log) = match &step.action {
-        Action::Command(a) => command(dir, loaded, vars, step, a).await?,
+    let done = match &step.action {
+        // The command only runs: a signal drops it, which ends its whole process group.
+        Action::Command(a) => tokio::select! {
+            r = command(dir, loaded, vars, step, a) => r,
+            signal = interrupts.signalled() => Err(Error::Interrupted { signal: signal.into() }),
+        },
         Action::Manual(m) => {
             if let Some(text) = &m.instructions {
                 ui::out(vars.mask(text).trim_end());
             }
-            let mut ok = true;
-            for item in &m.checklist {
-                let answer = loop {
-                    match prompter.checklist_item(&format!("fleet, {}: {item}", step.name))? {
-                        ItemAnswer::Yes => break true,
-                        ItemAnswer::No => break false,
-                        ItemAnswer::NotYet => continue,
-                    }
-                };
-                ok &= answer;
-                if !answer {
-                    break;
-                }
-            }
-            let detail = if ok { format!("checklist confirmed ({how})") } else { format!("checklist not confirmed ({how})") };
-            (ok, detail, None)
+            checklist(prompter, interrupts, step, &m.checklist, &how).await
         }
         // Validation allows no other kind at fleet scope.
         _ => return Err(Error::failed(format!("step `{}`: a {} step cannot run at fleet scope", step.id, step.kind))),
+    };
+    let (ok, detail, log) = match done {
+        Err(Error::Interrupted { signal }) => {
+            // The step's end is evidence too: it neither passed nor failed, and runs again at
+            // `fleet resume` (only a passed fleet step counts as done).
+            journal.record_event(&FleetEvent::FleetStepFinished {
+                step_id: step.id.clone(),
+                status: "interrupted".into(),
+                detail: format!("interrupted by {signal}"),
+                log: None,
+                duration_ms: started.elapsed().as_millis() as u64,
+            })?;
+            return Err(Error::Interrupted { signal });
+        }
+        other => other?,
     };
     journal.record_event(&FleetEvent::FleetStepFinished {
         step_id: step.id.clone(),
@@ -98,6 +107,35 @@ pub async fn run(
         panel::fail(format!("fleet step `{}` failed: {detail}", step.id));
         Ok(EXIT_FAILED)
     }
+}
+
+/// Ask a manual step's checklist once for the fleet, item by item, until one is not confirmed.
+async fn checklist(
+    prompter: &mut Box<dyn Prompter>,
+    interrupts: &Interrupts,
+    step: &Step,
+    items: &[String],
+    how: &str,
+) -> Result<(bool, String, Option<String>)> {
+    let mut ok = true;
+    for item in items {
+        let question = format!("fleet, {}: {item}", step.name);
+        // "Not yet" means the operator is still on it: ask again until it is settled.
+        let answer = interrupt::ask(prompter, Some(interrupts), move |p| loop {
+            match p.checklist_item(&question)? {
+                ItemAnswer::Yes => break Ok(true),
+                ItemAnswer::No => break Ok(false),
+                ItemAnswer::NotYet => continue,
+            }
+        })
+        .await?;
+        ok &= answer;
+        if !answer {
+            break;
+        }
+    }
+    let detail = if ok { format!("checklist confirmed ({how})") } else { format!("checklist not confirmed ({how})") };
+    Ok((ok, detail, None))
 }
 
 /// Run a command step once, its output (secrets masked) in the fleet folder.
