@@ -883,3 +883,219 @@ fn a_bake_samples_a_check_query_as_its_monitor_step_does() {
     assert_eq!((last["value"].as_f64(), last["ok"].as_bool()), (Some(1.0), Some(false)));
     assert_eq!(marks(&dbs[1]), "no table", "wave 2 never started");
 }
+
+/// Ids and processes left by a signalled fleet: the process ids whose command line holds
+/// `needle` (the test folder, or a command's unusual argument).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(needle) {
+            out.push(format!("{name}: {text}"));
+        }
+    }
+    out
+}
+
+/// The fleet's last two lines after an interruption: the interruption, then its end.
+#[track_caller]
+fn assert_fleet_interrupted(fd: &Path, signal: &str, at: &str, interrupted: usize) -> serde_json::Value {
+    let ev = fleet_events(fd);
+    let (i, end) = (&ev[ev.len() - 2], &ev[ev.len() - 1]);
+    assert_eq!(i["event"], "fleet_interrupted", "{ev:?}");
+    assert_eq!(i["signal"], signal);
+    assert_eq!(i["at"], at);
+    assert_eq!(end["event"], "fleet_finished");
+    assert_eq!(end["outcome"], "interrupted");
+    assert_eq!(end["exit_code"], 3);
+    assert_eq!(end["reason"], format!("interrupted by {signal} {at}"));
+    assert_eq!(end["interrupted"].as_u64().unwrap_or(0), interrupted as u64, "{end}");
+    end.clone()
+}
+
+/// SIGTERM, SIGHUP, SIGINT and Ctrl-C typed at the wave prompt: the operator stopping. The
+/// fleet records the interruption and its end, puts the terminal back and exits 3 within a
+/// second; nothing ran, and `fleet resume` then runs the wave.
+#[test]
+fn every_signal_at_the_wave_prompt_ends_the_fleet_interrupted_and_resume_runs_it() {
+    use expectrl::{Eof, Session, WaitStatus};
+    for (signal, name) in
+        [(Some(libc::SIGTERM), "SIGTERM"), (Some(libc::SIGHUP), "SIGHUP"), (Some(libc::SIGINT), "Ctrl-C"), (None, "Ctrl-C")]
+    {
+        let t = Test::new().runbook(MARKER);
+        let dbs = sqlite_fleet(&t, 2);
+        targets_file(&t, &named(&dbs));
+        let mut c = t.command();
+        c.args(["fleet", "run", "runbook.yaml", "--targets", "targets.yaml", "--waves", "100%", "--parallel", "2", "--runs-dir", "runs"])
+            .env("TERM", "xterm")
+            .env("COLUMNS", "200");
+        let mut s = Session::spawn(c).expect("spawn in a pty");
+        s.set_expect_timeout(Some(Duration::from_secs(20)));
+        let mut seen = String::new();
+        let found = s.expect("Start wave 1 of 1: 2 target(s) (t01, t02)?").unwrap_or_else(|e| panic!("{name}: {e}"));
+        seen.push_str(&String::from_utf8_lossy(found.before()));
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = std::time::Instant::now();
+        match signal {
+            // SAFETY: a plain kill(2) on the process this session spawned.
+            Some(sig) => unsafe {
+                libc::kill(s.get_process().pid().as_raw(), sig);
+            },
+            None => s.send("\x03").unwrap(),
+        }
+        if let Ok(rest) = s.expect(Eof) {
+            seen.push_str(&String::from_utf8_lossy(rest.as_bytes()));
+        }
+        let code = match s.get_process().wait().unwrap() {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!("{name}: {other:?}"),
+        };
+        let took = sent.elapsed();
+        assert_eq!(code, 3, "{name}: {seen}");
+        assert!(took < Duration::from_secs(1), "{name} took {took:?}");
+        assert!(crate::faults::line_editing(&s), "{name}: the terminal was left in raw mode");
+        let fd = fleet_dir(&t);
+        let end = assert_fleet_interrupted(&fd, name, "at the wave 1 prompt", 0);
+        let ev = fleet_events(&fd);
+        assert_eq!(ev.len(), 3, "{name}: nothing but the start, the interruption and the end: {ev:?}");
+        let fleet_id = ev[0]["fleet_id"].as_str().unwrap();
+        let root = end["root"].as_str().unwrap();
+        let whole = format!(
+            "✘ Fleet {fleet_id}: interrupted by {name} at the wave 1 prompt — 0 succeeded, 0 failed, 2 not started; root {root}\r\nContinue with: runbook fleet resume {}\r\n",
+            fd.display()
+        );
+        assert!(seen.contains(&whole), "{name}: want {whole:?}\n--- got\n{seen}");
+        for db in &dbs {
+            assert_eq!(marks(db), "no table", "{name}: a target ran");
+        }
+        t.exec(["audit", "verify", fd.to_str().unwrap()])
+            .code(0)
+            .stdout_has(&format!("fleet intact: 3 lines, 0 target journal(s) end with their recorded seals, root {root}"));
+        let out = t.exec(["fleet", "resume", fd.to_str().unwrap(), "--yes"]);
+        out.code(0).stdout_has("succeeded — 2 succeeded, 0 failed, 0 not started");
+        for db in &dbs {
+            assert_eq!(marks(db), "1", "{name}: every target changed once after the resume");
+        }
+        t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0);
+    }
+}
+
+/// A runbook whose middle step waits (a command with an argument no other process has) until
+/// the file `go` exists next to it.
+fn napping() -> String {
+    MARKER.replace(
+        "  - id: fill\n",
+        "  - id: nap\n    name: Wait\n    kind: command\n    shell: true\n    command: \"test -f go || exec sleep 41.37\"\n  - id: fill\n",
+    )
+}
+
+/// SIGTERM while a wave's targets run a slow step: the fleet passes it on to every target's
+/// run, each journals its own interruption and exits 3, no process of theirs is left, and the
+/// fleet records them as interrupted (still in flight), then its own interruption, and exits 3.
+/// `fleet resume` continues the same runs in their folders.
+#[test]
+fn sigterm_during_a_wave_stops_every_target_run_and_resume_continues_them() {
+    let t = Test::new().runbook(&napping());
+    let dbs = sqlite_fleet(&t, 3);
+    targets_file(&t, &named(&dbs));
+    let mut c = t.command();
+    c.args([
+        "fleet",
+        "run",
+        "runbook.yaml",
+        "--targets",
+        "targets.yaml",
+        "--waves",
+        "100%",
+        "--parallel",
+        "3",
+        "--yes",
+        "--runs-dir",
+        "runs",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // Wait until every target's run is in its slow step.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let napping = processes_mentioning("sleep 41.37").len();
+        if napping == 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the targets never reached their slow step ({napping} of 3)");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = std::time::Instant::now();
+    // SAFETY: a plain kill(2) on the fleet this test started.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert_eq!(status.code(), Some(3), "{stdout}");
+    assert!(took < Duration::from_secs(2), "the fleet took {took:?}");
+    let left: Vec<String> =
+        processes_mentioning("sleep 41.37").into_iter().chain(processes_mentioning(&t.dir.path().display().to_string())).collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+
+    let fd = fleet_dir(&t);
+    let end = assert_fleet_interrupted(&fd, "SIGTERM", "during wave 1", 3);
+    let ev = fleet_events(&fd);
+    let cut: Vec<&serde_json::Value> = ev.iter().filter(|e| e["event"] == "target_interrupted").collect();
+    assert_eq!(cut.len(), 3, "{ev:?}");
+    assert!(!ev.iter().any(|e| e["event"] == "target_finished" || e["event"] == "wave_finished"), "{ev:?}");
+    let mut run_dirs = Vec::new();
+    for e in &cut {
+        assert_eq!(e["signal"], "SIGTERM");
+        assert_eq!(e["exit_code"], 3, "{e}");
+        let name = e["target"].as_str().unwrap();
+        let run = fd.join(e["run_dir"].as_str().unwrap());
+        let j = journal(&run);
+        let last = j.last().unwrap();
+        assert_eq!(
+            (&last["event"], &last["outcome"], &last["exit_code"]),
+            (&"run_finished".into(), &"interrupted".into(), &3.into()),
+            "{name}: {j:?}"
+        );
+        let i = crate::support::events(&j, "interrupted");
+        assert_eq!(i.len(), 1, "{name}: {j:?}");
+        assert_eq!(i[0]["signal"], "SIGTERM");
+        assert_eq!(i[0]["step_id"], "nap", "{name}");
+        assert!(stdout.contains(&format!("✘ wave 1 · {name} · interrupted by SIGTERM (its run journaled the interruption; ")), "{stdout}");
+        run_dirs.push(run);
+    }
+    let fleet_id = ev[0]["fleet_id"].as_str().unwrap();
+    let whole = format!(
+        "  ✘ Fleet {fleet_id}: interrupted by SIGTERM during wave 1 — 0 succeeded, 0 failed, 0 not started, 3 interrupted; root {}\nContinue with: runbook fleet resume {}\n",
+        end["root"].as_str().unwrap(),
+        fd.display()
+    );
+    assert!(stdout.ends_with(&whole), "want {whole:?}\n--- got\n{stdout}");
+    for db in &dbs {
+        assert_eq!(marks(db), "0", "the table exists, the step after the slow one did not run");
+    }
+    t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0).stdout_has("fleet intact: 10 lines, 0 target journal(s)");
+
+    // The resume continues each interrupted run in its own folder, once.
+    t.dir.write("go", "");
+    let out = t.exec(["fleet", "resume", fd.to_str().unwrap(), "--yes"]);
+    out.code(0).stdout_has("succeeded — 3 succeeded, 0 failed, 0 not started");
+    let started: Vec<serde_json::Value> =
+        fleet_events(&fd).into_iter().filter(|e| e["event"] == "target_started" && e["action"] == "resume").collect();
+    assert_eq!(started.len(), 3, "{started:?}");
+    for db in &dbs {
+        assert_eq!(marks(db), "1");
+    }
+    for run in &run_dirs {
+        assert_eq!(journal(run).last().unwrap()["outcome"], "succeeded", "{}", run.display());
+    }
+    t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0);
+}
