@@ -1099,3 +1099,126 @@ fn sigterm_during_a_wave_stops_every_target_run_and_resume_continues_them() {
     }
     t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0);
 }
+
+/// `fleet run` in a pty, answering `answers` (the text each prompt shows, then the key), then
+/// stopping at the prompt `stop_at` with `signal` (a typed Ctrl-C when none). Returns the exit
+/// code, how long the stop took, whether the terminal is back in line-editing mode, and the
+/// terminal's output.
+fn stop_fleet_at(t: &Test, args: &[&str], answers: &[(&str, &str)], stop_at: &str, signal: Option<i32>) -> (i32, Duration, bool, String) {
+    use expectrl::{Eof, Session, WaitStatus};
+    let mut c = t.command();
+    c.arg("fleet").arg("run").args(args).env("TERM", "xterm").env("COLUMNS", "200");
+    let mut s = Session::spawn(c).expect("spawn in a pty");
+    // Wide enough that no question wraps (the prompts read the terminal's size, not COLUMNS).
+    s.get_process_mut().set_window_size(200, 40).expect("window size");
+    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    let mut seen = String::new();
+    let keys = answers.iter().map(|(p, k)| (*p, Some(*k))).chain([(stop_at, None)]);
+    for (text, key) in keys {
+        let found = s.expect(text).unwrap_or_else(|e| panic!("waiting for {text:?}: {e}\n{seen}"));
+        seen.push_str(&String::from_utf8_lossy(found.before()));
+        seen.push_str(text);
+        if let Some(key) = key {
+            s.send(key).unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = std::time::Instant::now();
+    match signal {
+        // SAFETY: a plain kill(2) on the process this session spawned.
+        Some(sig) => unsafe {
+            libc::kill(s.get_process().pid().as_raw(), sig);
+        },
+        None => s.send("\x03").unwrap(),
+    }
+    if let Ok(rest) = s.expect(Eof) {
+        seen.push_str(&String::from_utf8_lossy(rest.as_bytes()));
+    }
+    let code = match s.get_process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("{other:?}\n{seen}"),
+    };
+    (code, sent.elapsed(), crate::faults::line_editing(&s), seen)
+}
+
+/// SIGHUP at a wave's checklist, and Ctrl-C typed at a fleet step's question, end the fleet
+/// the same way as at the wave prompt: recorded where they came, exit 3 within a second, the
+/// terminal put back; the checklist's step and the fleet step did not run, and `fleet resume`
+/// finishes the fleet with the fleet step run once.
+#[test]
+fn a_signal_at_a_wave_checklist_or_a_fleet_step_prompt_ends_the_fleet_interrupted() {
+    let yaml = MARKER.replace(
+        "plan:\n",
+        "plan:\n  - id: check\n    name: Check the dashboard\n    kind: manual\n    checklist:\n      - Dashboard is green\n",
+    );
+    let t = Test::new().runbook(&yaml);
+    let dbs = sqlite_fleet(&t, 2);
+    targets_file(&t, &named(&dbs));
+    let args = ["runbook.yaml", "--targets", "targets.yaml", "--waves", "100%", "--parallel", "2", "--runs-dir", "runs"];
+    let (code, took, line_editing, out) = stop_fleet_at(
+        &t,
+        &args,
+        &[("Start wave 1 of 1: 2 target(s) (t01, t02)?", "y")],
+        "Done: wave 1, Check the dashboard: Dashboard is green?",
+        Some(libc::SIGHUP),
+    );
+    assert_eq!(code, 3, "{out}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(line_editing, "the terminal was left in raw mode");
+    let fd = fleet_dir(&t);
+    assert_fleet_interrupted(&fd, "SIGHUP", "at the wave 1 checklist of `check`", 0);
+    let ev = fleet_events(&fd);
+    let kinds: Vec<&str> = ev.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["fleet_started", "wave_started", "fleet_interrupted", "fleet_finished"]);
+    assert_eq!(ev[1]["decision"], "start");
+    // The panel wraps a line longer than the terminal, indenting what follows.
+    let flat = out.replace("\r\n    ", " ");
+    let whole = format!(
+        "✘ Fleet {}: interrupted by SIGHUP at the wave 1 checklist of `check` — 0 succeeded, 0 failed, 2 not started; root {}\r\nContinue with: runbook fleet resume {}\r\n",
+        ev[0]["fleet_id"].as_str().unwrap(),
+        ev[3]["root"].as_str().unwrap(),
+        fd.display()
+    );
+    assert!(flat.contains(&whole), "want {whole:?}\n--- got\n{out}");
+    for db in &dbs {
+        assert_eq!(marks(db), "no table");
+    }
+    t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0);
+
+    let t = Test::new();
+    t.dir.write("runbook.yaml", &fleet_step_runbook(&t));
+    let dbs = sqlite_fleet(&t, 2);
+    targets_file(&t, &named(&dbs));
+    let (code, took, line_editing, out) = stop_fleet_at(
+        &t,
+        &args,
+        &[("Start wave 1 of 1: 2 target(s) (t01, t02) — steps before fleet step `deploy`?", "y")],
+        "Run `deploy` (Deploy the application) once for the whole fleet now?",
+        None,
+    );
+    assert_eq!(code, 3, "{out}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(line_editing, "the terminal was left in raw mode");
+    let fd = fleet_dir(&t);
+    assert_fleet_interrupted(&fd, "Ctrl-C", "at fleet step `deploy`", 0);
+    let ev = fleet_events(&fd);
+    assert!(!ev.iter().any(|e| e["event"] == "fleet_step_started"), "nothing was decided: {ev:?}");
+    assert_eq!(ev.iter().filter(|e| e["event"] == "target_awaiting").count(), 2);
+    let flat = out.replace("\r\n    ", " ");
+    let whole = format!(
+        "✘ Fleet {}: interrupted by Ctrl-C at fleet step `deploy` — 0 succeeded, 0 failed, 0 not started, 2 waiting for a fleet step; root {}\r\nContinue with: runbook fleet resume {}\r\n",
+        ev[0]["fleet_id"].as_str().unwrap(),
+        ev.last().unwrap()["root"].as_str().unwrap(),
+        fd.display()
+    );
+    assert!(flat.contains(&whole), "want {whole:?}\n--- got\n{out}");
+    let log = std::fs::read_to_string(t.dir.join("order.log")).unwrap();
+    assert!(!log.contains("deploy"), "{log}");
+    t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0);
+    t.exec(["fleet", "resume", fd.to_str().unwrap(), "--yes"]).code(0).stdout_has("succeeded — 2 succeeded, 0 failed, 0 not started");
+    let log = std::fs::read_to_string(t.dir.join("order.log")).unwrap();
+    assert_eq!(log.lines().filter(|l| *l == "deploy v42").count(), 1, "{log}");
+    for db in &dbs {
+        assert_eq!(marks(db), "1");
+    }
+}
