@@ -48,9 +48,14 @@ fn baseline(t: &Test, db: &SqliteFile) -> BTreeMap<String, serde_json::Value> {
 }
 
 /// The fingerprint as it was defined before SQLite computed it: each row read as one text and
-/// hashed by the client, with the layout chosen from the rowid span.
+/// hashed by the client, with the layout chosen from the rowid span. Each value is `quote()`d,
+/// but a text holding a NUL byte whole (`quote()` ends it at the NUL).
 fn by_the_old_definition(db: &SqliteFile, table: &str, columns: &[&str], keyed: bool) -> serde_json::Value {
-    let row = columns.iter().map(|c| format!("quote(`{c}`)")).collect::<Vec<_>>().join(" || char(31) || ");
+    let row = columns
+        .iter()
+        .map(|c| format!("CASE WHEN typeof(`{c}`) = 'text' AND instr(`{c}`, char(0)) > 0 THEN '''' || replace(`{c}`, '''', '''''') || '''' ELSE quote(`{c}`) END"))
+        .collect::<Vec<_>>()
+        .join(" || char(31) || ");
     let key = if keyed { "rowid" } else { "0" };
     let rows: Vec<(i64, Vec<u8>)> = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
         let mut c = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
@@ -117,7 +122,7 @@ fn sqlite_fingerprint_equals_the_row_by_row_definition_in_wal_and_rollback_journ
     for mode in ["WAL", "DELETE"] {
         let t = Test::new().runbook(VALIDATE);
         let db = database(&t, mode);
-        // quote() reads text as a C string: a NUL byte ends it.
+        // quote() reads text as a C string and ends it at a NUL byte; the fingerprint does not.
         db.exec("UPDATE mixed SET v = 'a' || char(0) || 'b''c' WHERE id = 4");
         let got = baseline(&t, &db);
         let mixed = by_the_old_definition(&db, "mixed", &["id", "t", "r", "b", "n", "v"], true);
@@ -149,4 +154,32 @@ fn sqlite_fingerprint_still_equals_a_committed_baseline() {
         got["codes"]["cells"],
         serde_json::json!([{"range": 0, "rows": 3, "columns": [4105791476239216751u64, 12483425210206219789u64, 8143665734999170936u64]}])
     );
+}
+
+/// A change that rewrites the text after a NUL byte in an existing value, with a validate step.
+fn nul_runbook(table: &str) -> String {
+    format!(
+        "version: 1\nid: nul\nplan:\n  - id: bk\n    name: Backup\n    kind: backup\n  - id: change\n    name: Add a column, and rewrite a note by mistake\n    kind: sql\n    sql:\n      - ALTER TABLE {table} ADD COLUMN extra TEXT\n      - UPDATE {table} SET name = 'a' || char(0) || 'EVIL' WHERE id = 2\n  - id: val\n    name: Existing data unchanged\n    kind: validate\n    tables: [{table}]\n"
+    )
+}
+
+/// Regression: SQLite's `quote()` ends a text at its first NUL byte, and the fingerprint read
+/// every text as `quote()` renders it, so an UPDATE that rewrote what follows a NUL
+/// (`'a' || char(0) || 'good'` → `'a' || char(0) || 'EVIL'`) left the fingerprint equal and
+/// validate passed a change that altered existing data. Narrow tables (values hashed one by one)
+/// and wide ones (the row text joined in SQL) alike.
+#[test]
+fn sqlite_fingerprint_sees_a_change_after_a_nul_byte() {
+    for wide in [false, true] {
+        let t = Test::new().runbook(&nul_runbook("notes"));
+        let db = SqliteFile { path: t.dir.join("app.db") };
+        let more: String = if wide { (0..110).map(|i| format!(", c{i} INTEGER DEFAULT {i}")).collect() } else { String::new() };
+        db.exec(&format!(
+            "CREATE TABLE notes(id INTEGER PRIMARY KEY, name TEXT{more}); INSERT INTO notes (id, name) VALUES (1, 'bob'), (2, 'a' || char(0) || 'good'), (3, 'carl');"
+        ));
+        let out = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+        let columns = if wide { 112 } else { 2 };
+        out.code(1).stdout_has("(same 3 rows); column name differs in 1 key range(s) (rowid 2) — the change can write column name (UPDATE notes SET name = 'a' || char(0) || 'EVIL' WHERE id = 2); decided by statement analysis\n").stdout_has(&format!("content hash over {columns} column(s)"));
+        assert_eq!(db.scalar("SELECT hex(name) FROM notes WHERE id = 2"), "61004556494C");
+    }
 }

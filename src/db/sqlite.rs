@@ -274,7 +274,15 @@ impl Database for SqliteDb {
         let values = if columns.len() <= fingerprint::MAX_SEPARATE {
             columns.iter().map(|c| column_ident(c)).collect::<Vec<_>>().join(", ")
         } else {
-            columns.iter().map(|c| format!("quote({})", column_ident(c))).collect::<Vec<_>>().join(" || char(31) || ")
+            // quote() ends a text at its first NUL: such a text is quoted whole here too.
+            columns
+                .iter()
+                .map(|c| {
+                    let c = column_ident(c);
+                    format!("CASE WHEN typeof({c}) = 'text' AND instr({c}, char(0)) > 0 THEN '''' || replace({c}, '''', '''''') || '''' ELSE quote({c}) END")
+                })
+                .collect::<Vec<_>>()
+                .join(" || char(31) || ")
         };
         let sql = format!("SELECT {}(?1, ?2, ?3, ?4, ?5, {key}, {values}) FROM {table_q}", fingerprint::NAME);
         let l = layout.as_ref();

@@ -24,7 +24,7 @@
 //! `lo, hi, width, count` are the [`KeyLayout`] (all NULL: one cell, range 0); `columns` is how
 //! many values the row has. Tables with more columns than SQLite allows function arguments pass
 //! the row text, `quote()`d by SQLite and joined, as one value instead, which is split by
-//! reading its quoting.
+//! reading its quoting (a text holding a NUL is quoted whole there too, see [`quote`]).
 
 use std::ffi::{c_int, c_void};
 
@@ -232,9 +232,11 @@ unsafe fn int_or_null(v: *mut ffi::sqlite3_value) -> Option<i64> {
 }
 
 /// Append `v` as SQLite's `quote()` renders it: `NULL`, a decimal integer, a text in single
-/// quotes with each quote doubled (cut at a NUL byte, as `quote()` reads text as a C string), a
-/// blob as `X'…'` in upper-case hex; a real through `quote()` itself, with `real` caching the
-/// statement.
+/// quotes with each quote doubled, a blob as `X'…'` in upper-case hex; a real through `quote()`
+/// itself, with `real` caching the statement. One difference: `quote()` reads a text as a C
+/// string and ends it at its first NUL byte, so `'a\0good'` and `'a\0EVIL'` would read the
+/// same and a change after the NUL would go unseen. A text is kept whole here, NUL included; no
+/// text without a NUL changes, nor can one read like a text that has one.
 ///
 /// # Safety
 /// `v` must be a value SQLite passed to the running callback, `db` that callback's connection,
@@ -254,10 +256,6 @@ unsafe fn quote(
         }
         ffi::SQLITE_TEXT => {
             let t = unsafe { text(v) }.ok_or("fingerprint value is not text")?;
-            let t = match t.iter().position(|b| *b == 0) {
-                Some(nul) => &t[..nul],
-                None => t,
-            };
             out.push(b'\'');
             if t.contains(&b'\'') {
                 for part in t.split(|b| *b == b'\'').enumerate() {
