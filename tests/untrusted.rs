@@ -388,9 +388,15 @@ fn check_binding(url: &str, scalar: impl Fn(&str) -> String) {
     let dir = t.run_dirs("runs").pop().unwrap();
     let j = crate::support::journal(&dir);
     let stmt = crate::support::events(&j, "statement")[0];
+    // The bound value is shown as the literal it stands for (quotes doubled, and backslashes on
+    // MariaDB, where they escape): spliced into its quotes it would read as a DROP that never ran.
+    let mut who = WHO.replace('\'', "''");
+    if url.starts_with("mysql:") {
+        who = who.replace('\\', "\\\\");
+    }
     assert_eq!(
         stmt["sql"].as_str().unwrap(),
-        format!("UPDATE all_users SET email = '{WHO}', name = '********' WHERE id = '1' AND email <> 'x 1'")
+        format!("UPDATE all_users SET email = '{who}', name = '********' WHERE id = '1' AND email <> 'x 1'")
     );
     assert_eq!(stmt["rows_affected"], 1);
     let report = t.exec(["report", &dir.display().to_string(), "--format", "markdown"]);
@@ -476,6 +482,12 @@ fn check_query_binding(url: &str, scalar: impl Fn(&str) -> String) {
     let base = ["run", "runbook.yaml", "--db", url, "--yes", "--runs-dir", "runs", "--allow-no-backup"];
     let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| s.to_string()).collect() };
     let user = format!("user={ALICE}");
+    // What plan shows is what runs: the whole value compared, written as the literal it stands
+    // for, never spliced into the quotes as a condition of its own.
+    let plan = t.exec(["plan", "runbook.yaml", "--db", url, "--var", &user]);
+    plan.code(0)
+        .stdout_has("DELETE FROM people WHERE name = 'alice'' AND ''a''=''b' AND locked = 0;\n")
+        .stdout_has("assert (SELECT count(*) FROM people WHERE name = 'alice'' AND ''a''=''b' AND id > '0') = 0\n");
     // The report query and the verify see the locked account still there: the run fails at the
     // verify, naming what it found.
     let run = t.exec(with(&["--var", &user]));
@@ -483,6 +495,9 @@ fn check_query_binding(url: &str, scalar: impl Fn(&str) -> String) {
         .stdout_has("  ✔ report query \"the user's rows\" runs: ran, 1 row(s)\n      id │ locked\n      ───┼───────\n      2  │ 1\n")
         .stdout_has("  ✘ rows named as the user: expected = 0, got 1\n");
     assert_eq!(scalar("SELECT count(*) FROM people"), "2", "the DELETE took the value as data");
+    let journaled = crate::support::journal(&t.run_dirs("runs")[0]);
+    let statements = crate::support::events(&journaled, "statement");
+    assert_eq!(statements[0]["sql"], "DELETE FROM people WHERE name = 'alice'' AND ''a''=''b' AND locked = 0");
     assert_eq!(scalar(&format!("SELECT count(*) FROM people WHERE name = '{}'", ALICE.replace('\'', "''"))), "1");
     // With the verify skipped, the monitor sees the same row and crosses its threshold.
     let run = t.exec(with(&["--var", &user, "--skip", "gone=checked by hand"]));

@@ -109,6 +109,33 @@ pub fn bind_all(raw: &[String], engine: Engine, vars: &Vars) -> Result<Option<Ve
     Ok(any.then_some(out))
 }
 
+/// One raw statement as it is shown: each value that [`bind_all`] binds written as the SQL
+/// literal it stands for (quotes doubled; on MariaDB/MySQL, where a backslash escapes, backslashes
+/// doubled too), every other reference substituted, secrets masked. Spliced into its quotes as
+/// text, `alice' AND 'a'='b` would show `name = 'alice' AND 'a'='b'`: a condition that never
+/// ran, in the evidence of a statement that compared the whole value.
+pub fn shown(stmt: &str, engine: Engine, vars: &Vars) -> String {
+    let lone = if takes_parameters(stmt, engine) { lone_literals(stmt, engine, vars) } else { Vec::new() };
+    let mut out = String::with_capacity(stmt.len());
+    let mut last = 0;
+    for (range, name) in lone {
+        out.push_str(&vars.mask(&stmt[last..range.start]));
+        out.push_str(&literal(&vars.mask(&format!("${{{name}}}")), engine));
+        last = range.end;
+    }
+    out.push_str(&vars.mask(&stmt[last..]));
+    out
+}
+
+/// `value` as a string literal of `engine`.
+fn literal(value: &str, engine: Engine) -> String {
+    let mut v = value.replace('\'', "''");
+    if engine == Engine::Mysql {
+        v = v.replace('\\', "\\\\");
+    }
+    format!("'{v}'")
+}
+
 /// The raw statements with every literal that [`bind_all`] binds emptied (`''`), joined as one
 /// script: the text whose shape the secrets' values can still change. A bound value cannot.
 pub fn unbound_text(raw: &[String], engine: Engine, vars: &Vars) -> String {
@@ -152,6 +179,23 @@ mod tests {
         assert_eq!(m[0].sql, "UPDATE users SET name = ?, note = 'x 7' WHERE id = 7");
         let s = bind_all(&raw, Engine::Sqlite, &v).unwrap().unwrap();
         assert_eq!(s[0].sql, "UPDATE users SET name = ?1, note = 'x 7' WHERE id = 7");
+    }
+
+    #[test]
+    fn shows_a_bound_value_as_the_literal_it_stands_for() {
+        let mut v = vars(&[("name", r"alice' AND 'a'='b \"), ("id", "7")]);
+        v.set_shown("tok", "s3cr3t-v4lue", "********");
+        let raw = "SELECT count(*) FROM t WHERE name = '${name}' AND id = ${id} AND k = '${tok}'";
+        assert_eq!(
+            shown(raw, Engine::Postgres, &v),
+            r"SELECT count(*) FROM t WHERE name = 'alice'' AND ''a''=''b \' AND id = 7 AND k = '********'"
+        );
+        assert_eq!(
+            shown(raw, Engine::Mysql, &v),
+            r"SELECT count(*) FROM t WHERE name = 'alice'' AND ''a''=''b \\' AND id = 7 AND k = '********'"
+        );
+        // Nothing is bound in DDL: it is shown as substituted, as it runs.
+        assert_eq!(shown("ALTER TABLE t ADD c text DEFAULT '${id}'", Engine::Sqlite, &v), "ALTER TABLE t ADD c text DEFAULT '7'");
     }
 
     #[test]

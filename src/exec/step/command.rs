@@ -35,7 +35,8 @@ pub fn describe(a: &CommandAction, vars: &Vars) -> String {
     for q in &a.queries {
         let sql = q.sql.value.clone();
         let text = super::sql_for(&sql, crate::db::Engine::Sqlite).unwrap_or_default();
-        let label = q.name.as_ref().map(|n| vars.mask(n)).unwrap_or_else(|| vars.mask(text.trim()));
+        let label =
+            q.name.as_ref().map(|n| vars.mask(n)).unwrap_or_else(|| crate::sql::bind::shown(text.trim(), crate::db::Engine::Sqlite, vars));
         s.push_str(&format!(
             "\nthen assert {label} {} {}",
             q.op.as_str(),

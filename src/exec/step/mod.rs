@@ -190,7 +190,7 @@ pub fn raw_statements(src: &SqlSource, engine: Engine) -> Result<Vec<String>> {
 pub fn to_send(src: &SqlSource, engine: Engine, vars: &Vars) -> Result<(Vec<crate::sql::bind::Statement>, Vec<String>)> {
     let raw = raw_statements(src, engine)?;
     if let Some(bound) = crate::sql::bind::bind_all(&raw, engine, vars)? {
-        let shown = raw.iter().map(|s| vars.mask(s)).collect();
+        let shown = raw.iter().map(|s| crate::sql::bind::shown(s, engine, vars)).collect();
         return Ok((bound, shown));
     }
     let sent: Vec<_> = statements(src, engine, vars, false)?.into_iter().map(crate::sql::bind::Statement::text).collect();
@@ -211,10 +211,16 @@ pub fn statements(src: &SqlSource, engine: Engine, vars: &Vars, masked: bool) ->
     let text = sql_for(src, engine)
         .ok_or_else(|| Error::failed(format!("no SQL is given for {engine} (add a `{engine}:` or `default:` entry)")))?;
     match src {
-        SqlSource::List(l) => l.iter().map(|s| if masked { Ok(vars.mask(s)) } else { vars.render(s) }).collect(),
-        _ => {
-            let rendered = if masked { vars.mask(&text) } else { vars.render(&text)? };
-            Ok(crate::sql::split(&rendered, engine))
+        SqlSource::List(l) => {
+            l.iter().map(|s| if masked { Ok(crate::sql::bind::shown(s, engine, vars)) } else { vars.render(s) }).collect()
         }
+        _ if masked => {
+            let split = crate::sql::split(&vars.mask(&text), engine);
+            // Each statement as it is shown, bound values as literals; a `sql: true` value
+            // holding statement boundaries of its own splits differently, and is shown as masked.
+            let raw = crate::sql::split(&text, engine);
+            Ok(if raw.len() == split.len() { raw.iter().map(|s| crate::sql::bind::shown(s, engine, vars)).collect() } else { split })
+        }
+        _ => Ok(crate::sql::split(&vars.render(&text)?, engine)),
     }
 }

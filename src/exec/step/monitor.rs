@@ -30,7 +30,9 @@ pub fn describe(a: &MonitorAction, vars: &Vars, engine: Engine) -> String {
     let mut s = format!("every {} for {}:", vars.mask(&a.interval), vars.mask(&a.duration));
     for c in &a.checks {
         let what = if let Some(q) = &c.query {
-            super::sql_for(q, engine).map(|x| vars.mask(x.trim())).unwrap_or_else(|| format!("<no SQL for {engine}>"))
+            super::sql_for(q, engine)
+                .map(|x| crate::sql::bind::shown(x.trim(), engine, vars))
+                .unwrap_or_else(|| format!("<no SQL for {engine}>"))
         } else if let Some(u) = &c.http {
             let headers: String = c.headers.iter().flatten().map(|(k, _)| format!(" [{k}: ********]")).collect();
             format!("GET {}{headers} → {}", vars.mask(u), c.expect_status.unwrap_or(200))

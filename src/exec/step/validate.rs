@@ -27,7 +27,9 @@ pub fn describe(a: &ValidateAction, vars: &Vars, engine: Engine) -> String {
         lines.push(format!("declared backfill: {} column(s) {} may change in {rows}", b.table, b.columns.join(", ")));
     }
     for q in &a.report_queries {
-        let sql = super::sql_for(&q.sql, engine).map(|s| vars.mask(&s)).unwrap_or_else(|| format!("<no SQL for {engine}>"));
+        let sql = super::sql_for(&q.sql, engine)
+            .map(|s| crate::sql::bind::shown(&s, engine, vars))
+            .unwrap_or_else(|| format!("<no SQL for {engine}>"));
         lines.push(format!("report query \"{}\" must run: {}", q.name, sql.trim()));
     }
     lines.join("\n")

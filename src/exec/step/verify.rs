@@ -13,7 +13,9 @@ use crate::runbook::{Baseline, Op, SchemaCheck, Step, VerifyAction};
 pub fn describe(a: &VerifyAction, vars: &Vars, engine: Engine) -> String {
     let mut lines: Vec<String> = a.schema.iter().map(|c| format!("assert {}", check_label(c))).collect();
     for q in &a.queries {
-        let sql = super::sql_for(&q.sql, engine).map(|s| vars.mask(&s)).unwrap_or_else(|| format!("<no SQL for {engine}>"));
+        let sql = super::sql_for(&q.sql, engine)
+            .map(|s| crate::sql::bind::shown(&s, engine, vars))
+            .unwrap_or_else(|| format!("<no SQL for {engine}>"));
         let expect = q.expected().map(|e| vars.mask(&e.0)).unwrap_or_else(|| "NULL".into());
         lines.push(format!("assert ({}) {} {}", sql.trim(), q.op.as_str(), expect));
     }
@@ -342,7 +344,7 @@ pub async fn run_queries(r: &mut Runner, step: &Step, queries: &[crate::runbook:
         let sql = super::sql_for(&q.sql, r.target.engine)
             .ok_or_else(|| Error::failed(format!("no SQL for {} in a query assertion", r.target.engine)))?;
         let sent = super::query(&r.vars, &sql, r.target.engine)?;
-        let shown = r.vars.mask(&sql);
+        let shown = crate::sql::bind::shown(&sql, r.target.engine, &r.vars);
         let label = q.name.as_ref().map(|n| r.vars.mask(n)).unwrap_or_else(|| shown.trim().to_string());
         let expected = q.expected().map(|e| r.vars.render(&e.0)).transpose()?;
         let expected_text = format!("{} {}", q.op.as_str(), q.expected().map(|e| r.vars.mask(&e.0)).unwrap_or_else(|| "NULL".into()));
