@@ -1083,6 +1083,10 @@ fn sigterm_during_a_wave_stops_every_target_run_and_resume_continues_them() {
         assert_eq!(marks(db), "0", "the table exists, the step after the slow one did not run");
     }
     t.exec(["audit", "verify", fd.to_str().unwrap()]).code(0).stdout_has("fleet intact: 10 lines, 0 target journal(s)");
+    // The report counts them in flight, not as never started.
+    t.exec(["report", fd.to_str().unwrap(), "--format", "markdown"]).code(0).stdout_has(
+        "**Outcome: interrupted** — 3 targets: 0 succeeded, 0 failed, 0 not started, 3 in flight; 0 runs (0 retries); 0 prompt(s).",
+    );
 
     // The resume continues each interrupted run in its own folder, once.
     t.dir.write("go", "");

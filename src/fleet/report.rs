@@ -152,9 +152,26 @@ pub struct Totals {
     pub succeeded: usize,
     pub failed: usize,
     pub not_started: usize,
+    /// Started and not ended: a signal stopped the fleet while their runs ran (or it died);
+    /// `fleet resume` continues them. Absent when none, so older reports read unchanged.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub in_flight: usize,
     pub runs: usize,
     pub retries: usize,
     pub prompts: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The totals' mention of targets in flight, when there are any.
+fn in_flight(t: &Totals) -> String {
+    if t.in_flight > 0 {
+        format!(", {} in flight", t.in_flight)
+    } else {
+        String::new()
+    }
 }
 
 pub fn build(dir: &Path) -> Result<FleetReport> {
@@ -223,6 +240,7 @@ pub fn build(dir: &Path) -> Result<FleetReport> {
     }
     let succeeded = state.status.values().filter(|s| matches!(s, Status::Finished { exit_code: 0, .. })).count();
     let failed = state.failures();
+    let in_flight = state.status.values().filter(|s| matches!(s, Status::InFlight { .. })).count();
     Ok(FleetReport {
         fleet_id: state.fleet_id.clone(),
         mode: state.mode.clone(),
@@ -250,7 +268,8 @@ pub fn build(dir: &Path) -> Result<FleetReport> {
             targets: state.targets.len(),
             succeeded,
             failed,
-            not_started: state.targets.len() - succeeded - failed,
+            not_started: state.targets.len() - succeeded - failed - in_flight,
+            in_flight,
             runs: state.runs.len(),
             retries: state.runs.iter().filter(|r| r.attempt > 1).count(),
             prompts: state.prompts,
@@ -320,12 +339,13 @@ fn text(r: &FleetReport, m: &dyn Markup) -> String {
     ));
     let t = &r.totals;
     blocks.push(format!(
-        "{} — {} targets: {} succeeded, {} failed, {} not started; {} runs ({} retries); {} prompt(s).",
+        "{} — {} targets: {} succeeded, {} failed, {} not started{}; {} runs ({} retries); {} prompt(s).",
         m.strong(&m.text(&format!("Outcome: {}", r.outcome))),
         t.targets,
         t.succeeded,
         t.failed,
         t.not_started,
+        in_flight(t),
         t.runs,
         t.retries,
         t.prompts
@@ -431,12 +451,13 @@ fn html(r: &FleetReport) -> String {
     o.push_str(&format!("<h1>{}</h1>\n", esc(&format!("Fleet {}: {}", r.fleet_id, r.title))));
     let t = &r.totals;
     o.push_str(&format!(
-        "<p><b>Outcome: {}</b> — {} targets: {} succeeded, {} failed, {} not started; {} runs ({} retries).</p>\n",
+        "<p><b>Outcome: {}</b> — {} targets: {} succeeded, {} failed, {} not started{}; {} runs ({} retries).</p>\n",
         esc(&r.outcome),
         t.targets,
         t.succeeded,
         t.failed,
         t.not_started,
+        in_flight(t),
         t.runs,
         t.retries
     ));
