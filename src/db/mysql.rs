@@ -466,15 +466,7 @@ impl Database for MysqlDb {
 
     async fn query_count(&mut self, q: &Statement) -> Result<u64> {
         let sql = read_query(&mut self.conn, q).await?;
-        let counted = async {
-            let mut rows = sqlx::raw_sql(&sql).fetch(&mut self.conn);
-            let mut n = 0u64;
-            while rows.try_next().await?.is_some() {
-                n += 1;
-            }
-            Ok::<u64, sqlx::Error>(n)
-        }
-        .await;
+        let counted = super::rows::count(sqlx::raw_sql(&sql).fetch(&mut self.conn)).await;
         forget_read(&mut self.conn, q).await;
         Ok(counted?)
     }

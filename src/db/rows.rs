@@ -40,6 +40,17 @@ pub async fn collect<R: sqlx::Row>(
     Ok(out)
 }
 
+/// Count a query's rows as they stream past, keeping none: how every engine runs a query whose
+/// result only matters by its size.
+pub async fn count<R>(mut rows: impl futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin) -> Result<u64, sqlx::Error> {
+    use futures_util::TryStreamExt;
+    let mut n = 0u64;
+    while rows.try_next().await?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
 impl QueryRows {
     /// Whether rows were left out.
     pub fn truncated(&self) -> bool {

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{Connection, Executor, Row, TypeInfo, ValueRef};
 
@@ -183,12 +182,7 @@ impl Database for SqliteDb {
 
     async fn query_count(&mut self, q: &Statement) -> Result<u64> {
         one_statement(&q.sql)?;
-        let mut rows = read(q).fetch(&mut self.conn);
-        let mut n = 0u64;
-        while rows.try_next().await?.is_some() {
-            n += 1;
-        }
-        Ok(n)
+        Ok(super::rows::count(read(q).fetch(&mut self.conn)).await?)
     }
 
     async fn query_rows(&mut self, q: &Statement) -> Result<super::QueryRows> {
