@@ -354,6 +354,25 @@ fn mariadb_fingerprint_catches_a_thousand_row_flip() {
     mariadb_flip_is_caught("id <= 1000");
 }
 
+/// Regression: the MariaDB row text is the values joined by U+001F, and a value holding U+001F
+/// made it ambiguous: moving text across it from one column to the next (`('Bo<US>Van', 'Dyke')`
+/// → `('Bo', 'Van<US>Dyke')`) left every row hash equal, and validate passed. A value holding
+/// the separator is escaped; a table without one keeps its hash (the one-query reference above).
+#[test]
+fn mariadb_fingerprint_catches_text_moved_across_the_separator() {
+    let Some(db) = ServerDb::mysql() else { return };
+    db.exec(
+        "CREATE TABLE all_users(id int PRIMARY KEY, email varchar(255) NOT NULL, name varchar(255));
+         INSERT INTO all_users VALUES (1, 'a@example.org', 'Ann'), (2, CONCAT('bo', 0x1f, 'van'), 'dyke'), (3, 'c@example.org', NULL);",
+    );
+    let t = Test::new().runbook(&touch_then_validate("UPDATE all_users SET email = 'bo', name = CONCAT('van', 0x1f, 'dyke') WHERE id = 2"));
+    let out = t.again(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]).run();
+    out.code(1).stdout_has("all_users row count: 3").stdout_has(
+        "  ✘ failed: existing data changed or reports broke: table all_users: content hash 5c381c81ab50e097 → 3b5e73bbabccfc28 (same 3 rows); column email differs in 1 key range(s) (id 2); column name differs in 1 key range(s) (id 2) — the change can write column email, name (UPDATE all_users SET email = 'bo', name = CONCAT('van', 0x1f, 'dyke') WHERE id …); decided by statement analysis\n",
+    );
+    assert_eq!(db.scalar("SELECT HEX(name) FROM all_users WHERE id = 2"), "76616E1F64796B65");
+}
+
 /// Large MariaDB tables are fingerprinted as primary-key ranges on parallel connections. The
 /// combined hash must equal the single query's, and a change in the last range must show.
 #[test]

@@ -17,6 +17,7 @@
 //! - Fingerprints are one aggregate on the server: `COUNT(*)` and the sum modulo 2^64 of the
 //!   first 64 bits of `MD5(CONCAT_WS(0x1f, columns…, null flags of the nullable columns))`.
 //!   Not CRC32 (affine: the same flip in two rows cancels out) and not an XOR (equal rows cancel).
+//!   A value holding the separator is escaped first (see `row_value`).
 //!
 //! The run lock is `GET_LOCK('runbook:<database>')`, held by a connection kept open for the run.
 //! MariaDB has no per-connection label a second session can read, and user-level locks cannot
@@ -54,6 +55,9 @@ struct FingerprintMeta {
     primary_key: Vec<String>,
     /// The primary key when it is one integer column, which key ranges can split.
     integer_key: Option<String>,
+    /// Columns whose text can hold the row text's separator (strings, blobs, bits): see
+    /// [`row_value`].
+    may_hold_separator: Vec<String>,
     estimated_rows: u64,
 }
 
@@ -115,6 +119,26 @@ impl MysqlDb {
         for r in rows {
             let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
             let name = get(0);
+            // A number, a date or a time never renders a control character.
+            let plain = matches!(
+                get(3).to_ascii_lowercase().as_str(),
+                "tinyint"
+                    | "smallint"
+                    | "mediumint"
+                    | "int"
+                    | "bigint"
+                    | "decimal"
+                    | "float"
+                    | "double"
+                    | "date"
+                    | "datetime"
+                    | "timestamp"
+                    | "time"
+                    | "year"
+            );
+            if !plain {
+                meta.may_hold_separator.push(name.clone());
+            }
             if get(1) == "YES" {
                 meta.nullable.push(name.clone());
             }
@@ -564,10 +588,11 @@ impl Database for MysqlDb {
         // and '' still differ: "key" against "key<US>".
         let per_column: String = cols.iter().map(|c| format!(", COALESCE(SUM(CRC32(CONCAT_WS(0x1f, {seed}, {c}))), 0)")).collect();
         let table_q = super::quote_ident(Engine::Mysql, table);
+        let row: Vec<String> = columns.iter().map(|c| row_value(c, known(c, &meta.may_hold_separator))).collect();
         let query = |filter: Option<&str>| {
             format!(
                 "SELECT {range} AS rb_range, COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(MD5(CONCAT_WS(0x1f, {}{flags})), 16), 16, 10) AS UNSIGNED)), 0){per_column} FROM {table_q}{} GROUP BY rb_range",
-                cols.join(", "),
+                row.join(", "),
                 filter.map(|w| format!(" WHERE {w}")).unwrap_or_default()
             )
         };
@@ -759,6 +784,21 @@ impl Database for MysqlDb {
                 let _ = c.close().await;
             })
         }))
+    }
+}
+
+/// Column `name` as it goes into the row text, `CONCAT_WS(0x1f, …)`. A value holding the
+/// separator itself would make the text ambiguous: `('a<US>b', 'c')` and `('a', 'b<US>c')` read
+/// the same, so text moved between two columns went unseen. Such a value is escaped (U+001E
+/// doubled, then U+001F as U+001E U+001F), which no other value can read like; a value without
+/// either character is left as it is, so earlier baselines still compare equal. The literals
+/// take the column's own character set, so the text is the same bytes as before.
+fn row_value(name: &str, may_hold_separator: bool) -> String {
+    let c = super::quote_ident(Engine::Mysql, name);
+    if may_hold_separator {
+        format!("REPLACE(REPLACE({c}, '\u{1e}', '\u{1e}\u{1e}'), '\u{1f}', '\u{1e}\u{1f}')")
+    } else {
+        c
     }
 }
 
