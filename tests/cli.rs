@@ -491,8 +491,9 @@ fn plan_shows_both_plans_the_ticket_and_every_preflight_problem_counted() {
     assert!(live.hits() >= 1, "the live endpoint was asked");
     let heading = wide.stdout.lines().find(|l| l.starts_with("Change plan (5 steps)")).expect("a heading line");
     assert!(heading.ends_with("│ Rollback plan (1 step)") && heading.chars().count() <= 160, "{heading:?}");
-    // The lint warning (DDL without a backup step), the failing precheck and the two preflight
-    // problems: every `!`/`✘`/warning line is in the total.
+    // The two lint warnings (a DROP COLUMN and an UPDATE without WHERE, each without a backup
+    // step before it), the failing precheck and the two preflight problems: every
+    // `!`/`✘`/warning line is in the total.
     let flagged = wide
         .stdout
         .lines()
@@ -501,8 +502,9 @@ fn plan_shows_both_plans_the_ticket_and_every_preflight_problem_counted() {
             l.starts_with("! ") || l.starts_with("precheck: ✘") || l.starts_with("precheck: !") || l.starts_with("warning")
         })
         .count();
-    assert_eq!(flagged, 4, "{}", wide.stdout);
-    wide.stdout_has("4 warning(s)");
+    assert_eq!(flagged, 5, "{}", wide.stdout);
+    wide.stdout_has("warning: `UPDATE no_such_table SET x = 1` with no earlier backup step in the change plan\n")
+        .stdout_has("5 warning(s)");
 
     let narrow = t.exec_env(&["plan", "runbook.yaml", "--db", &db.url()], &[("COLUMNS", "80")]);
     narrow

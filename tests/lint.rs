@@ -157,3 +157,47 @@ fn plan_on_postgres_shows_the_concurrently_warning() {
     let out = t.args(["plan", "runbook.yaml", "--db", &db.url()]).run();
     out.code(0).stdout_has("without CONCURRENTLY on PostgreSQL").stdout_has("runbook.yaml:9:").stdout_has("1 warning(s)");
 }
+
+/// `validate` warns about exactly the statements the backup guard refuses at run time: the
+/// same question, answered by one function. Before, only DROPs were warned about, so a DELETE
+/// without WHERE, a TRUNCATE or an upsert passed `validate` and `plan` with no word and was
+/// refused at its step in the change window.
+#[test]
+fn lint_warns_about_every_statement_the_backup_guard_refuses() {
+    // (statement, refused by the guard without a backup)
+    let cases = [
+        ("DELETE FROM people", true),
+        ("UPDATE people SET name = ' WHERE '", true),
+        ("DELETE FROM people /* WHERE id = 1 */", true),
+        ("INSERT INTO people (id, name) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET name = 'x'", true),
+        ("REPLACE INTO people (id, name) VALUES (1, 'x')", true),
+        ("DROP TABLE people", true),
+        ("DELETE FROM people WHERE id = 1", false),
+        ("UPDATE people SET name = 'x' WHERE id = 1", false),
+        ("INSERT INTO people (id, name) VALUES (3, 'x')", false),
+        ("ALTER TABLE people ADD COLUMN note TEXT", false),
+    ];
+    for (sql, refused) in cases {
+        let yaml = one_step(&format!("\"{sql}\""), "");
+        let out = validate(&yaml);
+        out.code(0);
+        let warned = out.stdout.contains("with no earlier backup step in the change plan");
+        assert_eq!(warned, refused, "validate of `{sql}`:\n{}", out.stdout);
+        if warned && !sql.starts_with("DROP") {
+            // Named by its first 80 characters.
+            let named = if sql.chars().count() > 80 { format!("{}…", sql.chars().take(80).collect::<String>()) } else { sql.to_string() };
+            out.stdout_has(&format!("warning: `{named}` with no earlier backup step in the change plan\n"));
+        }
+        // The run's own guard gives the same answer.
+        let t = Test::new().runbook(&yaml);
+        let db = SqliteFile::users(t.dir.path(), 1);
+        db.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO people VALUES (1, 'a'), (2, 'b')");
+        let run = t.exec(["run", "runbook.yaml", "--db", &db.url(), "--yes", "--runs-dir", "runs"]);
+        if refused {
+            run.code(1).stdout_has("backup guard: `");
+            assert_eq!(db.scalar("SELECT count(*) || group_concat(name) FROM people"), "2a,b", "`{sql}` changed data");
+        } else {
+            run.code(0);
+        }
+    }
+}

@@ -98,7 +98,8 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>, vars: &Vars) -> Vec<Warning
                             instead: hide.text(&instead),
                         })
                     };
-                    match hide_names(crate::sql::classify_for(stmt, split_as), &secret_values) {
+                    let effect = hide_names(crate::sql::classify_for(stmt, split_as), &secret_values);
+                    match effect.clone() {
                         Effect::CreateIndex { name, table, concurrently: false, .. }
                             if eng == Some(Engine::Postgres) && !created.contains(&table.to_ascii_lowercase()) =>
                         {
@@ -135,22 +136,32 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>, vars: &Vars) -> Vec<Warning
                             "changing a column's type usually rewrites the table and its indexes under an exclusive lock",
                             "add a new column, backfill it in batches, switch the application, then drop the old one".into(),
                         ),
-                        Effect::DropColumn { table, column } if !backup_seen => warn(
-                            format!("DROP COLUMN {table}.{column} with no earlier backup step in the {}", plan.label()),
-                            "the column's data is gone once the statement commits",
-                            "add a `kind: backup` step before this one".into(),
-                        ),
-                        Effect::DropTable { table } if !backup_seen => warn(
-                            format!("DROP TABLE {table} with no earlier backup step in the {}", plan.label()),
-                            "the table's data is gone once the statement commits",
-                            "add a `kind: backup` step before this one".into(),
-                        ),
-                        Effect::DropObject { what, name } if !backup_seen => warn(
-                            format!("DROP {what} {name} with no earlier backup step in the {}", plan.label()),
-                            "what it holds is gone once the statement commits",
-                            "add a `kind: backup` step before this one".into(),
-                        ),
                         _ => {}
+                    }
+                    // The backup guard's own question, asked before the run: every statement it
+                    // would refuse for want of a verified backup is a warning here, not a surprise
+                    // at step N of a change window.
+                    if let Some(reason) = crate::sql::needs_backup(stmt, split_as).filter(|_| !backup_seen) {
+                        let (what, why) = match (&effect, reason) {
+                            (Effect::DropColumn { table, column }, _) => {
+                                (format!("DROP COLUMN {table}.{column}"), "the column's data is gone once the statement commits")
+                            }
+                            (Effect::DropTable { table }, _) => (format!("DROP TABLE {table}"), "the table's data is gone once the statement commits"),
+                            (Effect::DropObject { what, name }, _) => (format!("DROP {what} {name}"), "what it holds is gone once the statement commits"),
+                            (_, crate::sql::Reason::Destructive) => (
+                                shown_statement(&hide, stmt),
+                                "it changes or removes existing data, and the backup guard refuses it at run time without a verified backup",
+                            ),
+                            (_, crate::sql::Reason::Unclassified) => (
+                                shown_statement(&hide, stmt),
+                                "what it writes cannot be read from the statement, so the backup guard treats it as destructive and refuses it at run time without a verified backup",
+                            ),
+                        };
+                        warn(
+                            format!("{what} with no earlier backup step in the {}", plan.label()),
+                            why,
+                            "add a `kind: backup` step before this one".into(),
+                        );
                     }
                     for ch in crate::sql::objects::changes(stmt) {
                         if let crate::sql::objects::Object::Table(t) = ch.object {
@@ -165,6 +176,20 @@ pub fn lint(loaded: &Loaded, engine: Option<Engine>, vars: &Vars) -> Vec<Warning
         }
     }
     out
+}
+
+/// A statement named in a warning: its first line, cut to 80 characters, every piece of a secret
+/// hidden.
+fn shown_statement(hide: &crate::redact::Redactor, stmt: &str) -> String {
+    // Hidden before it is cut: a cut must never leave a fragment the redactor cannot recognise.
+    let hidden = hide.pieces(stmt);
+    let line = hidden.lines().next().unwrap_or("").trim();
+    let cut: String = line.chars().take(80).collect();
+    if cut.len() < line.len() {
+        format!("`{cut}…`")
+    } else {
+        format!("`{cut}`")
+    }
 }
 
 /// The effect with every name that is part of a secret value shown as the mask: a secret that
