@@ -398,7 +398,7 @@ async fn written_ranges(
 /// its own, to learn the id its rows are written with: a statement that only reads or writes
 /// rows can; `CREATE INDEX CONCURRENTLY`, `VACUUM`, a procedure that commits and the like
 /// refuse a block, and are run bare (their transactions stay unknown).
-fn fits_in_block(sql: &str) -> bool {
+pub(crate) fn fits_in_block(sql: &str) -> bool {
     let s = crate::sql::strip_comments(sql);
     let first = s.split_whitespace().next().unwrap_or("").trim_start_matches('(').to_ascii_uppercase();
     matches!(first.as_str(), "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "WITH" | "SELECT" | "TRUNCATE")

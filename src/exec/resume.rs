@@ -251,11 +251,17 @@ impl Partial {
     /// Whether the first statement the journal does not show may have committed all the same:
     /// the step was cut off by a kill (nothing journaled its end) on a server. The server runs
     /// a statement to its end after its client died, and commits it on its own, so "not
-    /// journaled" does not prove "not committed" there. On SQLite the statement runs inside the
-    /// killed process and dies with it; a step that ended (failed, interrupted with the
-    /// statement cancelled and checked) journaled how.
-    fn unsure(engine: Engine) -> bool {
-        engine != Engine::Sqlite
+    /// journaled" does not prove "not committed" there — except on PostgreSQL for a statement
+    /// run in a transaction block of its own ([`crate::db::postgres::fits_in_block`]): the run
+    /// sends its COMMIT only after the statement returned, so a kill before that rolls it back.
+    /// On SQLite the statement runs inside the killed process and dies with it; a step that
+    /// ended (failed, interrupted with the statement cancelled and checked) journaled how.
+    fn unsure(&self, engine: Engine) -> bool {
+        match engine {
+            Engine::Sqlite => false,
+            Engine::Postgres => self.shown.get(self.first).is_none_or(|s| !crate::db::postgres::fits_in_block(s)),
+            Engine::Mysql => true,
+        }
     }
 
     /// Where the step starts again, as journaled in the resume's decision.
@@ -486,7 +492,7 @@ async fn in_flight(
         ui::out(format!("Step `{id}` was being skipped when run {} stopped: it stays skipped", header.run_id));
         settled.decision = Some("skipped, as decided before the run stopped".to_string());
         settled.close = Some(Close::Skipped);
-    } else if let Some(p) = partial.as_ref().filter(|p| p.first > 0 && !p.all_committed() && p.commits_each && !Partial::unsure(engine)) {
+    } else if let Some(p) = partial.as_ref().filter(|p| p.first > 0 && !p.all_committed() && p.commits_each && !p.unsure(engine)) {
         // Its statements commit one by one and each is journaled as it commits: the
         // journal proves which are applied, so the step goes on from the first that is not,
         // and none runs twice.
